@@ -1,0 +1,79 @@
+import { HTTPException } from "hono/http-exception";
+import { bodyLimit } from "hono/body-limit";
+import { createMiddleware } from "hono/factory";
+import { authRoutes } from "./auth/routes";
+import { eventRoutes } from "./events/routes";
+import { healthRoutes } from "./health";
+import { ApiError, envelope, ERROR_STATUS } from "./lib/errors";
+import { type AppEnv, buildServices, newRouter } from "./lib/hono";
+import { probeAdminRoutes } from "./probes/admin-routes";
+import { probeRoutes } from "./probes/routes";
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{8,128}$/;
+
+/** Request id (echoed from a sane incoming X-Request-Id, else new) and the per-request service container. */
+const init = createMiddleware<AppEnv>(async (c, next) => {
+  const incoming = c.req.header("x-request-id");
+  const requestId = incoming && REQUEST_ID_RE.test(incoming) ? incoming : crypto.randomUUID();
+  c.set("requestId", requestId);
+  c.header("X-Request-Id", requestId);
+  c.set("services", buildServices(c.env));
+  await next();
+});
+
+/** Bodies larger than MAX_BODY_BYTES are refused with 413 before any handler reads them. */
+const limitBody = createMiddleware<AppEnv>((c, next) =>
+  bodyLimit({
+    maxSize: c.var.services.settings.maxBodyBytes,
+    onError: () => {
+      throw new ApiError("payload_too_large", `request body exceeds ${c.var.services.settings.maxBodyBytes} bytes`);
+    },
+  })(c, next),
+);
+
+function httpExceptionToApiError(e: HTTPException): ApiError {
+  if (e.status === 400 && /json/i.test(e.message)) return new ApiError("invalid_json", "request body is not valid JSON");
+  const byStatus = Object.entries(ERROR_STATUS).find(([, s]) => s === e.status)?.[0] as keyof typeof ERROR_STATUS | undefined;
+  return new ApiError(byStatus ?? "bad_request", e.message || "bad request");
+}
+
+export function createApp() {
+  const app = newRouter();
+  app.use("*", init);
+  app.use("*", limitBody);
+
+  app.route("/", healthRoutes);
+  app.route("/", authRoutes);
+  app.route("/", probeRoutes);
+  app.route("/", probeAdminRoutes);
+  app.route("/", eventRoutes);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
+  app.doc31("/openapi.json", (c) => ({
+    openapi: "3.1.0",
+    info: {
+      title: "edge-orchestra",
+      version: "0.1.0",
+      description: "Control plane for fleets of measurement probes and field devices. Errors use one envelope: {error, code}.",
+    },
+    servers: [{ url: c.var.services?.settings.publicBaseUrl ?? "/" }],
+  }));
+
+  app.notFound((c) => c.json(envelope(new ApiError("not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`)), 404));
+
+  app.onError((err, c) => {
+    let e: ApiError;
+    if (err instanceof ApiError) e = err;
+    else if (err instanceof HTTPException) e = httpExceptionToApiError(err);
+    else {
+      // Unknown failures are logged with the request id and never shown to the client.
+      console.error(JSON.stringify({ level: "error", requestId: c.get("requestId"), message: String(err), stack: (err as Error)?.stack }));
+      e = new ApiError("internal", "internal error");
+    }
+    for (const [k, v] of Object.entries(e.headers ?? {})) c.header(k, v);
+    return c.json(envelope(e), e.status);
+  });
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,71 @@
+import { and, eq, isNull } from "drizzle-orm";
+import { createMiddleware } from "hono/factory";
+import type { Context } from "hono";
+import { operators } from "../../schema/operators";
+import { ApiError } from "../lib/errors";
+import type { AppEnv } from "../lib/hono";
+import { type Principal, type Role, verifyToken } from "./tokens";
+
+const RANK: Record<Exclude<Role, "probe">, number> = { viewer: 1, operator: 2, admin: 3 };
+
+/** The bearer token of a request, or null. A malformed Authorization header is a 401, not "anonymous". */
+export function bearerOf(c: Context<AppEnv>): string | null {
+  const h = c.req.header("authorization");
+  if (h === undefined || h === "") return null;
+  const m = /^Bearer\s+([A-Za-z0-9._~+/=-]+)$/i.exec(h.trim());
+  if (!m) throw new ApiError("unauthorized", "Authorization header must be 'Bearer <token>'", undefined, { "WWW-Authenticate": "Bearer" });
+  return m[1];
+}
+
+/**
+ * The one auth path: verify the token, and for operator accounts check that the account still exists and is
+ * enabled (its current role wins over the role in the token). Returns null when no credentials were sent.
+ */
+export async function resolvePrincipal(c: Context<AppEnv>, token: string | null): Promise<Principal | null> {
+  if (token === null) return null;
+  const { settings, clock, db } = c.var.services;
+  const p = await verifyToken(token, settings, clock);
+  if (p.role === "probe" || p.sub === settings.adminUsername) return p;
+  const row = await db
+    .select({ role: operators.role })
+    .from(operators)
+    .where(and(eq(operators.username, p.sub), isNull(operators.disabledAt)))
+    .get();
+  if (!row) throw new ApiError("invalid_token", "operator account no longer exists or is disabled");
+  return { sub: p.sub, role: row.role };
+}
+
+/** Optional auth: sets `principal` when a valid token is sent; a bad token is still a 401. */
+export const optionalAuth = createMiddleware<AppEnv>(async (c, next) => {
+  const p = await resolvePrincipal(c, bearerOf(c));
+  if (p) c.set("principal", p);
+  await next();
+});
+
+function requireWith(check: (p: Principal) => boolean, what: string) {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    const p = await resolvePrincipal(c, bearerOf(c));
+    if (!p) throw new ApiError("unauthorized", "authentication required", undefined, { "WWW-Authenticate": "Bearer" });
+    if (!check(p)) throw new ApiError("forbidden", `this action requires ${what}`);
+    c.set("principal", p);
+    await next();
+  });
+}
+
+/** Operator routes: viewer reads, operator changes campaigns, admin manages accounts. */
+export function requireOperator(min: Exclude<Role, "probe"> = "viewer") {
+  return requireWith((p) => p.role !== "probe" && RANK[p.role] >= RANK[min], `the ${min} role`);
+}
+
+/** Probe/device routes: any probe token; handlers then check the probe acts only on itself. */
+export const requireProbe = requireWith((p) => p.role === "probe", "a probe token");
+
+export function principal(c: Context<AppEnv>): Principal {
+  const p = c.get("principal");
+  if (!p) throw new ApiError("unauthorized", "authentication required");
+  return p;
+}
+
+export function actorOf(p: Principal): string {
+  return p.role === "probe" ? `probe:${p.sub}` : `operator:${p.sub}`;
+}

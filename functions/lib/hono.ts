@@ -1,0 +1,45 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { drizzle, type DrizzleD1Database } from "drizzle-orm/d1";
+import type { ZodError } from "zod";
+import * as tables from "../../schema/tables";
+import type { Principal } from "../auth/tokens";
+import { type Clock, systemClock } from "./clock";
+import { ApiError } from "./errors";
+import { type Settings, settingsFrom } from "./settings";
+
+export type Db = DrizzleD1Database<typeof tables>;
+
+/** The per-request service container: handlers take what they need from `c.var.services`. */
+export type Services = { db: Db; settings: Settings; clock: Clock };
+
+export type AppEnv = {
+  Bindings: Env;
+  Variables: { requestId: string; services: Services; principal?: Principal };
+};
+
+export function buildServices(env: Env, clock: Clock = systemClock): Services {
+  return { db: drizzle(env.DB, { schema: tables }), settings: settingsFrom(env), clock };
+}
+
+/** zod issues as `path: message` details, for the envelope and for forms that show errors next to fields. */
+export function zodDetails(err: ZodError): { path: string; message: string }[] {
+  return err.issues.map((i) => ({ path: i.path.map(String).join(".") || "(body)", message: i.message }));
+}
+
+export function validationError(err: ZodError): ApiError {
+  const details = zodDetails(err);
+  const summary = details
+    .slice(0, 5)
+    .map((d) => `${d.path}: ${d.message}`)
+    .join("; ");
+  return new ApiError("validation_failed", `invalid request: ${summary}`, details);
+}
+
+/** Every router is made here, so a failed zod validation anywhere becomes the one 400 envelope. */
+export function newRouter(): OpenAPIHono<AppEnv> {
+  return new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw validationError(result.error as ZodError);
+    },
+  });
+}

@@ -1,0 +1,142 @@
+import { createRoute } from "@hono/zod-openapi";
+import { eq } from "drizzle-orm";
+import { probes, probeUpdates } from "../../schema/probes";
+import { ClientIdParam, RegisterBody, RegisterResponse, StatusOk, TestHelpersResponse, UpdateBody } from "../../schema/probes-api";
+import { bearerOf, resolvePrincipal } from "../auth/middleware";
+import { hashProbeSecret } from "../auth/passwords";
+import { eventInsert } from "../events/log";
+import { ApiError } from "../lib/errors";
+import { newRouter } from "../lib/hono";
+import { newId } from "../lib/ids";
+import { errorResponses, jsonBody, jsonContent } from "../lib/openapi";
+import { changedFields, historySnapshot, metadataFromBody, type ProbeMetadata, registrationMetadata, wireNames } from "./metadata";
+
+export const probeRoutes = newRouter();
+
+probeRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/api/v1/register",
+    tags: ["registry"],
+    summary: "Register a probe (OONI Orchestra contract)",
+    request: { body: jsonBody(RegisterBody) },
+    responses: { 200: jsonContent(RegisterResponse, "The new probe's client_id"), ...errorResponses(400, 413) },
+  }),
+  async (c) => {
+    const body = c.req.valid("json");
+    const { db, clock } = c.var.services;
+    const id = newId();
+    const at = clock.now().toISOString();
+    const meta = registrationMetadata(body);
+    const passwordHash = body.password === undefined ? null : await hashProbeSecret(body.password);
+    await db.batch([
+      db.insert(probes).values({
+        id,
+        ...meta,
+        createdAt: at,
+        updatedAt: at,
+        lastSeenAt: at,
+        pushTokenState: meta.pushToken ? "valid" : "none",
+        pushTokenUpdatedAt: meta.pushToken ? at : null,
+        passwordHash,
+      }),
+      db.insert(probeUpdates).values({
+        probeId: id,
+        at,
+        updateType: "register",
+        snapshot: JSON.stringify(historySnapshot(meta)),
+        changed: JSON.stringify([]),
+      }),
+      eventInsert(db, {
+        at,
+        type: "probe.registered",
+        actor: `probe:${id}`,
+        probeId: id,
+        data: { probe_cc: meta.probeCc, probe_asn: meta.probeAsn, platform: meta.platform, has_password: passwordHash !== null },
+      }),
+    ]);
+    c.header("Cache-Control", "no-store");
+    return c.json({ client_id: id }, 200);
+  },
+);
+
+probeRoutes.openapi(
+  createRoute({
+    method: "put",
+    path: "/api/v1/update/{client_id}",
+    tags: ["registry"],
+    summary: "Update a probe's metadata and push token",
+    description:
+      "A probe registered with a password must present its own token. A probe registered without one (the original flow) may update with its client_id alone.",
+    security: [{ bearer: [] }],
+    request: { params: ClientIdParam, body: jsonBody(UpdateBody) },
+    responses: { 200: jsonContent(StatusOk, "Updated"), ...errorResponses(400, 401, 403, 404, 413) },
+  }),
+  async (c) => {
+    const { client_id: clientId } = c.req.valid("param");
+    const body = c.req.valid("json");
+    const { db, clock } = c.var.services;
+    const caller = await resolvePrincipal(c, bearerOf(c));
+    const row = await db.select().from(probes).where(eq(probes.id, clientId)).get();
+    if (!row) throw new ApiError("not_found", "client is not registered");
+    if (caller && (caller.role !== "probe" || caller.sub !== clientId)) {
+      throw new ApiError("forbidden", "a probe may update only itself");
+    }
+    if (!caller && row.passwordHash !== null) {
+      throw new ApiError("unauthorized", "this probe registered with a password: log in and send its token", undefined, {
+        "WWW-Authenticate": "Bearer",
+      });
+    }
+    const at = clock.now().toISOString();
+    const next = metadataFromBody(body);
+    const changed = changedFields(row, next);
+    const tokenSent = next.pushToken !== undefined;
+    // A probe that sends a push token asserts it is current: it becomes valid again even if it had expired (as Orchestra did).
+    const tokenState = tokenSent ? (next.pushToken ? "valid" : "none") : row.pushTokenState;
+    const merged: ProbeMetadata = { ...row, ...next };
+    const stmts = [
+      db
+        .update(probes)
+        .set({
+          ...next,
+          lastSeenAt: at,
+          ...(changed.length > 0 ? { updatedAt: at } : {}),
+          ...(tokenSent ? { pushTokenState: tokenState, pushTokenUpdatedAt: at } : {}),
+        })
+        .where(eq(probes.id, clientId)),
+    ] as const;
+    if (changed.length > 0 || tokenState !== row.pushTokenState) {
+      await db.batch([
+        ...stmts,
+        db.insert(probeUpdates).values({
+          probeId: clientId,
+          at,
+          updateType: "update",
+          snapshot: JSON.stringify(historySnapshot(merged)),
+          changed: JSON.stringify(wireNames(changed)),
+        }),
+        eventInsert(db, {
+          at,
+          type: "probe.updated",
+          actor: `probe:${clientId}`,
+          probeId: clientId,
+          data: { changed: wireNames(changed), token_state: tokenState },
+        }),
+      ]);
+    } else {
+      await stmts[0];
+    }
+    return c.json({ status: "ok" as const }, 200);
+  },
+);
+
+probeRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/api/v1/test-helpers",
+    tags: ["registry"],
+    summary: "The configured test helpers (OONI probe-cli calls this at start-up)",
+    responses: { 200: jsonContent(TestHelpersResponse, "Map of helper name to addresses") },
+  }),
+  (c) => c.json(c.var.services.settings.testHelpers, 200),
+);

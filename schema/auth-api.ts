@@ -1,0 +1,41 @@
+import { z } from "@hono/zod-openapi";
+import { OPERATOR_ROLES } from "./operators";
+
+export const LoginBody = z
+  .object({
+    username: z.string().trim().min(1).max(128).openapi({ description: "a probe's client_id, or an operator's username" }),
+    password: z.string().min(1).max(1024),
+  })
+  .openapi("LoginRequest");
+
+export const LoginResponse = z
+  .object({ token: z.string(), expire: z.string().openapi({ example: "2026-11-25T10:00:00Z" }) })
+  .openapi("LoginResponse");
+
+export const OperatorUsername = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^[a-z][a-z0-9_.-]{2,63}$/, "must be 3-64 characters, starting with a letter, of a-z 0-9 _ . -");
+
+export const CreateOperatorBody = z
+  .object({
+    username: OperatorUsername,
+    password: z.string().min(12, "must be at least 12 characters").max(1024),
+    role: z.enum(OPERATOR_ROLES),
+  })
+  .openapi("CreateOperatorRequest");
+
+export const Operator = z
+  .object({
+    username: z.string(),
+    role: z.enum(OPERATOR_ROLES),
+    created_at: z.string(),
+    created_by: z.string(),
+    disabled_at: z.string().nullable(),
+  })
+  .openapi("Operator");
+
+export const UsernameParam = z.object({
+  username: z.string().min(1).max(64).openapi({ param: { name: "username", in: "path" } }),
+});

@@ -1,0 +1,34 @@
+import { z } from "@hono/zod-openapi";
+
+export const EventQuery = z.object({
+  job_id: z.string().uuid().optional(),
+  probe_id: z.string().uuid().optional(),
+  task_id: z.string().max(200).optional(),
+  type: z
+    .string()
+    .regex(/^[a-z_.*]{1,64}$/, "must be an event type such as probe.registered, or a prefix such as task.*")
+    .optional(),
+  since: z.iso.datetime({ offset: true }).optional(),
+  until: z.iso.datetime({ offset: true }).optional(),
+  order: z.enum(["asc", "desc"]).default("desc"),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  cursor: z.string().max(64).optional(),
+});
+export type EventQuery = z.infer<typeof EventQuery>;
+
+export const Event = z
+  .object({
+    id: z.number(),
+    at: z.string(),
+    type: z.string(),
+    actor: z.string(),
+    job_id: z.string().nullable(),
+    probe_id: z.string().nullable(),
+    task_id: z.string().nullable(),
+    data: z.record(z.string(), z.unknown()),
+  })
+  .openapi("Event");
+
+export const EventList = z
+  .object({ events: z.array(Event), next_cursor: z.string().nullable() })
+  .openapi("EventList");

@@ -1,0 +1,4 @@
+// Every D1 table, for drizzle-kit and for queries. One file per domain beside this one.
+export * from "./probes";
+export * from "./operators";
+export * from "./events";
