@@ -33,6 +33,7 @@ const limitBody = createMiddleware<AppEnv>((c, next) =>
 
 function httpExceptionToApiError(e: HTTPException): ApiError {
   if (e.status === 400 && /json/i.test(e.message)) return new ApiError("invalid_json", "request body is not valid JSON");
+  if (e.status === 415) return new ApiError("unsupported_media_type", "request body must be JSON (Content-Type: application/json)");
   const byStatus = Object.entries(ERROR_STATUS).find(([, s]) => s === e.status)?.[0] as keyof typeof ERROR_STATUS | undefined;
   return new ApiError(byStatus ?? "bad_request", e.message || "bad request");
 }

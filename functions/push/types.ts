@@ -1,0 +1,37 @@
+/**
+ * The one push interface. Campaign dispatch talks only to PushProvider; three implementations sit behind it:
+ * a gorush-compatible gateway, FCM HTTP v1 and APNs. Each provider maps its own wire answers onto PushResult,
+ * so dispatch decides retries, token expiry and logging the same way for all of them.
+ */
+export type ProviderName = "gorush" | "fcm" | "apns";
+
+/** Who to wake: the probe, its platform (android, ios, ...) and its push device token. */
+export type PushTarget = { probeId: string; platform: string; token: string };
+
+/** What to say. Tasks are silent/data pushes; alerts carry a visible message. */
+export type PushMessage = {
+  kind: "task" | "alert";
+  /** The task the probe should fetch, for task pushes. */
+  taskId?: string;
+  /** PUBLIC_BASE_URL + signed short-lived path; the probe GETs it to receive its task or alert. */
+  pingbackUrl: string;
+  /** Alert text (alerts only). */
+  message?: string;
+  /** Extra key/values delivered in the push's data (strings only: FCM data values must be strings). */
+  data?: Record<string, string>;
+};
+
+export type PushResult =
+  /** Accepted by the provider. */
+  | { outcome: "sent"; provider: ProviderName; status: number; providerMessageId?: string }
+  /** The provider says this token is dead (Unregistered, BadDeviceToken, ...): mark it expired, never retry. */
+  | { outcome: "token-expired"; provider: ProviderName; status: number; error: string }
+  /** Temporary (429, 5xx, timeout, network): retry later, no earlier than retryAfterMs when the provider said so. */
+  | { outcome: "retry"; provider: ProviderName; status: number; error: string; retryAfterMs?: number }
+  /** Permanent failure that is not about the token (bad payload, bad credentials): do not retry. */
+  | { outcome: "rejected"; provider: ProviderName; status: number; error: string };
+
+export interface PushProvider {
+  readonly name: ProviderName;
+  send(target: PushTarget, message: PushMessage): Promise<PushResult>;
+}

@@ -1,0 +1,116 @@
+// End-to-end harness: a real `wrangler dev` (workerd + local SQLite-backed D1) on a free loopback port,
+// with its own state directory, so suites never share or leak state and can run next to a developer's `npm start`.
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+const WRANGLER = path.join(ROOT, "node_modules", ".bin", "wrangler");
+const ENV = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", NO_COLOR: "1" };
+
+export const SECRETS = { JWT_SECRET: "e2e-jwt-secret-0123456789abcdef0123456789", ADMIN_PASSWORD: "e2e-admin-password" };
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Start the Worker. `vars` override wrangler.toml [vars] and secrets (e.g. GORUSH_URL pointing at a fake).
+ * Returns { url, stop, logs }.
+ */
+export async function startWorker({ vars = {}, timeoutMs = 60_000 } = {}) {
+  const port = await freePort();
+  const inspector = await freePort();
+  const persist = mkdtempSync(path.join(os.tmpdir(), "eo-e2e-"));
+  const mig = spawnSync(WRANGLER, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persist], {
+    cwd: ROOT,
+    env: ENV,
+    encoding: "utf8",
+  });
+  if (mig.status !== 0) throw new Error(`migrations failed:\n${mig.stdout}\n${mig.stderr}`);
+  const all = { PUBLIC_BASE_URL: `http://127.0.0.1:${port}`, ...SECRETS, ...vars };
+  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector), "--persist-to", persist];
+  for (const [k, v] of Object.entries(all)) args.push("--var", `${k}:${v}`);
+  const child = spawn(WRANGLER, args, { cwd: ROOT, env: ENV, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  let logs = "";
+  child.stdout.on("data", (d) => (logs += d));
+  child.stderr.on("data", (d) => (logs += d));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited early:\n${logs}`);
+    try {
+      const r = await fetch(`${url}/health`);
+      if (r.ok) break;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) {
+      stopChild(child);
+      throw new Error(`wrangler dev not ready after ${timeoutMs} ms:\n${logs}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return {
+    url,
+    port,
+    get logs() {
+      return logs;
+    },
+    async stop() {
+      await stopChild(child);
+      rmSync(persist, { recursive: true, force: true });
+    },
+  };
+}
+
+function stopChild(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once("exit", () => resolve());
+    try {
+      process.kill(-child.pid, "SIGINT");
+    } catch {
+      child.kill("SIGINT");
+    }
+    setTimeout(() => {
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }, 5000).unref();
+  });
+}
+
+/** A JSON client for one server. */
+export function client(base) {
+  return async function call(method, p, { json, token, headers = {}, raw } = {}) {
+    const h = { ...headers };
+    let body = raw;
+    if (json !== undefined) {
+      h["content-type"] = "application/json";
+      body = JSON.stringify(json);
+    }
+    if (token) h.authorization = `Bearer ${token}`;
+    const res = await fetch(`${base}${p}`, { method, headers: h, body });
+    const text = await res.text();
+    let parsed = text;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      // keep text
+    }
+    return { status: res.status, body: parsed, headers: res.headers };
+  };
+}
