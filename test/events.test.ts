@@ -1,0 +1,43 @@
+import { describe, expect, it } from "vitest";
+import { adminToken, call, createOperator, registerProbe } from "./helpers";
+
+describe("GET /api/v1/admin/events", () => {
+  it("tells a probe's story: registered, then updated, filtered by probe and type", async () => {
+    const p = await registerProbe();
+    await call("PUT", `/api/v1/update/${p.clientId}`, { token: p.token, json: { network_type: "mobile" } });
+    const t = await adminToken();
+    const r = await call("GET", `/api/v1/admin/events?probe_id=${p.clientId}&order=asc`, { token: t });
+    expect(r.status).toBe(200);
+    expect(r.body.events.map((e: any) => e.type)).toEqual(["probe.registered", "probe.updated"]);
+    expect(r.body.events[1].data.changed).toEqual(["network_type"]);
+    const byType = await call("GET", `/api/v1/admin/events?type=probe.*&probe_id=${p.clientId}`, { token: t });
+    expect(byType.body.events.map((e: any) => e.type)).toEqual(["probe.updated", "probe.registered"]);
+  });
+
+  it("pages newest first with a cursor and never repeats an event", async () => {
+    for (let i = 0; i < 5; i++) await registerProbe({ password: undefined });
+    const t = await adminToken();
+    const seen: number[] = [];
+    let cursor = "";
+    for (let i = 0; i < 20; i++) {
+      const r = await call("GET", `/api/v1/admin/events?type=probe.registered&limit=2${cursor}`, { token: t });
+      seen.push(...r.body.events.map((e: any) => e.id));
+      if (!r.body.next_cursor) break;
+      cursor = `&cursor=${r.body.next_cursor}`;
+    }
+    expect(seen.length).toBeGreaterThanOrEqual(5);
+    expect(new Set(seen).size).toBe(seen.length);
+    expect([...seen].sort((a, b) => b - a)).toEqual(seen);
+  });
+
+  it("viewers read it; probes and anonymous callers cannot; bad filters are 400", async () => {
+    const v = await createOperator("viewer");
+    const p = await registerProbe();
+    expect((await call("GET", "/api/v1/admin/events", { token: v.token })).status).toBe(200);
+    expect((await call("GET", "/api/v1/admin/events", { token: p.token })).status).toBe(403);
+    expect((await call("GET", "/api/v1/admin/events")).status).toBe(401);
+    for (const q of ["?since=nope", "?probe_id=123", "?limit=9999", "?type=DROP TABLE", "?order=sideways"]) {
+      expect((await call("GET", `/api/v1/admin/events${q}`, { token: v.token })).status, q).toBe(400);
+    }
+  });
+});
