@@ -18,7 +18,7 @@ export async function call<T = any>(
     body = JSON.stringify(opts.json);
   }
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-  const res = await exports.default.fetch(new Request(`${BASE}${path}`, { method, headers, body }));
+  const res = await (exports as unknown as { default: Fetcher }).default.fetch(new Request(`${BASE}${path}`, { method, headers, body }));
   const text = await res.text();
   let parsed: unknown = text;
   try {

@@ -14,6 +14,8 @@ import { type Principal, issueToken } from "./tokens";
 
 export const authRoutes = newRouter();
 
+const LAST_SEEN_RESOLUTION_MS = 5 * 60_000;
+
 // Verified against when the username is unknown, so a miss costs what a hit costs (no username oracle by timing).
 const DUMMY_HASH = "pbkdf2-sha256$100000$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 
@@ -31,11 +33,19 @@ authRoutes.openapi(
     const { db, settings, clock } = c.var.services;
     let who: Principal | null = null;
     if (isUuid(username)) {
-      const row = await db.select({ id: probes.id, hash: probes.passwordHash }).from(probes).where(eq(probes.id, username.toLowerCase())).get();
+      const row = await db
+        .select({ id: probes.id, hash: probes.passwordHash, lastSeenAt: probes.lastSeenAt })
+        .from(probes)
+        .where(eq(probes.id, username.toLowerCase()))
+        .get();
       if (row?.hash && (await verifyPassword(password, row.hash))) {
         who = { sub: row.id, role: "probe" };
-        const at = clock.now().toISOString();
-        c.executionCtx.waitUntil(db.update(probes).set({ lastSeenAt: at }).where(eq(probes.id, row.id)).run().then(() => undefined));
+        // "Last seen" has minutes of resolution: refresh it after the response, and only when it is stale,
+        // so a login is one D1 read in the common case.
+        const now = clock.now();
+        if (now.getTime() - Date.parse(row.lastSeenAt) > LAST_SEEN_RESOLUTION_MS) {
+          c.executionCtx.waitUntil(db.update(probes).set({ lastSeenAt: now.toISOString() }).where(eq(probes.id, row.id)).run().then(() => undefined));
+        }
       }
     } else if (username === settings.adminUsername) {
       if (settings.adminPassword !== "" && (await secretsEqual(password, settings.adminPassword))) {

@@ -57,11 +57,6 @@ export function registrationMetadata(b: RegisterBody): ProbeMetadata {
   };
 }
 
-/** Field names (wire names) whose values differ between the stored row and the update. */
-export function changedFields(current: ProbeMetadata, next: Partial<ProbeMetadata>): (keyof ProbeMetadata)[] {
-  return (Object.keys(next) as (keyof ProbeMetadata)[]).filter((k) => next[k] !== current[k]);
-}
-
 /** What the history keeps of a probe's metadata: everything except the push token itself (only its presence). */
 export function historySnapshot(m: ProbeMetadata): Record<string, unknown> {
   return {
@@ -78,25 +73,6 @@ export function historySnapshot(m: ProbeMetadata): Record<string, unknown> {
     probe_id: m.probeId,
     has_push_token: m.pushToken !== null,
   };
-}
-
-const WIRE: Record<keyof ProbeMetadata, string> = {
-  probeCc: "probe_cc",
-  probeAsn: "probe_asn",
-  platform: "platform",
-  softwareName: "software_name",
-  softwareVersion: "software_version",
-  supportedTests: "supported_tests",
-  networkType: "network_type",
-  availableBandwidth: "available_bandwidth",
-  language: "language",
-  probeFamily: "probe_family",
-  probeId: "probe_id",
-  pushToken: "push_token",
-};
-
-export function wireNames(fields: (keyof ProbeMetadata)[]): string[] {
-  return fields.map((f) => WIRE[f]);
 }
 
 /** A row as operators see it (never the push token or the password hash). */

@@ -9,7 +9,8 @@ import { ApiError } from "../lib/errors";
 import { newRouter } from "../lib/hono";
 import { newId } from "../lib/ids";
 import { errorResponses, jsonBody, jsonContent } from "../lib/openapi";
-import { changedFields, historySnapshot, metadataFromBody, type ProbeMetadata, registrationMetadata, wireNames } from "./metadata";
+import { historySnapshot, metadataFromBody, registrationMetadata } from "./metadata";
+import { probeUpdateBatch } from "./store";
 
 export const probeRoutes = newRouter();
 
@@ -77,54 +78,18 @@ probeRoutes.openapi(
     const body = c.req.valid("json");
     const { db, clock } = c.var.services;
     const caller = await resolvePrincipal(c, bearerOf(c));
-    const row = await db.select().from(probes).where(eq(probes.id, clientId)).get();
-    if (!row) throw new ApiError("not_found", "client is not registered");
     if (caller && (caller.role !== "probe" || caller.sub !== clientId)) {
       throw new ApiError("forbidden", "a probe may update only itself");
     }
-    if (!caller && row.passwordHash !== null) {
+    const at = clock.now().toISOString();
+    const [, , updated] = await db.batch(probeUpdateBatch(db, clientId, metadataFromBody(body), at, caller === null));
+    if (updated.length === 0) {
+      // Nothing was written: either the client does not exist, or it has a password and no token was sent.
+      const row = await db.select({ hash: probes.passwordHash }).from(probes).where(eq(probes.id, clientId)).get();
+      if (!row) throw new ApiError("not_found", "client is not registered");
       throw new ApiError("unauthorized", "this probe registered with a password: log in and send its token", undefined, {
         "WWW-Authenticate": "Bearer",
       });
-    }
-    const at = clock.now().toISOString();
-    const next = metadataFromBody(body);
-    const changed = changedFields(row, next);
-    const tokenSent = next.pushToken !== undefined;
-    // A probe that sends a push token asserts it is current: it becomes valid again even if it had expired (as Orchestra did).
-    const tokenState = tokenSent ? (next.pushToken ? "valid" : "none") : row.pushTokenState;
-    const merged: ProbeMetadata = { ...row, ...next };
-    const stmts = [
-      db
-        .update(probes)
-        .set({
-          ...next,
-          lastSeenAt: at,
-          ...(changed.length > 0 ? { updatedAt: at } : {}),
-          ...(tokenSent ? { pushTokenState: tokenState, pushTokenUpdatedAt: at } : {}),
-        })
-        .where(eq(probes.id, clientId)),
-    ] as const;
-    if (changed.length > 0 || tokenState !== row.pushTokenState) {
-      await db.batch([
-        ...stmts,
-        db.insert(probeUpdates).values({
-          probeId: clientId,
-          at,
-          updateType: "update",
-          snapshot: JSON.stringify(historySnapshot(merged)),
-          changed: JSON.stringify(wireNames(changed)),
-        }),
-        eventInsert(db, {
-          at,
-          type: "probe.updated",
-          actor: `probe:${clientId}`,
-          probeId: clientId,
-          data: { changed: wireNames(changed), token_state: tokenState },
-        }),
-      ]);
-    } else {
-      await stmts[0];
     }
     return c.json({ status: "ok" as const }, 200);
   },

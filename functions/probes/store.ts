@@ -1,0 +1,74 @@
+import { and, eq, isNull, or, type SQL, sql } from "drizzle-orm";
+import { events } from "../../schema/events";
+import { probes, probeUpdates } from "../../schema/probes";
+import type { Db } from "../lib/hono";
+import type { ProbeMetadata } from "./metadata";
+
+const WIRE: [keyof ProbeMetadata, string][] = [
+  ["probeCc", "probe_cc"],
+  ["probeAsn", "probe_asn"],
+  ["platform", "platform"],
+  ["softwareName", "software_name"],
+  ["softwareVersion", "software_version"],
+  ["supportedTests", "supported_tests"],
+  ["networkType", "network_type"],
+  ["availableBandwidth", "available_bandwidth"],
+  ["language", "language"],
+  ["probeFamily", "probe_family"],
+  ["probeId", "probe_id"],
+  ["pushToken", "push_token"],
+];
+
+/**
+ * A probe update as one D1 round trip (one atomic `db.batch()`): the history row and the event are written by
+ * INSERT … SELECT from the stored row, only when something differs, and the UPDATE comes last so those inserts
+ * still see the old values. `mayWrite` is the auth condition (e.g. "has no password" for anonymous callers);
+ * every statement carries it, so an unauthorised or unknown client changes nothing and the UPDATE returns no row.
+ * In production each D1 call is a network round trip to the database's primary, so one instead of two matters.
+ */
+export function probeUpdateBatch(db: Db, clientId: string, next: Partial<ProbeMetadata>, at: string, anonymous: boolean) {
+  const sent = WIRE.filter(([k]) => next[k] !== undefined);
+  const value = (k: keyof ProbeMetadata): SQL => (next[k] !== undefined ? sql`${next[k]}` : sql`${probes[k]}`);
+  const differs = (k: keyof ProbeMetadata): SQL => sql`${probes[k]} IS NOT ${next[k]}`;
+  const tokenSent = next.pushToken !== undefined;
+  const tokenState = tokenSent ? (next.pushToken ? "valid" : "none") : null;
+
+  const diffs = sent.map(([k]) => differs(k));
+  if (tokenState) diffs.push(sql`${probes.pushTokenState} IS NOT ${tokenState}`);
+  const anyChange = diffs.length ? or(...diffs)! : sql`0`;
+  const target = and(eq(probes.id, clientId), anonymous ? isNull(probes.passwordHash) : undefined)!;
+
+  const changedJson = sent.length
+    ? sql`'[' || rtrim(${sql.join(
+        sent.map(([k, wire]) => sql`CASE WHEN ${differs(k)} THEN ${`"${wire}",`} ELSE '' END`),
+        sql` || `,
+      )}, ',') || ']'`
+    : sql`'[]'`;
+  const snapshot = sql`json_object(${sql.join(
+    WIRE.filter(([k]) => k !== "pushToken").map(([k, wire]) =>
+      k === "supportedTests" ? sql`${wire}, json(${value(k)})` : sql`${wire}, ${value(k)}`,
+    ),
+    sql`, `,
+  )}, 'has_push_token', json(CASE WHEN ${value("pushToken")} IS NULL THEN 'false' ELSE 'true' END))`;
+
+  // INSERT … SELECT through drizzle (batchable); the select lists every column in table order, NULL for the autoincrement id.
+  const history = db.insert(probeUpdates).select(sql`
+    SELECT NULL, ${probes.id}, ${at}, 'update', ${snapshot}, ${changedJson} FROM ${probes} WHERE ${target} AND (${anyChange})`);
+  const event = db.insert(events).select(sql`
+    SELECT NULL, ${at}, 'probe.updated', ${`probe:${clientId}`}, NULL, ${probes.id}, NULL,
+      json_object('changed', json(${changedJson}), 'token_state', ${tokenState ?? sql`${probes.pushTokenState}`})
+    FROM ${probes} WHERE ${target} AND (${anyChange})`);
+  const update = db
+    .update(probes)
+    .set({
+      ...next,
+      lastSeenAt: at,
+      updatedAt: sql`CASE WHEN ${anyChange} THEN ${at} ELSE ${probes.updatedAt} END`,
+      // A probe that sends a push token asserts it is current: it is valid again even if it had expired (as Orchestra did).
+      ...(tokenState ? { pushTokenState: tokenState, pushTokenUpdatedAt: at } : {}),
+    })
+    .where(target)
+    .returning({ id: probes.id });
+  return [history, event, update] as const;
+}
+
