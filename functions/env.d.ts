@@ -5,3 +5,15 @@ declare namespace Cloudflare {
     ADMIN_PASSWORD: string;
   }
 }
+
+// Push delivery (all optional): a gorush gateway, or direct FCM HTTP v1 and APNs credentials.
+declare namespace Cloudflare {
+  interface Env {
+    GORUSH_URL?: string;
+    FCM_SERVICE_ACCOUNT?: string;
+    APNS_KEY?: string;
+    APNS_KEY_ID?: string;
+    APNS_TEAM_ID?: string;
+    APNS_TOPIC?: string;
+  }
+}

@@ -9,3 +9,4 @@ export default {
 } satisfies ExportedHandler<Env>;
 
 // Durable Object classes are re-exported here so wrangler can bind them.
+export { PushCredentials } from "../durable-objects/push-credentials";

@@ -1,0 +1,41 @@
+import type { ProviderName, PushMessage, PushResult } from "./types";
+
+/** FCM and APNs both refuse payloads over 4 KB; checked before sending so a bad campaign fails fast and visibly. */
+export const MAX_PUSH_PAYLOAD_BYTES = 4096;
+
+export function byteLength(s: string): number {
+  return new TextEncoder().encode(s).length;
+}
+
+/** The key/values every push carries, whatever the provider: what to do and where to fetch it. */
+export function pushData(m: PushMessage): Record<string, string> {
+  return {
+    ...(m.data ?? {}),
+    type: m.kind === "task" ? "run_task" : "alert",
+    ...(m.taskId ? { task_id: m.taskId } : {}),
+    pingback_url: m.pingbackUrl,
+  };
+}
+
+export function oversize(provider: ProviderName, body: string): PushResult | null {
+  const n = byteLength(body);
+  return n > MAX_PUSH_PAYLOAD_BYTES
+    ? { outcome: "rejected", provider, status: 0, error: `payload is ${n} bytes; ${provider} accepts at most ${MAX_PUSH_PAYLOAD_BYTES}` }
+    : null;
+}
+
+/** Retry-After as milliseconds: delta-seconds or an HTTP date; undefined when absent or unparseable. */
+export function retryAfterMs(header: string | null, now: Date): number | undefined {
+  if (!header) return undefined;
+  const s = header.trim();
+  if (/^\d+$/.test(s)) return Number(s) * 1000;
+  const t = Date.parse(s);
+  return Number.isNaN(t) ? undefined : Math.max(0, t - now.getTime());
+}
+
+/** Network failures and timeouts are temporary: the same push may go through later. */
+export function networkFailure(provider: ProviderName, e: unknown): PushResult {
+  const name = (e as Error)?.name;
+  const error = name === "TimeoutError" || name === "AbortError" ? "timed out" : `network error: ${String((e as Error)?.message ?? e)}`;
+  return { outcome: "retry", provider, status: 0, error };
+}

@@ -1,0 +1,88 @@
+import { decodeProtectedHeader, jwtVerify } from "jose";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { fixedClock } from "../../functions/lib/clock";
+import { ApnsProvider, apnsProviderToken, apnsRequest, mapApnsResponse } from "../../functions/push/apns";
+import { apnsShouldMint, fcmTokenFresh } from "../../functions/push/credentials";
+import type { PushMessage } from "../../functions/push/types";
+import { testApnsKey } from "./keys";
+
+const clock = fixedClock("2026-11-24T12:00:00Z");
+const nowS = Math.floor(clock.now().getTime() / 1000);
+const HEX = "a".repeat(64);
+const task: PushMessage = { kind: "task", taskId: "t1", pingbackUrl: "https://probes.example.org/p/x" };
+
+afterEach(() => vi.restoreAllMocks());
+
+describe("APNs provider token", () => {
+  it("is ES256 with kid in the header and iss/iat claims, verifying with the key's public half", async () => {
+    const k = await testApnsKey();
+    const jwt = await apnsProviderToken(k, nowS);
+    expect(decodeProtectedHeader(jwt)).toEqual({ alg: "ES256", kid: "ABC123DEFG" });
+    const { payload } = await jwtVerify(jwt, k.publicKey, { currentDate: clock.now() });
+    expect(payload).toEqual({ iss: "TEAM123456", iat: nowS });
+  });
+
+  it("is reused for 50 minutes, rotated after, and a forced refresh is honoured only after 20 minutes", () => {
+    const cached = { token: "t", iat: nowS };
+    expect(apnsShouldMint(null, nowS, false)).toBe(true);
+    expect(apnsShouldMint(cached, nowS + 49 * 60, false)).toBe(false);
+    expect(apnsShouldMint(cached, nowS + 50 * 60, false)).toBe(true);
+    expect(apnsShouldMint(cached, nowS + 5 * 60, true)).toBe(false); // would earn TooManyProviderTokenUpdates
+    expect(apnsShouldMint(cached, nowS + 21 * 60, true)).toBe(true);
+  });
+
+  it("FCM access tokens are refreshed five minutes before they expire", () => {
+    const now = clock.now().getTime();
+    expect(fcmTokenFresh({ token: "x", expiresAt: now + 10 * 60_000 }, now)).toBe(true);
+    expect(fcmTokenFresh({ token: "x", expiresAt: now + 4 * 60_000 }, now)).toBe(false);
+    expect(fcmTokenFresh(null, now)).toBe(false);
+  });
+});
+
+describe("APNs requests", () => {
+  it("tasks are background pushes: push type background, priority 5, content-available 1, no alert", () => {
+    const r = apnsRequest(task);
+    expect(r.headers).toEqual({ "apns-push-type": "background", "apns-priority": "5" });
+    expect(JSON.parse(r.body)).toEqual({ aps: { "content-available": 1 }, type: "run_task", task_id: "t1", pingback_url: "https://probes.example.org/p/x" });
+  });
+
+  it("alerts are visible alerts carrying the message and the pingback URL", () => {
+    const r = apnsRequest({ kind: "alert", message: "Censorship event: please test", pingbackUrl: "https://x/p/y" });
+    expect(r.headers["apns-push-type"]).toBe("alert");
+    expect(JSON.parse(r.body).aps.alert.body).toBe("Censorship event: please test");
+  });
+
+  it("maps Apple's reasons: Unregistered/BadDeviceToken expire the token; 429/5xx retry; others reject", () => {
+    expect(mapApnsResponse(200, "", "apns-id-1", null, clock)).toEqual({ outcome: "sent", provider: "apns", status: 200, providerMessageId: "apns-id-1" });
+    expect(mapApnsResponse(410, '{"reason":"Unregistered","timestamp":1}', null, null, clock).outcome).toBe("token-expired");
+    expect(mapApnsResponse(400, '{"reason":"BadDeviceToken"}', null, null, clock).outcome).toBe("token-expired");
+    expect(mapApnsResponse(400, '{"reason":"DeviceTokenNotForTopic"}', null, null, clock).outcome).toBe("token-expired");
+    expect(mapApnsResponse(429, '{"reason":"TooManyRequests"}', null, "12", clock)).toMatchObject({ outcome: "retry", retryAfterMs: 12_000 });
+    expect(mapApnsResponse(503, '{"reason":"ServiceUnavailable"}', null, null, clock).outcome).toBe("retry");
+    expect(mapApnsResponse(400, '{"reason":"PayloadTooLarge"}', null, null, clock)).toMatchObject({ outcome: "rejected", error: "PayloadTooLarge" });
+    expect(mapApnsResponse(403, '{"reason":"ExpiredProviderToken"}', null, null, clock).outcome).toBe("retry");
+  });
+
+  it("sends with the provider token, topic, expiration, a timeout and no redirect following", async () => {
+    const spy = vi.spyOn(globalThis, "fetch").mockResolvedValue(new Response(null, { status: 200, headers: { "apns-id": "id-9" } }));
+    const p = new ApnsProvider({ baseUrl: "https://apns.test", topic: "org.openobservatory.ooniprobe", tokens: { apnsProviderToken: async () => "jwt" }, clock, timeoutMs: 1000 });
+    expect(await p.send({ probeId: "p", platform: "ios", token: HEX }, task)).toMatchObject({ outcome: "sent", providerMessageId: "id-9" });
+    const [url, init] = spy.mock.calls[0];
+    expect(String(url)).toBe(`https://apns.test/3/device/${HEX}`);
+    const h = new Headers(init!.headers);
+    expect(h.get("authorization")).toBe("bearer jwt");
+    expect(h.get("apns-topic")).toBe("org.openobservatory.ooniprobe");
+    expect(h.get("apns-push-type")).toBe("background");
+    expect(Number(h.get("apns-expiration"))).toBe(nowS + 3600);
+    expect(init!.redirect).toBe("manual");
+    expect(init!.signal).toBeInstanceOf(AbortSignal);
+  });
+
+  it("a token that is not hex is dead without a request; an oversized payload is refused before sending", async () => {
+    const spy = vi.spyOn(globalThis, "fetch");
+    const p = new ApnsProvider({ baseUrl: "https://apns.test", topic: "t", tokens: { apnsProviderToken: async () => "jwt" }, clock, timeoutMs: 1000 });
+    expect((await p.send({ probeId: "p", platform: "ios", token: "not-hex" }, task)).outcome).toBe("token-expired");
+    expect((await p.send({ probeId: "p", platform: "ios", token: HEX }, { ...task, data: { pad: "x".repeat(5000) } })).outcome).toBe("rejected");
+    expect(spy).not.toHaveBeenCalled();
+  });
+});

@@ -1,0 +1,34 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { chooseProvider, pushConfigFrom } from "../../functions/push/config";
+import { testServiceAccount } from "./keys";
+
+const fcm = { account: {} as never, baseUrl: "x" };
+const apns = { key: "k", keyId: "i", teamId: "t", topic: "o", baseUrl: "x" };
+
+describe("push routing", () => {
+  it("a gorush gateway, when set, carries Android and iOS alike", () => {
+    expect(chooseProvider({ gorushUrl: "http://g", fcm, apns }, "android")).toBe("gorush");
+    expect(chooseProvider({ gorushUrl: "http://g", fcm: null, apns: null }, "ios")).toBe("gorush");
+  });
+  it("otherwise Android goes to FCM and iOS to APNs when configured", () => {
+    expect(chooseProvider({ gorushUrl: null, fcm, apns }, "android")).toBe("fcm");
+    expect(chooseProvider({ gorushUrl: null, fcm, apns }, "IOS")).toBe("apns");
+    expect(chooseProvider({ gorushUrl: null, fcm: null, apns }, "android")).toBeNull();
+    expect(chooseProvider({ gorushUrl: null, fcm, apns: null }, "ios")).toBeNull();
+  });
+  it("desktop and other platforms have no push channel: they pull", () => {
+    expect(chooseProvider({ gorushUrl: "http://g", fcm, apns }, "linux")).toBeNull();
+    expect(chooseProvider({ gorushUrl: null, fcm, apns }, "miniooni")).toBeNull();
+  });
+  it("a broken credential disables that provider with a stated reason instead of failing requests", async () => {
+    const bad = pushConfigFrom({ ...env, FCM_SERVICE_ACCOUNT: "{not json", APNS_KEY: "k" });
+    expect(bad.fcm).toBeNull();
+    expect(bad.apns).toBeNull();
+    expect(bad.problems.join(" ")).toMatch(/not JSON.*APNS_KEY_ID/);
+    const good = pushConfigFrom({ ...env, FCM_SERVICE_ACCOUNT: (await testServiceAccount()).json, GORUSH_URL: "http://127.0.0.1:8088/" });
+    expect(good.fcm?.account.project_id).toBe("edge-orchestra-test");
+    expect(good.gorushUrl).toBe("http://127.0.0.1:8088");
+    expect(good.timeoutMs).toBe(10_000);
+  });
+});
