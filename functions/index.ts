@@ -9,3 +9,6 @@ export default {
 } satisfies ExportedHandler<Env>;
 
 // Durable Object classes are re-exported here so wrangler can bind them.
+export { MinionAgent } from "../durable-objects/minion-agent";
+export { MinionShard } from "../durable-objects/minion-shard";
+export { MinionFleet } from "../durable-objects/minion-fleet";
