@@ -16,6 +16,22 @@ export async function registerAgent() {
 
 export type Frame = Record<string, any>;
 
+const live = new Set<SimAgent>();
+
+/** Close every simulated agent still open and wait until each has left the registry (for afterEach). */
+export async function closeAll(token: string) {
+  const open = [...live];
+  live.clear();
+  for (const sim of open) if (!sim.closed) sim.close();
+  for (const sim of open) {
+    await waitFor(
+      async () => (await exports.default.fetch(new Request(`${BASE}/minions/${sim.id}`, { method: "HEAD", headers: { authorization: `Bearer ${token}` } }))).status === 404,
+      3000,
+      `minion ${sim.id} to leave`,
+    );
+  }
+}
+
 /**
  * A stormflash stand-in over a real WebSocket inside workerd: says hello, answers relays of GET /status from
  * `status` (or holds them, fails them, or never answers), records every frame it receives.
@@ -23,7 +39,7 @@ export type Frame = Record<string, any>;
 export class SimAgent {
   frames: Frame[] = [];
   status: Record<string, any>;
-  mode: "answer" | "hold" | "silent" | "error" | "http500" = "answer";
+  mode: "answer" | "hold" | "silent" | "error" | "http500" | "badjson" = "answer";
   held: Frame[] = [];
   /** Replies for relays other than GET /status: (frame) => reply fields. */
   handler: (f: Frame) => { statusCode: number; headers?: Record<string, string>; body?: string } = () => ({ statusCode: 404, body: "" });
@@ -36,6 +52,7 @@ export class SimAgent {
   ) {
     this.status = status ?? seedStatus({ id });
     ws.accept();
+    live.add(this);
     ws.addEventListener("message", (ev) => this.onMessage(JSON.parse(ev.data as string)));
     ws.addEventListener("close", () => (this.closed = true));
   }
@@ -52,6 +69,7 @@ export class SimAgent {
     if (this.mode === "error") return this.send({ type: "relay-reply", rid: f.rid, error: "connect ECONNREFUSED 127.0.0.1:5000" });
     if (f.url === "/status" && f.method === "GET") {
       if (this.mode === "http500") return this.send({ type: "relay-reply", rid: f.rid, statusCode: 500, headers: null, body: "" });
+      if (this.mode === "badjson") return this.send({ type: "relay-reply", rid: f.rid, statusCode: 200, headers: {}, body: "[not json" });
       return this.send({
         type: "relay-reply",
         rid: f.rid,
