@@ -52,4 +52,6 @@ export const BenchSeedBody = z.object({
   count: z.number().int().min(1).max(20_000),
   offset: z.number().int().min(0).max(1_000_000).default(0),
   round: z.number().int().min(0).max(1_000_000).default(0),
+  /** true: one shard write per minion (the path an agent's poll takes); false: one bulk write per shard. */
+  single: z.boolean().default(false),
 });

@@ -253,7 +253,7 @@ minionRoutes.post("/minions/_bench/seed", async (c) => {
   }
   const body = BenchSeedBody.safeParse(raw);
   if (!body.success) throw new ApiError("validation_failed", "invalid request: expected {count, offset?, round?}");
-  const { count, offset, round } = body.data;
+  const { count, offset, round, single } = body.data;
   const groups = new Map<string, ReturnType<typeof benchItem>[]>();
   for (let i = offset; i < offset + count; i++) {
     const it = benchItem(i, round);
@@ -264,7 +264,22 @@ minionRoutes.post("/minions/_bench/seed", async (c) => {
   }
   const at = c.var.services.clock.now().toISOString();
   const started = Date.now();
-  const results = await Promise.all([...groups].map(([s, items]) => shardStub(c.env, s).upsertMany(items, at)));
-  return c.json({ applied: results.reduce((n, r) => n + r.applied, 0), ms: Date.now() - started }, 200);
+  let applied = 0;
+  if (single) {
+    // Per shard, writes one after another (as one agent's polls are); shards in parallel.
+    await Promise.all(
+      [...groups].map(async ([s, items]) => {
+        const stub = shardStub(c.env, s);
+        for (const it of items) {
+          const r = await stub.upsert(it.id, it.seq, it.checksum, it.status, at);
+          if (r.outcome === "joined" || r.outcome === "changed") applied++;
+        }
+      }),
+    );
+  } else {
+    const results = await Promise.all([...groups].map(([s, items]) => shardStub(c.env, s).upsertMany(items, at)));
+    applied = results.reduce((n, r) => n + r.applied, 0);
+  }
+  return c.json({ applied, ms: Date.now() - started }, 200);
 });
 
