@@ -45,6 +45,33 @@ export function tokenFromProtocols(header: string | undefined | null): string | 
   return token && /^[A-Za-z0-9._~+/=-]+$/.test(token) ? token : null;
 }
 
+// Plain handlers (a WebSocket upgrade; any method) are still documented in /openapi.json.
+minionRoutes.openAPIRegistry.registerPath({
+  method: "get",
+  path: "/agents/{id}/connect",
+  tags: ["minions"],
+  summary: "An agent's WebSocket (upgrade). Token: Authorization: Bearer, or subprotocols 'bearer, <token>'",
+  description: "Frames: hello/hello:reply, beacon/beacon:reply, relay/relay-reply (docs/minions.md).",
+  security: [{ bearer: [] }],
+  request: { params: MinionIdParam },
+  responses: { 101: { description: "Switching Protocols" }, ...errorResponses(400, 401, 403) },
+});
+minionRoutes.openAPIRegistry.registerPath({
+  method: "post",
+  path: "/proxy/{target}/{path}",
+  tags: ["minions"],
+  summary: "ALL /proxy/:id@:port/*: relay any request to an agent's port (GET/HEAD/OPTIONS: viewer; others: operator)",
+  description: "404 unknown/offline agent or port not in its capability; 408 no reply within PROXY_TIMEOUT_MS; 500 agent error.",
+  security: [{ bearer: [] }],
+  request: {
+    params: z.object({
+      target: z.string().openapi({ param: { name: "target", in: "path" }, example: "30a2a131-f812-4666-bb69-c443f7e3a901@5000" }),
+      path: z.string().openapi({ param: { name: "path", in: "path" }, example: "status" }),
+    }),
+  },
+  responses: { 200: { description: "The agent's reply (status, headers, body as the agent sent them)" }, ...errorResponses(400, 401, 403, 404, 408) },
+});
+
 minionRoutes.get("/agents/:id/connect", async (c) => {
   const id = c.req.param("id").toLowerCase();
   if (!isUuid(id)) throw new ApiError("validation_failed", "invalid request: id: must be a device id (client_id) this service issued");

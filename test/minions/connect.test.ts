@@ -84,3 +84,11 @@ describe("GET /agents/:id/connect (WebSocket upgrade)", () => {
     expect((await upgrade(p.clientId)).status).toBe(401);
   });
 });
+
+describe("OpenAPI", () => {
+  it("documents the minion routes, including the WebSocket and proxy plain handlers", async () => {
+    const doc = await call("GET", "/openapi.json");
+    expect(doc.status).toBe(200);
+    for (const p of ["/minions", "/minions/{id}", "/minions/buckets", "/agents/{id}/connect", "/proxy/{target}/{path}"]) expect(doc.body.paths[p]).toBeTruthy();
+  });
+});
