@@ -14,6 +14,9 @@ export default defineConfig(async () => {
             JWT_SECRET: "test-jwt-secret-0123456789abcdef0123456789",
             ADMIN_PASSWORD: "test-admin-password",
             PUBLIC_BASE_URL: "https://probes.example.org",
+            // Minion registry: status polls driven by runDurableObjectAlarm, not by the clock; a short relay timeout.
+            MONITOR_INTERVAL_MS: "600000",
+            PROXY_TIMEOUT_MS: "300",
           },
         },
       }),

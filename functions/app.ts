@@ -6,6 +6,7 @@ import { eventRoutes } from "./events/routes";
 import { healthRoutes } from "./health";
 import { ApiError, envelope, ERROR_STATUS } from "./lib/errors";
 import { type AppEnv, buildServices, newRouter } from "./lib/hono";
+import { minionRoutes } from "./minions/routes";
 import { probeAdminRoutes } from "./probes/admin-routes";
 import { probeRoutes } from "./probes/routes";
 
@@ -48,6 +49,7 @@ export function createApp() {
   app.route("/", probeRoutes);
   app.route("/", probeAdminRoutes);
   app.route("/", eventRoutes);
+  app.route("/", minionRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
   app.doc31("/openapi.json", (c) => ({

@@ -10,3 +10,6 @@ export default {
 
 // Durable Object classes are re-exported here so wrangler can bind them.
 export { PushCredentials } from "../durable-objects/push-credentials";
+export { MinionAgent } from "../durable-objects/minion-agent";
+export { MinionShard } from "../durable-objects/minion-shard";
+export { MinionFleet } from "../durable-objects/minion-fleet";

@@ -11,6 +11,16 @@ export type Settings = {
   probeTokenTtlS: number;
   maxBodyBytes: number;
   testHelpers: Record<string, { address: string; type: string; front?: string }[]>;
+  /** Minion registry (spec §4): status poll period, agent beacon schedule and validity, relay timeout. */
+  minions: {
+    monitorIntervalMs: number;
+    beaconIntervalS: number;
+    beaconRetry: number;
+    beaconValidityS: number;
+    proxyTimeoutMs: number;
+    /** Enables the benchmark-only seeding route (bench/minions.mjs). Off unless MINIONS_BENCH_SEED = "1". */
+    benchSeed: boolean;
+  };
 };
 
 const testHelpersSchema = z.record(
@@ -59,6 +69,14 @@ export function settingsFrom(env: Env): Settings {
     probeTokenTtlS: positiveInt("PROBE_TOKEN_TTL_S", env.PROBE_TOKEN_TTL_S, 604_800),
     maxBodyBytes: positiveInt("MAX_BODY_BYTES", env.MAX_BODY_BYTES, 65_536),
     testHelpers: helpers,
+    minions: {
+      monitorIntervalMs: positiveInt("MONITOR_INTERVAL_MS", env.MONITOR_INTERVAL_MS, 15_000),
+      beaconIntervalS: positiveInt("BEACON_INTERVAL_S", env.BEACON_INTERVAL_S, 10),
+      beaconRetry: positiveInt("BEACON_RETRY", env.BEACON_RETRY, 3),
+      beaconValidityS: positiveInt("BEACON_VALIDITY_S", env.BEACON_VALIDITY_S, 45),
+      proxyTimeoutMs: positiveInt("PROXY_TIMEOUT_MS", env.PROXY_TIMEOUT_MS, 20_000),
+      benchSeed: env.MINIONS_BENCH_SEED === "1",
+    },
   };
   cache.set(env, s);
   return s;

@@ -1,0 +1,269 @@
+import { DurableObject } from "cloudflare:workers";
+import { settingsFrom } from "../functions/lib/settings";
+import { newId } from "../functions/lib/ids";
+import { canonicalStatus, minionChecksum, parseStatus, shardOf } from "../functions/minions/checksum";
+import { BEACON_REPLY_TEXT, BEACON_TEXT, parseAgentFrame, type RelayReplyFrame } from "../functions/minions/frames";
+
+/** What survives hibernation and restarts (DO storage); the socket itself survives through the Hibernation API. */
+type AgentState = {
+  id: string;
+  /** The current connection's id (null when offline); each socket carries its own in its attachment. */
+  conn: string | null;
+  capability: number[] | null;
+  connectedAt: number;
+  /** Last beacon handled by this object; beacons answered by the runtime's auto-response are read from the socket. */
+  lastBeaconAt: number;
+  /** Set once the first status was stored in the registry; the checksum stored there. */
+  checksum: string | null;
+  failures: number;
+};
+type Attachment = { conn: string; id: string };
+
+export type RelayRequest = { port: number; method: string; url: string; data: unknown; timeoutMs: number };
+export type RelayResult =
+  | { ok: true; statusCode: number; headers: RelayReplyFrame["headers"]; body: string }
+  | { ok: false; status: 404 | 408 | 500; error: string };
+
+type Pending = { resolve: (r: RelayResult) => void; timer: ReturnType<typeof setTimeout>; conn: string };
+
+/**
+ * One object per agent (named by its device id). Holds the agent's hibernatable WebSocket and its state; its alarm
+ * polls `GET /status` every MONITOR_INTERVAL_MS and checks beacon validity (one alarm, both deadlines).
+ * A changed status goes to the agent's registry shard, tagged with a sequence number that only grows.
+ * Relays in flight are the one thing held in memory: a caller is waiting on them, so the object is awake.
+ */
+export class MinionAgent extends DurableObject<Env> {
+  private readonly pending = new Map<string, Pending>();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    // Beacons in the exact canonical form are answered by the runtime without waking the object.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(BEACON_TEXT, BEACON_REPLY_TEXT));
+  }
+
+  private get settings() {
+    return settingsFrom(this.env).minions;
+  }
+
+  private async load(): Promise<AgentState | null> {
+    return (await this.ctx.storage.get<AgentState>("agent")) ?? null;
+  }
+
+  private async save(s: AgentState): Promise<void> {
+    await this.ctx.storage.put("agent", s);
+  }
+
+  /** The next sequence number for a registry write (kept apart from the state so it only ever grows). */
+  private async nextSeq(): Promise<number> {
+    const n = ((await this.ctx.storage.get<number>("seq")) ?? 0) + 1;
+    await this.ctx.storage.put("seq", n);
+    return n;
+  }
+
+  private shard(id: string) {
+    return this.env.MINION_SHARD.getByName(shardOf(id));
+  }
+
+  private socketOf(conn: string | null): WebSocket | null {
+    if (!conn) return null;
+    for (const ws of this.ctx.getWebSockets()) {
+      const a = ws.deserializeAttachment() as Attachment | null;
+      if (a?.conn === conn) return ws;
+    }
+    return null;
+  }
+
+  /** The WebSocket upgrade, forwarded by the Worker after it authenticated the agent (X-Minion-Id). */
+  async fetch(request: Request): Promise<Response> {
+    const id = request.headers.get("x-minion-id");
+    if (!id || request.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
+    const prev = await this.load();
+    const pair = new WebSocketPair();
+    const [client, server] = Object.values(pair);
+    const conn = newId();
+    this.ctx.acceptWebSocket(server, [id]);
+    server.serializeAttachment({ conn, id } satisfies Attachment);
+    const now = Date.now();
+    // A newer connection replaces an older one; the minion keeps its place in the registry (no leave/join).
+    await this.save({
+      id,
+      conn,
+      capability: null,
+      connectedAt: now,
+      lastBeaconAt: now,
+      checksum: prev?.conn ? prev.checksum : null,
+      failures: 0,
+    });
+    for (const ws of this.ctx.getWebSockets()) {
+      if ((ws.deserializeAttachment() as Attachment | null)?.conn !== conn) {
+        try {
+          ws.close(4000, "replaced by a newer connection");
+        } catch {
+          // already closing
+        }
+      }
+    }
+    await this.schedule(now);
+    const headers = new Headers();
+    const proto = request.headers.get("x-minion-protocol");
+    if (proto) headers.set("Sec-WebSocket-Protocol", proto);
+    return new Response(null, { status: 101, webSocket: client, headers });
+  }
+
+  private async schedule(now: number, lastBeaconAt?: number): Promise<void> {
+    const { monitorIntervalMs, beaconValidityS } = this.settings;
+    const s = await this.load();
+    const beaconDeadline = (lastBeaconAt ?? s?.lastBeaconAt ?? now) + beaconValidityS * 1000;
+    await this.ctx.storage.setAlarm(Math.max(now + 1, Math.min(now + monitorIntervalMs, beaconDeadline)));
+  }
+
+  async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const att = ws.deserializeAttachment() as Attachment | null;
+    const text = typeof message === "string" ? message : new TextDecoder().decode(message);
+    const parsed = parseAgentFrame(text);
+    if (!parsed.ok) {
+      ws.send(JSON.stringify({ type: "error", error: parsed.error }));
+      return;
+    }
+    const f = parsed.frame;
+    if (f.type === "relay-reply") {
+      const p = this.pending.get(f.rid);
+      if (!p) return; // late (timed out) or unknown: dropped
+      this.pending.delete(f.rid);
+      clearTimeout(p.timer);
+      if (f.error !== undefined) p.resolve({ ok: false, status: 500, error: `agent error: ${f.error}` });
+      else if (f.statusCode === undefined) p.resolve({ ok: false, status: 500, error: "agent reply has no statusCode" });
+      else p.resolve({ ok: true, statusCode: f.statusCode, headers: f.headers ?? null, body: f.body ?? "" });
+      return;
+    }
+    const s = await this.load();
+    if (!s || !att || s.conn !== att.conn) {
+      ws.close(4000, "replaced by a newer connection");
+      return;
+    }
+    if (f.type === "beacon") {
+      s.lastBeaconAt = Date.now();
+      await this.save(s);
+      ws.send(BEACON_REPLY_TEXT);
+      return;
+    }
+    // hello: the agent's capability (the ports it lets us relay to), then the first status poll at once.
+    s.capability = [...new Set(f.capability)];
+    await this.save(s);
+    const { monitorIntervalMs, beaconIntervalS, beaconRetry, beaconValidityS } = this.settings;
+    ws.send(JSON.stringify({ type: "hello:reply", beaconInterval: beaconIntervalS, beaconRetry, beaconValidity: beaconValidityS, monitorInterval: monitorIntervalMs }));
+    await this.poll();
+  }
+
+  async webSocketClose(ws: WebSocket, code: number, _reason: string): Promise<void> {
+    await this.closed(ws, code === 4001 ? "expired" : "closed");
+  }
+
+  async webSocketError(ws: WebSocket): Promise<void> {
+    await this.closed(ws, "error");
+  }
+
+  private async closed(ws: WebSocket, reason: string): Promise<void> {
+    const att = ws.deserializeAttachment() as Attachment | null;
+    for (const [rid, p] of this.pending) {
+      if (p.conn === att?.conn) {
+        this.pending.delete(rid);
+        clearTimeout(p.timer);
+        p.resolve({ ok: false, status: 500, error: "agent connection closed" });
+      }
+    }
+    const s = await this.load();
+    if (s && att && s.conn === att.conn) await this.leave(s, reason);
+  }
+
+  /** The minion goes offline: leaves the registry, keeps nothing but its sequence number. */
+  private async leave(s: AgentState, reason: string): Promise<void> {
+    const seq = await this.nextSeq();
+    await this.save({ ...s, conn: null, capability: null, checksum: null, failures: 0 });
+    await this.ctx.storage.deleteAlarm();
+    await this.shard(s.id).remove(s.id, seq, reason, new Date().toISOString());
+  }
+
+  async alarm(): Promise<void> {
+    const s = await this.load();
+    if (!s?.conn) return;
+    const ws = this.socketOf(s.conn);
+    if (!ws) {
+      // The socket is gone without a close event (e.g. the object restarted): same as a close.
+      await this.leave(s, "lost");
+      return;
+    }
+    const now = Date.now();
+    const auto = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? 0;
+    const lastBeaconAt = Math.max(s.lastBeaconAt, auto);
+    if (now - lastBeaconAt >= this.settings.beaconValidityS * 1000) {
+      try {
+        ws.close(4001, "no beacon within beaconValidity");
+      } catch {
+        // already closing
+      }
+      await this.leave(s, "expired");
+      return;
+    }
+    try {
+      await this.poll();
+    } catch (e) {
+      console.error(JSON.stringify({ level: "error", where: "MinionAgent.alarm", message: String(e) }));
+    }
+    const after = await this.load();
+    if (after?.conn === s.conn) await this.schedule(Date.now(), lastBeaconAt);
+  }
+
+  /** Relay `GET /status` (port 5000); store and publish the status if its checksum changed. A failure keeps the last. */
+  private async poll(): Promise<void> {
+    const s = await this.load();
+    if (!s?.conn) return;
+    const r = await this.relay({ port: 5000, method: "GET", url: "/status", data: null, timeoutMs: this.settings.proxyTimeoutMs });
+    const raw = r.ok && r.statusCode >= 200 && r.statusCode < 300 ? parseStatus(r.body) : null;
+    const cur = await this.load();
+    if (!cur || cur.conn !== s.conn) return;
+    if (!raw) {
+      await this.save({ ...cur, failures: cur.failures + 1 });
+      return;
+    }
+    const status = canonicalStatus(raw, cur.id);
+    const checksum = minionChecksum(status);
+    if (checksum === cur.checksum) {
+      if (cur.failures) await this.save({ ...cur, failures: 0 });
+      return;
+    }
+    const seq = await this.nextSeq();
+    const res = await this.shard(cur.id).upsert(cur.id, seq, checksum, JSON.stringify(status), new Date().toISOString());
+    const fin = await this.load();
+    if (fin && fin.conn === s.conn && res.outcome !== "stale") await this.save({ ...fin, checksum, failures: 0 });
+  }
+
+  /** Relay one request to the agent (used by /proxy and by the status poll). Never throws: errors are results. */
+  async relay(req: RelayRequest): Promise<RelayResult> {
+    const s = await this.load();
+    const ws = this.socketOf(s?.conn ?? null);
+    if (!s || !ws) return { ok: false, status: 404, error: "agent is not connected" };
+    if (!s.capability?.includes(req.port)) return { ok: false, status: 404, error: `port ${req.port} is not in the agent's capability` };
+    const rid = newId();
+    const url = req.url.startsWith("/") ? req.url : `/${req.url}`;
+    return new Promise<RelayResult>((resolve) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(rid);
+        resolve({ ok: false, status: 408, error: `agent did not answer within ${req.timeoutMs} ms` });
+      }, req.timeoutMs);
+      this.pending.set(rid, { resolve, timer, conn: s.conn! });
+      try {
+        ws.send(JSON.stringify({ type: "relay", rid, port: req.port, method: req.method, url, data: req.data ?? null }));
+      } catch (e) {
+        clearTimeout(timer);
+        this.pending.delete(rid);
+        resolve({ ok: false, status: 500, error: `could not send to the agent: ${String(e)}` });
+      }
+    });
+  }
+
+  /** Diagnostics and tests: the stored state. */
+  async state(): Promise<AgentState | null> {
+    return this.load();
+  }
+}

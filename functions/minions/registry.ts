@@ -1,0 +1,78 @@
+import { and, asc, desc, gt, inArray } from "drizzle-orm";
+import { events } from "../../schema/events";
+import { decodeCursor, encodeCursor } from "../lib/cursor";
+import { ApiError } from "../lib/errors";
+import type { Db } from "../lib/hono";
+import { shardOf, SHARDS } from "./checksum";
+
+/** Reads of the registry spread over its objects. Handlers stay thin; these are the only fan-outs. */
+
+export function fleetStub(env: Env) {
+  return env.MINION_FLEET.getByName("fleet");
+}
+
+export function shardStub(env: Env, shard: string) {
+  return env.MINION_SHARD.getByName(shard);
+}
+
+export function shardFor(env: Env, id: string) {
+  return shardStub(env, shardOf(id));
+}
+
+export function agentStub(env: Env, id: string) {
+  return env.MINION_AGENT.getByName(id);
+}
+
+/** GET /minions: every shard's present minions, merged in join order, as one JSON array text (no re-parsing). */
+export async function listFleet(env: Env): Promise<{ text: string; count: number }> {
+  const parts = await Promise.all(SHARDS.map((s) => shardStub(env, s).list()));
+  const all = parts.flat();
+  all.sort((a, b) => (a.joinedAt < b.joinedAt ? -1 : a.joinedAt > b.joinedAt ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return { text: `[${all.map((m) => m.status).join(",")}]`, count: all.length };
+}
+
+export const MINION_EVENT_TYPES = ["minion.joined", "minion.changed", "minion.left"] as const;
+
+/** The change-feed cursor is the id of the last minion event seen (opaque on the wire); "0" means from the start. */
+export function decodeSince(since: string): number {
+  if (since === "0") return 0;
+  const [id] = decodeCursor(since, 1);
+  if (typeof id !== "number" || !Number.isSafeInteger(id) || id < 0) throw new ApiError("bad_request", "cursor is not one this service issued");
+  return id;
+}
+
+export async function latestCursor(db: Db): Promise<string> {
+  const row = await db
+    .select({ id: events.id })
+    .from(events)
+    .where(inArray(events.type, [...MINION_EVENT_TYPES]))
+    .orderBy(desc(events.id))
+    .limit(1)
+    .get();
+  return encodeCursor([row?.id ?? 0]);
+}
+
+export type MinionChange = { id: string; type: "joined" | "changed" | "left"; at: string; checksum: string | null };
+
+/** Minion events after the cursor, oldest first, from the shared event history. */
+export async function changesSince(db: Db, afterId: number, limit: number) {
+  const rows = await db
+    .select()
+    .from(events)
+    .where(and(inArray(events.type, [...MINION_EVENT_TYPES]), gt(events.id, afterId)))
+    .orderBy(asc(events.id))
+    .limit(limit + 1)
+    .all();
+  const more = rows.length > limit;
+  const page = rows.slice(0, limit);
+  const changes: MinionChange[] = page.map((e) => {
+    const data = JSON.parse(e.data) as { checksum?: string };
+    const type = e.type.slice("minion.".length) as MinionChange["type"];
+    return { id: e.probeId ?? "", type, at: e.at, checksum: type === "left" ? null : (data.checksum ?? null) };
+  });
+  const latest = new Map<string, number>();
+  changes.forEach((c, i) => latest.set(c.id, i));
+  const ids = [...latest].sort((a, b) => a[1] - b[1]).map(([id]) => id);
+  const last = page.length ? page[page.length - 1].id : afterId;
+  return { changes, ids, next_cursor: encodeCursor([last]), more };
+}

@@ -1,0 +1,57 @@
+import { z } from "@hono/zod-openapi";
+
+// Request/response schemas of the minion registry (Stormtower, spec §4).
+
+export const MinionIdParam = z.object({
+  id: z
+    .string()
+    .uuid("must be a device id (client_id) this service issued")
+    .transform((s) => s.toLowerCase())
+    .openapi({ param: { name: "id", in: "path" }, example: "30a2a131-f812-4666-bb69-c443f7e3a901" }),
+});
+
+export const MinionsQuery = z.object({
+  since: z
+    .string()
+    .min(1)
+    .max(512)
+    .optional()
+    .openapi({ description: "Change feed: a cursor from X-Minions-Cursor or a previous next_cursor, or 0 for the whole history" }),
+  limit: z.coerce.number().int().min(1).max(1000).default(500).openapi({ description: "Change feed page size" }),
+});
+
+/** A minion's status as its agent's `GET /status` returned it (with `id`), `os` included. */
+export const MinionStatus = z.record(z.string(), z.unknown()).openapi("MinionStatus");
+
+export const MinionChange = z.object({
+  id: z.string(),
+  type: z.enum(["joined", "changed", "left"]),
+  at: z.string(),
+  checksum: z.string().nullable(),
+});
+
+export const MinionChanges = z
+  .object({
+    changes: z.array(MinionChange),
+    /** Distinct minion ids in `changes`, in order of their latest change. */
+    ids: z.array(z.string()),
+    next_cursor: z.string(),
+    more: z.boolean(),
+  })
+  .openapi("MinionChanges");
+
+export const MinionBuckets = z
+  .object({
+    checksum: z.string(),
+    count: z.number().int(),
+    buckets: z.array(z.object({ bucket: z.string(), digest: z.string(), count: z.number().int() })),
+  })
+  .openapi("MinionBuckets");
+
+export const BenchSeedBody = z.object({
+  count: z.number().int().min(1).max(20_000),
+  offset: z.number().int().min(0).max(1_000_000).default(0),
+  round: z.number().int().min(0).max(1_000_000).default(0),
+  /** true: one shard write per minion (the path an agent's poll takes); false: one bulk write per shard. */
+  single: z.boolean().default(false),
+});
