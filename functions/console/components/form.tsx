@@ -19,6 +19,8 @@ type FieldProps = {
   errors?: FieldErrors;
   hint?: Child;
   required?: boolean;
+  /** Filter forms, where every field is optional, leave out the "(optional)" marks. */
+  markOptional?: boolean;
   autocomplete?: string;
   placeholder?: string;
   inputmode?: "text" | "numeric" | "search";
@@ -51,7 +53,7 @@ export function Field(p: FieldProps) {
     <div class={`field field-${p.size ?? "m"}${errs.length ? " has-error" : ""}`}>
       <label for={id}>
         {p.label}
-        {p.required ? null : <span class="optional"> (optional)</span>}
+        {p.required || p.markOptional === false ? null : <span class="optional"> (optional)</span>}
       </label>
       {p.hint ? (
         <p class="hint" id={hintId}>

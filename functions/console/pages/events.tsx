@@ -35,22 +35,22 @@ export function EventsPage({ session, form, errors, result }: Props) {
       <h1>Events</h1>
       <ErrorSummary errors={errors} labels={LABELS} />
       <form method="get" action="/console/events" class="filters" role="search" aria-label="Filter events">
-        <Field name="type" label={LABELS.type} value={form.type} errors={errors} list="event-types" hint="a type, or a prefix such as push.*" />
+        <Field markOptional={false} name="type" label={LABELS.type} value={form.type} errors={errors} list="event-types" hint="a type, or a prefix such as push.*" />
         <datalist id="event-types">
           {EVENT_TYPES.map((t) => (
             <option value={t} />
           ))}
         </datalist>
-        <Field name="probe_id" label={LABELS.probe_id} value={form.probe_id} errors={errors} />
-        <Field name="job_id" label={LABELS.job_id} value={form.job_id} errors={errors} />
-        <Field name="since" label={LABELS.since} type="datetime-local" value={form.since} errors={errors} />
-        <Field name="until" label={LABELS.until} type="datetime-local" value={form.until} errors={errors} />
+        <Field markOptional={false} name="probe_id" label={LABELS.probe_id} value={form.probe_id} errors={errors} />
+        <Field markOptional={false} name="job_id" label={LABELS.job_id} value={form.job_id} errors={errors} />
+        <Field markOptional={false} name="since" label={LABELS.since} type="datetime-local" value={form.since} errors={errors} />
+        <Field markOptional={false} name="until" label={LABELS.until} type="datetime-local" value={form.until} errors={errors} />
         <Field
+          markOptional={false}
           name="limit"
           label={LABELS.limit}
           value={form.limit ?? "50"}
           errors={errors}
-          required
           options={["25", "50", "100", "250"].map((v) => ({ value: v, label: v }))}
         />
         <div class="actions">

@@ -37,34 +37,34 @@ export function ProbesPage({ session, now, form, errors, result }: Props) {
       <h1>Probes</h1>
       <ErrorSummary errors={errors} labels={LABELS} />
       <form method="get" action="/console/probes" class="filters" role="search" aria-label="Filter probes">
-        <Field name="country" label={LABELS.country} value={form.country} errors={errors} hint="e.g. IT,GR" size="s" />
-        <Field name="asn" label={LABELS.asn} value={form.asn} errors={errors} hint="e.g. AS1234" size="s" />
-        <Field name="platform" label={LABELS.platform} value={form.platform} errors={errors} hint="e.g. android,ios" />
-        <Field name="network_type" label={LABELS.network_type} value={form.network_type} errors={errors} hint="e.g. wifi,mobile" />
-        <Field name="software_name" label={LABELS.software_name} value={form.software_name} errors={errors} hint="e.g. ooniprobe-android" />
-        <Field name="software_version" label={LABELS.software_version} value={form.software_version} errors={errors} />
+        <Field markOptional={false} name="country" label={LABELS.country} value={form.country} errors={errors} hint="e.g. IT,GR" size="s" />
+        <Field markOptional={false} name="asn" label={LABELS.asn} value={form.asn} errors={errors} hint="e.g. AS1234" size="s" />
+        <Field markOptional={false} name="platform" label={LABELS.platform} value={form.platform} errors={errors} hint="e.g. android,ios" />
+        <Field markOptional={false} name="network_type" label={LABELS.network_type} value={form.network_type} errors={errors} hint="e.g. wifi,mobile" />
+        <Field markOptional={false} name="software_name" label={LABELS.software_name} value={form.software_name} errors={errors} hint="e.g. ooniprobe-android" />
+        <Field markOptional={false} name="software_version" label={LABELS.software_version} value={form.software_version} errors={errors} />
         <Field
+          markOptional={false}
           name="token_state"
           label={LABELS.token_state}
           value={form.token_state}
           errors={errors}
-          required
           options={[{ value: "", label: "Any" }, ...TOKEN_STATES.map((s) => ({ value: s, label: s }))]}
         />
         <Field
+          markOptional={false}
           name="seen"
           label={LABELS.seen}
           value={form.seen}
           errors={errors}
-          required
           options={Object.entries(SEEN_WINDOWS).map(([value, w]) => ({ value, label: w.label }))}
         />
         <Field
+          markOptional={false}
           name="limit"
           label={LABELS.limit}
           value={form.limit ?? "50"}
           errors={errors}
-          required
           options={["25", "50", "100", "250"].map((v) => ({ value: v, label: v }))}
         />
         <div class="actions">
