@@ -84,7 +84,7 @@ td code { overflow-wrap: anywhere; }
 .chart-svg rect { fill: var(--bar); }
 .chart-svg rect.hit, .chart-svg circle.hit { fill: transparent; }
 .chart-svg .bar:hover rect:not(.hit) { fill: var(--bar-2); }
-.chart-svg text { fill: var(--fg); font-size: 12px; }
+.chart-svg text { fill: var(--fg); font-size: 13px; }
 .chart-svg text.tick { fill: var(--muted); font-size: 11px; }
 .chart-svg line.grid { stroke: var(--line); stroke-width: 1; }
 .chart-svg path.line { fill: none; stroke: var(--bar); stroke-width: 2; }

@@ -23,10 +23,11 @@ export async function fleetOverview(db: Db, now: Date) {
     db
       .select({
         total: count(),
-        seen24h: sql<number>`(SELECT COUNT(*) FROM ${probes} WHERE ${probes.lastSeenAt} >= ${since24h})`,
-        seen7d: sql<number>`(SELECT COUNT(*) FROM ${probes} WHERE ${probes.lastSeenAt} >= ${since7d})`,
-        validTokens: sql<number>`(SELECT COUNT(*) FROM ${probes} WHERE ${probes.pushTokenState} = 'valid')`,
-        before: sql<number>`(SELECT COUNT(*) FROM ${probes} WHERE ${probes.createdAt} < ${from})`,
+        // Aliased: D1 returns rows by column name, and two unaliased "(SELECT … >= ?)" columns would collide.
+        seen24h: sql<number>`(SELECT COUNT(*) FROM ${probes} WHERE ${probes.lastSeenAt} >= ${since24h})`.as("seen_24h"),
+        seen7d: sql<number>`(SELECT COUNT(*) FROM ${probes} WHERE ${probes.lastSeenAt} >= ${since7d})`.as("seen_7d"),
+        validTokens: sql<number>`(SELECT COUNT(*) FROM ${probes} WHERE ${probes.pushTokenState} = 'valid')`.as("valid_tokens"),
+        before: sql<number>`(SELECT COUNT(*) FROM ${probes} WHERE ${probes.createdAt} < ${from})`.as("before_window"),
       })
       .from(probes),
     db.select({ key: probes.probeCc, n: count() }).from(probes).groupBy(probes.probeCc),

@@ -24,8 +24,8 @@ describe("chart geometry", () => {
       ],
       { width: 400, labelWidth: 100, rowHeight: 20 },
     );
-    expect(l.plotWidth).toBe(244);
-    expect(l.bars.map((b) => b.width)).toEqual([244, 122, 0, 1]);
+    expect(l.plotWidth).toBe(252);
+    expect(l.bars.map((b) => b.width)).toEqual([252, 126, 0, 1]);
     expect(l.bars.map((b) => b.y)).toEqual([0, 20, 40, 60]);
     expect(l.height).toBe(80);
   });

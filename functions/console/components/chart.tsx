@@ -56,9 +56,9 @@ export function BarChart(p: ChartProps) {
           <g class="bar">
             <title>{tip(b.label, b.value, p.unit)}</title>
             <text x={l.labelWidth - 6} y={b.labelY} class="label" text-anchor="end" dominant-baseline="middle">
-              {b.label.length > 16 ? `${b.label.slice(0, 15)}…` : b.label}
+              {b.label.length > 12 ? `${b.label.slice(0, 11)}…` : b.label}
             </text>
-            <rect x={l.labelWidth} y={b.y} width={b.width} height={16} rx={2} />
+            <rect x={l.labelWidth} y={b.y} width={b.width} height={l.barHeight} rx={2} />
             <text x={l.labelWidth + b.width + 4} y={b.labelY} class="value" dominant-baseline="middle">
               {formatCount(b.value)}
             </text>

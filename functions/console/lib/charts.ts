@@ -25,15 +25,16 @@ export function ticks(max: number, count = 4): number[] {
 }
 
 export type HBar = Datum & { y: number; width: number; labelY: number };
-export type HBarLayout = { width: number; height: number; labelWidth: number; plotWidth: number; max: number; bars: HBar[] };
+export type HBarLayout = { width: number; height: number; labelWidth: number; plotWidth: number; barHeight: number; max: number; bars: HBar[] };
 
 /** Horizontal bars (categories: countries, platforms): one row per datum, bar length proportional to value. */
 export function hbarLayout(data: Datum[], o: { width?: number; rowHeight?: number; labelWidth?: number; gap?: number } = {}): HBarLayout {
-  const width = o.width ?? 480;
-  const rowHeight = o.rowHeight ?? 22;
-  const labelWidth = o.labelWidth ?? 110;
+  // Sized for a ~320 px panel so SVG text stays at its nominal size on desktop and phone.
+  const width = o.width ?? 320;
+  const rowHeight = o.rowHeight ?? 24;
+  const labelWidth = o.labelWidth ?? 88;
   const gap = o.gap ?? 6;
-  const valueRoom = 56; // space right of the bar for its number
+  const valueRoom = 48; // space right of the bar for its number
   const plotWidth = Math.max(1, width - labelWidth - valueRoom);
   const max = Math.max(0, ...data.map((d) => d.value));
   const bars = data.map((d, i) => ({
@@ -42,7 +43,7 @@ export function hbarLayout(data: Datum[], o: { width?: number; rowHeight?: numbe
     labelY: i * rowHeight + (rowHeight - gap) / 2,
     width: max > 0 ? Math.max(d.value > 0 ? 1 : 0, round((d.value / max) * plotWidth)) : 0,
   }));
-  return { width, height: Math.max(rowHeight, data.length * rowHeight), labelWidth, plotWidth, max, bars };
+  return { width, height: Math.max(rowHeight, data.length * rowHeight), labelWidth, plotWidth, barHeight: rowHeight - gap, max, bars };
 }
 
 export type Column = Datum & { x: number; y: number; w: number; h: number };
@@ -60,7 +61,7 @@ const PAD = { top: 8, right: 8, bottom: 22, left: 40 };
 
 /** Vertical columns on a shared y axis (time series such as registrations per day). */
 export function columnLayout(data: Datum[], o: { width?: number; height?: number; labelEvery?: number } = {}): ColumnLayout {
-  const width = o.width ?? 600;
+  const width = o.width ?? 480;
   const height = o.height ?? 180;
   const plot = { x: PAD.left, y: PAD.top, w: width - PAD.left - PAD.right, h: height - PAD.top - PAD.bottom };
   const max = niceMax(Math.max(0, ...data.map((d) => d.value)));
