@@ -83,7 +83,7 @@ export function consoleRoutes(api: ApiClient) {
 
   r.get("/", (c) => c.redirect("/console", 302));
 
-  r.use("/console", consoleHeaders);
+  // Note: in Hono "/console/*" also matches "/console" itself, so each middleware is registered once.
   r.use("/console/*", consoleHeaders);
 
   r.get(ASSET_CSS, (c) => {
@@ -141,7 +141,6 @@ export function consoleRoutes(api: ApiClient) {
     return c.redirect(safeNext(form.next), 303);
   });
 
-  r.use("/console", requireSession);
   r.use("/console/*", async (c, next) => (c.req.path === "/console/login" || c.req.path === ASSET_CSS ? next() : requireSession(c, next)));
   r.post("/console/*", requireCsrf);
 
