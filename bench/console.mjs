@@ -131,6 +131,7 @@ async function measure(url, cookie, name, p) {
   return row;
 }
 
+const loadAtStart = os.loadavg()[0];
 const now = Date.now();
 const { ids, sql } = fleetSql(PROBES, now);
 const tmp = mkdtempSync(path.join(os.tmpdir(), "eo-bench-console-"));
@@ -190,7 +191,7 @@ try {
       "<!-- console:start -->",
       "## Console",
       "",
-      `Command: \`node bench/console.mjs --probes ${PROBES} --requests ${REQUESTS} --write\` (${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores, Node ${process.version}).`,
+      `Command: \`node bench/console.mjs --probes ${PROBES} --requests ${REQUESTS} --write\` (${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores, Node ${process.version}, 1-minute load average ${loadAtStart.toFixed(1)} at start: the machine is shared, so p99 (the slowest of ${REQUESTS}) carries other jobs' noise).`,
       `${PROBES.toLocaleString("en-US")} probes with a register history row each, ${(PROBES + 3000).toLocaleString("en-US")} events (registrations and a day of push outcomes), seeded with \`wrangler d1 execute --local --file\` before \`wrangler dev\` starts. Each page is requested ${REQUESTS} times, one at a time, by a logged-in admin after 3 warm-up requests; "wall" is the full HTTP round trip on loopback (including wrangler dev's proxy), "server" is the Worker's own \`Server-Timing: app;dur\` (D1 and rendering as the isolate's clock sees it; that clock advances across I/O).`,
       "",
       table,
