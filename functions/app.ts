@@ -2,6 +2,7 @@ import { HTTPException } from "hono/http-exception";
 import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
 import { authRoutes } from "./auth/routes";
+import { consoleRoutes } from "./console/routes";
 import { eventRoutes } from "./events/routes";
 import { healthRoutes } from "./health";
 import { ApiError, envelope, ERROR_STATUS } from "./lib/errors";
@@ -50,6 +51,8 @@ export function createApp() {
   app.route("/", probeAdminRoutes);
   app.route("/", eventRoutes);
   app.route("/", minionRoutes);
+  // The operator console (server-rendered, cookie session); its changes call this same app in-process.
+  app.route("/", consoleRoutes(app));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
   app.doc31("/openapi.json", (c) => ({

@@ -26,9 +26,10 @@ export function freePort() {
 
 /**
  * Start the Worker. `vars` override wrangler.toml [vars] and secrets (e.g. GORUSH_URL pointing at a fake).
+ * `beforeStart(persistDir, env)` runs after the migrations and before `wrangler dev` (e.g. to seed D1 in bulk).
  * Returns { url, stop, logs }.
  */
-export async function startWorker({ vars = {}, timeoutMs = 60_000 } = {}) {
+export async function startWorker({ vars = {}, timeoutMs = 60_000, beforeStart } = {}) {
   const port = await freePort();
   const inspector = await freePort();
   const persist = mkdtempSync(path.join(os.tmpdir(), "eo-e2e-"));
@@ -38,6 +39,7 @@ export async function startWorker({ vars = {}, timeoutMs = 60_000 } = {}) {
     encoding: "utf8",
   });
   if (mig.status !== 0) throw new Error(`migrations failed:\n${mig.stdout}\n${mig.stderr}`);
+  if (beforeStart) await beforeStart(persist, ENV);
   const all = { PUBLIC_BASE_URL: `http://127.0.0.1:${port}`, ...SECRETS, ...vars };
   const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector), "--persist-to", persist];
   for (const [k, v] of Object.entries(all)) args.push("--var", `${k}:${v}`);

@@ -1,0 +1,114 @@
+/** @jsxImportSource hono/jsx */
+import { BarChart, ColumnChart, LineChart } from "../components/chart";
+import { Layout } from "../components/layout";
+import { DataTable } from "../components/table";
+import { cumulative, fillDays, pushOutcomes, topN } from "../lib/aggregate";
+import { formatCount, relativeTime } from "../lib/format";
+import { queryString } from "../lib/forms";
+import type { CampaignSummary, fleetOverview } from "../queries";
+import { REGISTRATION_DAYS } from "../queries";
+import type { ConsoleSession } from "../session";
+
+type Props = {
+  session: ConsoleSession;
+  now: Date;
+  fleet: Awaited<ReturnType<typeof fleetOverview>>;
+  campaigns: { byState: { state: string; n: number }[]; upcoming: CampaignSummary[] } | null;
+};
+
+export function OverviewPage({ session, now, fleet, campaigns }: Props) {
+  const t = fleet.totals ?? { total: 0, seen24h: 0, seen7d: 0, validTokens: 0, before: 0 };
+  const perDay = fillDays(fleet.perDay, now, REGISTRATION_DAYS);
+  const pushes = pushOutcomes(fleet.pushes);
+  const pushData = [
+    { label: "sent", value: pushes.sent },
+    { label: "failed", value: pushes.failed },
+    { label: "deferred", value: pushes.deferred },
+  ];
+  const pushTotal = pushes.sent + pushes.failed + pushes.deferred;
+  return (
+    <Layout title="Overview" session={session} current="overview">
+      <h1>Overview</h1>
+      <dl class="stats" aria-label="Fleet summary">
+        <div>
+          <dt>Registered probes</dt>
+          <dd>{formatCount(t.total)}</dd>
+        </div>
+        <div>
+          <dt>Seen in the last 24 h</dt>
+          <dd>{formatCount(t.seen24h)}</dd>
+        </div>
+        <div>
+          <dt>Seen in the last 7 days</dt>
+          <dd>{formatCount(t.seen7d)}</dd>
+        </div>
+        <div>
+          <dt>With a valid push token</dt>
+          <dd>{formatCount(t.validTokens)}</dd>
+        </div>
+      </dl>
+
+      <h2>Probes</h2>
+      <div class="grid">
+        <section class="panel" aria-label="Probes by country">
+          <BarChart id="by-country" title="Probes by country (top 12)" labelHeader="Country" unit={["probe", "probes"]} data={topN(fleet.byCountry, 12)} empty="No probes registered yet." />
+        </section>
+        <section class="panel" aria-label="Probes by platform">
+          <BarChart id="by-platform" title="Probes by platform" labelHeader="Platform" unit={["probe", "probes"]} data={topN(fleet.byPlatform, 10)} empty="No probes registered yet." />
+        </section>
+        <section class="panel" aria-label="Probes by network type">
+          <BarChart id="by-network" title="Probes by network type" labelHeader="Network type" unit={["probe", "probes"]} data={topN(fleet.byNetwork, 10)} empty="No probes registered yet." />
+        </section>
+      </div>
+
+      <h2>Registrations</h2>
+      <div class="grid">
+        <section class="panel" aria-label="Registrations per day">
+          <ColumnChart id="registrations" title={`Registrations per day, last ${REGISTRATION_DAYS} days (UTC)`} labelHeader="Day" unit={["registration", "registrations"]} data={perDay} />
+        </section>
+        <section class="panel" aria-label="Fleet size">
+          <LineChart id="fleet-size" title={`Registered probes over the last ${REGISTRATION_DAYS} days`} labelHeader="Day" unit={["probe", "probes"]} data={cumulative(perDay, t.before)} />
+        </section>
+      </div>
+
+      <h2>Campaigns</h2>
+      {campaigns === null ? (
+        <p class="muted">No campaigns yet: the campaigns surface is not part of this deployment.</p>
+      ) : campaigns.byState.length === 0 ? (
+        <p class="muted">No campaigns yet.</p>
+      ) : (
+        <div class="grid">
+          <section class="panel" aria-label="Campaigns by state">
+            <BarChart id="campaign-states" title="Campaigns by state" labelHeader="State" unit={["campaign", "campaigns"]} data={campaigns.byState.map((r) => ({ label: r.state, value: r.n }))} />
+          </section>
+          <section class="panel" aria-label="Active campaigns">
+            <DataTable
+              caption="Active and paused campaigns, next run first"
+              rows={campaigns.upcoming}
+              empty="No active or paused campaigns."
+              columns={[
+                { label: "Campaign", cell: (j) => j.comment, header: true },
+                { label: "Kind", cell: (j) => j.kind },
+                { label: "State", cell: (j) => j.state },
+                { label: "Schedule", cell: (j) => <code>{j.schedule}</code> },
+                { label: "Next run", cell: (j) => (j.next_run_at ? <time datetime={j.next_run_at}>{relativeTime(j.next_run_at, now)}</time> : "none") },
+              ]}
+            />
+          </section>
+        </div>
+      )}
+
+      <h2>Pushes in the last 24 hours</h2>
+      {pushTotal === 0 ? (
+        <p class="muted">No pushes in the last 24 hours.</p>
+      ) : (
+        <section class="panel" aria-label="Push outcomes">
+          <BarChart id="pushes" title="Push notifications by outcome, last 24 h" labelHeader="Outcome" unit={["push", "pushes"]} data={pushData} />
+          <p>
+            <a href={`/console/events${queryString({ type: "push.*" })}`}>See the push events</a>
+          </p>
+        </section>
+      )}
+    </Layout>
+  );
+}

@@ -1,0 +1,80 @@
+import { and, asc, count, desc, eq, gt, gte, inArray, lt, or, type SQL } from "drizzle-orm";
+import { probes, probeUpdates } from "../../schema/probes";
+import type { ClientListQuery } from "../../schema/probes-api";
+import { decodeCursor, encodeCursor } from "../lib/cursor";
+import type { Db } from "../lib/hono";
+
+// Probe reads shared by the admin API (functions/probes/admin-routes.ts) and the console (functions/console/).
+
+/** The WHERE conditions of a client filter (shared by the list, its counts and campaign targeting previews). */
+export function clientFilter(q: ClientListQuery): SQL[] {
+  const conds: SQL[] = [];
+  const countries = [...(q.country ?? []), ...(q.country_code ?? [])];
+  if (countries.length) conds.push(inArray(probes.probeCc, countries));
+  if (q.asn?.length) conds.push(inArray(probes.probeAsn, q.asn));
+  if (q.platform?.length) conds.push(inArray(probes.platform, q.platform));
+  if (q.network_type?.length) conds.push(inArray(probes.networkType, q.network_type));
+  if (q.software_name?.length) conds.push(inArray(probes.softwareName, q.software_name));
+  if (q.software_version?.length) conds.push(inArray(probes.softwareVersion, q.software_version));
+  if (q.token_state?.length) conds.push(inArray(probes.pushTokenState, q.token_state));
+  if (q.last_seen_after) conds.push(gte(probes.lastSeenAt, new Date(q.last_seen_after).toISOString()));
+  if (q.last_seen_before) conds.push(lt(probes.lastSeenAt, new Date(q.last_seen_before).toISOString()));
+  return conds;
+}
+
+/**
+ * One page of probes matching a filter (oldest first, keyset-paginated on (created_at, id)), the filter's total,
+ * and its breakdown by country: one D1 round trip. `withCountries: false` skips the breakdown.
+ */
+export async function listProbes(db: Db, q: ClientListQuery, opts: { withCountries?: boolean } = {}) {
+  const filter = clientFilter(q);
+  const page = [...filter];
+  if (q.cursor) {
+    const [createdAt, id] = decodeCursor(q.cursor, 2) as [string, string];
+    page.push(or(gt(probes.createdAt, createdAt), and(eq(probes.createdAt, createdAt), gt(probes.id, id)))!);
+  }
+  const where = filter.length ? and(...filter) : undefined;
+  const rowsQ = db
+    .select()
+    .from(probes)
+    .where(page.length ? and(...page) : undefined)
+    .orderBy(asc(probes.createdAt), asc(probes.id))
+    .limit(q.limit + 1);
+  const totalQ = db.select({ n: count() }).from(probes).where(where);
+  const countriesQ = db
+    .select({ probe_cc: probes.probeCc, count: count() })
+    .from(probes)
+    .where(where)
+    .groupBy(probes.probeCc)
+    .orderBy(desc(count()), asc(probes.probeCc));
+  const [rows, total, countries] =
+    opts.withCountries === false ? [...(await db.batch([rowsQ, totalQ])), []] : await db.batch([rowsQ, totalQ, countriesQ]);
+  const more = rows.length > q.limit;
+  const results = rows.slice(0, q.limit);
+  const last = results[results.length - 1];
+  return {
+    results,
+    total: total[0]?.n ?? 0,
+    countries,
+    nextCursor: more && last ? encodeCursor([last.createdAt, last.id]) : null,
+  };
+}
+
+/** One probe and its metadata history (newest change first), or null when it is not registered. */
+export async function probeWithHistory(db: Db, clientId: string, historyLimit = 200) {
+  const id = clientId.toLowerCase();
+  const [row, updates] = await db.batch([
+    db.select().from(probes).where(eq(probes.id, id)),
+    db.select().from(probeUpdates).where(eq(probeUpdates.probeId, id)).orderBy(desc(probeUpdates.id)).limit(historyLimit),
+  ]);
+  if (!row[0]) return null;
+  return {
+    probe: row[0],
+    updates: updates.map((u) => ({
+      at: u.at,
+      update_type: u.updateType,
+      changed: JSON.parse(u.changed) as string[],
+      snapshot: JSON.parse(u.snapshot) as Record<string, unknown>,
+    })),
+  };
+}
