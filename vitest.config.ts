@@ -14,6 +14,9 @@ export default defineConfig(async () => {
             JWT_SECRET: "test-jwt-secret-0123456789abcdef0123456789",
             ADMIN_PASSWORD: "test-admin-password",
             PUBLIC_BASE_URL: "https://probes.example.org",
+            // Campaign tests: a gateway whose fetches the tests intercept, and small pages so paging is exercised.
+            GORUSH_URL: "https://gorush.test",
+            FANOUT_PAGE_SIZE: "3",
           },
         },
       }),

@@ -2,6 +2,8 @@ import { HTTPException } from "hono/http-exception";
 import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
 import { authRoutes } from "./auth/routes";
+import { campaignAdminRoutes } from "./campaigns/admin-routes";
+import { taskRoutes } from "./campaigns/task-routes";
 import { eventRoutes } from "./events/routes";
 import { healthRoutes } from "./health";
 import { ApiError, envelope, ERROR_STATUS } from "./lib/errors";
@@ -48,6 +50,8 @@ export function createApp() {
   app.route("/", probeRoutes);
   app.route("/", probeAdminRoutes);
   app.route("/", eventRoutes);
+  app.route("/", campaignAdminRoutes);
+  app.route("/", taskRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
   app.doc31("/openapi.json", (c) => ({

@@ -9,3 +9,5 @@ export default {
 } satisfies ExportedHandler<Env>;
 
 // Durable Object classes are re-exported here so wrangler can bind them.
+export { CampaignRunner } from "../durable-objects/campaign-runner";
+export { ProbeScheduler } from "../durable-objects/probe-scheduler";
