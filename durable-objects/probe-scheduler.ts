@@ -8,7 +8,7 @@ import { decide, type Decision } from "../functions/campaigns/dispatch";
 import { taskIdFor } from "../functions/campaigns/ids";
 import { pingbackUrl, signPingback } from "../functions/campaigns/pingback";
 import { campaignSettings } from "../functions/campaigns/settings";
-import { taskTransition } from "../functions/campaigns/task-store";
+import { eventIfChanged, taskTransition } from "../functions/campaigns/task-store";
 import { eventInsert } from "../functions/events/log";
 import { type Clock, systemClock } from "../functions/lib/clock";
 import { settingsFrom } from "../functions/lib/settings";
@@ -108,11 +108,15 @@ export class ProbeScheduler extends DurableObject<Env> {
             expiresAt: new Date(o.expireAtMs).toISOString(),
           })
           .onConflictDoNothing(),
-        db.run(
-          sql`INSERT INTO events (at, type, actor, job_id, probe_id, task_id, data) SELECT ${at}, 'task.created', 'system', ${o.jobId}, ${o.probeId}, ${taskId}, ${JSON.stringify(
-            { run_id: o.runId, test_name: o.testName, send_at: new Date(o.sendAtMs).toISOString() },
-          )} WHERE changes() = 1`,
-        ),
+        eventIfChanged(db, {
+          at,
+          type: "task.created",
+          actor: "system",
+          jobId: o.jobId,
+          probeId: o.probeId,
+          taskId,
+          data: { run_id: o.runId, test_name: o.testName, send_at: new Date(o.sendAtMs).toISOString() },
+        }),
       ]);
     }
     const payload = JSON.stringify({ alertMessage: o.alertMessage, alertExtra: o.alertExtra, testName: o.testName });
@@ -262,12 +266,7 @@ export class ProbeScheduler extends DurableObject<Env> {
             .update(probes)
             .set({ pushTokenState: "expired", pushTokenUpdatedAt: at })
             .where(and(eq(probes.id, row.probe_id), eq(probes.pushToken, r.token), eq(probes.pushTokenState, "valid"))),
-          db.run(
-            sql`INSERT INTO events (at, type, actor, probe_id, data) SELECT ${at}, 'probe.token_expired', 'system', ${row.probe_id}, ${JSON.stringify({
-              provider: r.result.provider,
-              error,
-            })} WHERE changes() = 1`,
-          ),
+          eventIfChanged(db, { at, type: "probe.token_expired", actor: "system", probeId: row.probe_id, data: { provider: r.result.provider, error } }),
         );
       }
       if (row.task_id) stmts.push(...taskTransition(db, row.task_id, "fail", at, "system", { error: error.slice(0, 500) }, { error: error.slice(0, 500) }));

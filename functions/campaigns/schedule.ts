@@ -230,11 +230,11 @@ export function parseCron(source: string, nowMs: number): Schedule {
   };
 }
 
-/** Either syntax: an ISO interval starts with R, anything else is read as cron. */
+/** Either syntax: an ISO interval has slashes between its three parts and no spaces; anything else is cron. */
 export function parseSchedule(source: string, nowMs: number): Schedule {
   const s = source.trim();
   if (s === "") throw new ScheduleError("schedule is empty");
-  return s.startsWith("R") ? parseIso(s, nowMs) : parseCron(s, nowMs);
+  return s.startsWith("R") || (s.includes("/") && !/\s/.test(s)) ? parseIso(s, nowMs) : parseCron(s, nowMs);
 }
 
 /** Re-create a stored schedule: the anchor is the stored start (an empty ISO start was "now" at creation). */
