@@ -57,6 +57,8 @@ type OccRow = {
 const RETAIN_CLOSED_MS = 30 * 86_400_000;
 const ROWS_PER_ALARM = 50;
 const ERROR_BACKOFF_MS = 30_000;
+/** Longer than a push (PUSH_TIMEOUT_MS ≤ 60 s) plus its bookkeeping. */
+const LEASE_MS = 90_000;
 
 /**
  * One per probe (named by client_id). Holds that probe's pending occurrences and multiplexes all its deadlines
@@ -150,6 +152,11 @@ export class ProbeScheduler extends DurableObject<Env> {
       .exec<OccRow>("SELECT * FROM occurrences WHERE next_at IS NOT NULL AND next_at <= ? ORDER BY next_at LIMIT ?", now, ROWS_PER_ALARM)
       .toArray();
     for (const row of due) {
+      // Claim the row with a lease before any await: another alarm run (a platform retry, or one set by an
+      // enqueue while this one is in flight) then skips it instead of pushing it twice. Every path below moves
+      // next_at on; if this run dies mid-push, the row comes back when the lease ends (at-least-once only then).
+      const claimed = this.sql.exec("UPDATE occurrences SET next_at = ? WHERE id = ? AND next_at = ?", now + LEASE_MS, row.id, row.next_at).rowsWritten;
+      if (claimed === 0) continue; // rowsWritten also counts index entries: any write means we hold it
       try {
         await this.process(row, now);
       } catch (e) {

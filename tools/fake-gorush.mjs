@@ -118,7 +118,8 @@ export async function startFakeGorush({ port = 0, host = "127.0.0.1", maxNotific
     server.once("error", reject);
     server.listen(port, host, resolve);
   });
-  server.keepAliveTimeout = 5000;
+  // Long idle keep-alive, so an idle connection is not closed just as the Worker reuses it for the next push.
+  server.keepAliveTimeout = 65_000;
   const url = `http://${host}:${server.address().port}`;
   return {
     url,

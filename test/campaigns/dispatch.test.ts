@@ -201,7 +201,7 @@ describe("gateway failures", () => {
       await waitFor(async () => gw.calls(c1).length >= attempt && (await scheduler(p.clientId).list())[0].state !== "sending", `attempt ${attempt}`);
       const [occ] = await scheduler(p.clientId).list();
       if (occ.state === "closed") break;
-      gaps.push(occ.next_at - Date.now());
+      gaps.push(occ.next_at! - Date.now());
       await makeDue(p.clientId);
     }
     await waitFor(async () => (await tasksOf(jobId))[0].state === "failed", "the task to fail");

@@ -121,7 +121,9 @@ describe("list, get, delete, pause, resume", () => {
     const r = await call("GET", "/api/v1/admin/jobs", { token: viewer });
     expect(r.status).toBe(200);
     const ids = r.body.jobs.map((j: any) => j.id);
-    expect(ids.indexOf(b)).toBeLessThan(ids.indexOf(a));
+    expect(ids).toEqual(expect.arrayContaining([a, b]));
+    const times = r.body.jobs.map((j: any) => j.creation_time);
+    expect([...times].sort().reverse()).toEqual(times);
     expect(r.body.jobs.find((j: any) => j.id === a).state).toBe("deleted");
   });
 
@@ -201,5 +203,27 @@ describe("auth on every campaign route", () => {
     }
     expect(await countJobs()).toBe(before);
     expect((await call("GET", `/api/v1/admin/job/${id}`, { token: viewer })).body.state).toBe("active");
+  });
+});
+
+describe("OpenAPI", () => {
+  it("documents every campaign, task and pingback route", async () => {
+    const r = await call("GET", "/openapi.json");
+    expect(r.status).toBe(200);
+    for (const p of [
+      "/api/v1/admin/job",
+      "/api/v1/admin/job/dry-run",
+      "/api/v1/admin/jobs",
+      "/api/v1/admin/job/{job_id}",
+      "/api/v1/admin/job/{job_id}/pause",
+      "/api/v1/admin/job/{job_id}/resume",
+      "/api/v1/tasks",
+      "/api/v1/task/{task_id}",
+      "/api/v1/task/{task_id}/done",
+      "/api/v1/pingback/{token}",
+      "/api/v1/pingback/{token}/{action}",
+    ]) {
+      expect(r.body.paths[p], p).toBeTruthy();
+    }
   });
 });
