@@ -17,6 +17,9 @@ export default defineConfig(async () => {
             // Minion registry: status polls driven by runDurableObjectAlarm, not by the clock; a short relay timeout.
             MONITOR_INTERVAL_MS: "600000",
             PROXY_TIMEOUT_MS: "300",
+            // Campaign tests: a gateway whose fetches the tests intercept, and small pages so paging is exercised.
+            GORUSH_URL: "https://gorush.test",
+            FANOUT_PAGE_SIZE: "3",
           },
         },
       }),

@@ -3,6 +3,8 @@ import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
 import { authRoutes } from "./auth/routes";
 import { consoleRoutes } from "./console/routes";
+import { campaignAdminRoutes } from "./campaigns/admin-routes";
+import { taskRoutes } from "./campaigns/task-routes";
 import { eventRoutes } from "./events/routes";
 import { healthRoutes } from "./health";
 import { ApiError, envelope, ERROR_STATUS } from "./lib/errors";
@@ -53,6 +55,8 @@ export function createApp() {
   app.route("/", minionRoutes);
   // The operator console (server-rendered, cookie session); its changes call this same app in-process.
   app.route("/", consoleRoutes(app));
+  app.route("/", campaignAdminRoutes);
+  app.route("/", taskRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
   app.doc31("/openapi.json", (c) => ({

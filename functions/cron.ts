@@ -1,9 +1,10 @@
+import { fireDueCampaigns } from "./campaigns/cron";
 import { buildServices } from "./lib/hono";
 
 /** A job the minute cron runs. Each surface that needs periodic work adds one to CRON_JOBS. */
 export type CronJob = { name: string; run: (env: Env, ctx: ExecutionContext, scheduledAt: Date) => Promise<unknown> };
 
-export const CRON_JOBS: CronJob[] = [];
+export const CRON_JOBS: CronJob[] = [fireDueCampaigns];
 
 /** Runs every job; one failing job is logged and does not stop the others. */
 export async function runCron(controller: ScheduledController, env: Env, ctx: ExecutionContext): Promise<void> {

@@ -13,3 +13,5 @@ export { PushCredentials } from "../durable-objects/push-credentials";
 export { MinionAgent } from "../durable-objects/minion-agent";
 export { MinionShard } from "../durable-objects/minion-shard";
 export { MinionFleet } from "../durable-objects/minion-fleet";
+export { CampaignRunner } from "../durable-objects/campaign-runner";
+export { ProbeScheduler } from "../durable-objects/probe-scheduler";

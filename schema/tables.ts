@@ -2,3 +2,4 @@
 export * from "./probes";
 export * from "./operators";
 export * from "./events";
+export * from "./campaigns";

@@ -126,7 +126,7 @@ describe("console pages", () => {
     expect(r.body).toContain("AS6799");
     expect(r.body).toMatch(/<td>update<\/td><td>network_type<\/td>/);
     expect(r.body).toContain("probe.registered");
-    expect(r.body).toContain("No tasks: the campaigns surface is not part of this deployment.");
+    expect(r.body).toContain("No tasks for this probe yet.");
   });
 
   it("unknown probes and pages are 404 pages, not JSON", async () => {

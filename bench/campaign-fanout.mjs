@@ -1,0 +1,106 @@
+#!/usr/bin/env node
+// Campaign fan-out benchmark: one run to N registered probes (default 10,000) through the fake gorush gateway,
+// against a real `wrangler dev` (workerd, local D1, SQLite-backed Durable Objects with real alarms).
+// Measures the time from the cron firing to the last push received at the gateway, and pushes per second, and
+// checks that no push was lost or duplicated.
+//
+//   node bench/campaign-fanout.mjs                 # 10,000 probes
+//   PROBES=1000 node bench/campaign-fanout.mjs     # quicker
+import { startWorker, client, SECRETS } from "../test/e2e/harness.mjs";
+import { startFakeGorush } from "../tools/fake-gorush.mjs";
+
+const N = Number(process.env.PROBES ?? 10_000);
+const REGISTER_CONCURRENCY = Number(process.env.REGISTER_CONCURRENCY ?? 16);
+const DEADLINE_MS = Number(process.env.DEADLINE_MS ?? 8 * 60_000);
+
+const gw = await startFakeGorush({ maxNotification: 100 });
+const w = await startWorker({ vars: { GORUSH_URL: gw.url }, timeoutMs: 120_000 });
+const call = client(w.url);
+const out = {};
+try {
+  // 1. Seed: N probes in one country (plus a few elsewhere that must not be pushed), through the public API.
+  const t0 = Date.now();
+  let next = 0;
+  const body = (i, cc) => ({
+    probe_cc: cc,
+    probe_asn: `AS${64500 + (i % 20)}`,
+    platform: i % 3 === 0 ? "ios" : "android",
+    software_name: "ooniprobe-android",
+    software_version: "3.8.0",
+    supported_tests: ["web_connectivity"],
+    network_type: "wifi",
+    token: `bench-${cc}-${i}`,
+  });
+  await Promise.all(
+    Array.from({ length: REGISTER_CONCURRENCY }, async () => {
+      while (next < N) {
+        const i = next++;
+        const r = await call("POST", "/api/v1/register", { json: body(i, "BN") });
+        if (r.status !== 200) throw new Error(`register ${i}: ${r.status} ${JSON.stringify(r.body)}`);
+      }
+    }),
+  );
+  for (let i = 0; i < 10; i++) await call("POST", "/api/v1/register", { json: body(i, "XX") });
+  out.seed_s = (Date.now() - t0) / 1000;
+  console.log(`seeded ${N} probes in ${out.seed_s.toFixed(1)} s`);
+
+  const admin = (await call("POST", "/api/v1/login", { json: { username: "admin", password: SECRETS.ADMIN_PASSWORD } })).body.token;
+  const job = await call("POST", "/api/v1/admin/job", {
+    json: { schedule: "R1//P", comment: "fan-out benchmark", task: { test_name: "web_connectivity", arguments: {} }, target: { countries: ["BN"] } },
+    token: admin,
+  });
+  if (job.status !== 200) throw new Error(`create job: ${job.status} ${JSON.stringify(job.body)}`);
+
+  // 2. Fire the cron and wait for every push.
+  const fired = Date.now();
+  const cron = await fetch(`${w.url}/cdn-cgi/handler/scheduled?cron=*+*+*+*+*`);
+  if (cron.status !== 200) throw new Error(`cron: ${cron.status}`);
+  let last = 0;
+  let firstPush = null;
+  for (;;) {
+    const n = gw.received.length;
+    if (n > 0 && firstPush === null) firstPush = gw.received[0].at;
+    if (n !== last) {
+      last = n;
+      process.stdout.write(`\r${n} pushes received after ${((Date.now() - fired) / 1000).toFixed(1)} s   `);
+    }
+    if (n >= N) break;
+    if (Date.now() - fired > DEADLINE_MS) process.exitCode = 1;
+    if (Date.now() - fired > DEADLINE_MS) throw new Error(`only ${n}/${N} pushes after ${DEADLINE_MS} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  process.stdout.write("\n");
+  const lastPush = Math.max(...gw.received.map((r) => r.at));
+  // Give late duplicates a chance to show up before counting.
+  await new Promise((r) => setTimeout(r, 3000));
+  const tokens = gw.received.map((r) => r.token);
+  const unique = new Set(tokens);
+  const expected = new Set(Array.from({ length: N }, (_, i) => `bench-BN-${i}`));
+  out.probes = N;
+  out.pushes_received = tokens.length;
+  out.unique_tokens = unique.size;
+  out.duplicates = tokens.length - unique.size;
+  out.lost = [...expected].filter((t) => !unique.has(t)).length;
+  out.outside_target = tokens.filter((t) => !expected.has(t)).length;
+  out.cron_to_first_push_s = (firstPush - fired) / 1000;
+  out.cron_to_last_push_s = (lastPush - fired) / 1000;
+  out.pushes_per_s = Math.round(N / out.cron_to_last_push_s);
+  const byToken = new Map();
+  for (const r of gw.received) byToken.set(r.token, [...(byToken.get(r.token) ?? []), r.at]);
+  out.duplicate_gaps_ms = [...byToken.values()].filter((v) => v.length > 1).map((v) => v[1] - v[0]).slice(0, 10);
+  const retries = await call("GET", `/api/v1/admin/events?job_id=${job.body.id}&type=push.retry&limit=500`, { token: admin });
+  out.push_retries = retries.body.events.length;
+  out.retry_errors = [...new Set(retries.body.events.map((e) => e.data.error))].slice(0, 5);
+  const detail = await call("GET", `/api/v1/admin/job/${job.body.id}`, { token: admin });
+  out.run = detail.body.runs[0];
+  out.task_counts = detail.body.task_counts;
+  console.log(JSON.stringify(out, null, 2));
+  if (out.duplicates || out.lost || out.outside_target) {
+    console.error("FAIL: pushes lost, duplicated or outside the target");
+    process.exitCode = 1;
+  }
+} finally {
+  if (process.env.BENCH_LOG) (await import("node:fs")).writeFileSync(process.env.BENCH_LOG, w.logs);
+  await w.stop();
+  await gw.stop();
+}

@@ -1,0 +1,219 @@
+import { DurableObject } from "cloudflare:workers";
+import { and, asc, eq, gt } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { jobRuns, jobs, type JobRow } from "../schema/campaigns";
+import { probes } from "../schema/probes";
+import * as tables from "../schema/tables";
+import { sendAtMs } from "../functions/campaigns/dispatch";
+import { occurrenceId, runId, unitHash } from "../functions/campaigns/ids";
+import { planDue, storedSchedule } from "../functions/campaigns/schedule";
+import { campaignSettings } from "../functions/campaigns/settings";
+import { normalizeTarget, type Target, targetConditions } from "../functions/campaigns/targeting";
+import { eventInsert } from "../functions/events/log";
+import { type Clock, systemClock } from "../functions/lib/clock";
+import type { Occurrence } from "./probe-scheduler";
+
+type RunRow = { run_id: string; job_id: string; run_at: number; state: string; cursor: string; handed: number };
+
+const ERROR_BACKOFF_MS = 10_000;
+/** With a rollout rate, the next page is handed out this long before its first push is due. */
+const PAGE_LEAD_MS = 60_000;
+
+/**
+ * One per campaign (named by job id). It serialises everything about its campaign's runs: a re-fired or duplicated
+ * cron meets the same object, which fires each run once. It walks a run's targets in bounded pages, one page per
+ * alarm invocation, so a run over 1,000,000 probes costs the same per invocation as a run over 10
+ * (docs/decisions/0003-fanout-limits.md).
+ */
+export class CampaignRunner extends DurableObject<Env> {
+  private clock: Clock = systemClock;
+  private sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS runs (
+      run_id TEXT PRIMARY KEY, job_id TEXT NOT NULL, run_at INTEGER NOT NULL, state TEXT NOT NULL,
+      cursor TEXT NOT NULL DEFAULT '', handed INTEGER NOT NULL DEFAULT 0)`);
+  }
+
+  private get db() {
+    return drizzle(this.env.DB, { schema: tables });
+  }
+
+  /** Called by the minute cron for a due campaign. Serialised, so concurrent or repeated calls fire a run once. */
+  async fire(jobId: string, nowMs: number): Promise<{ fired: string | null; missed: number }> {
+    return this.ctx.blockConcurrencyWhile(() => this.fireLocked(jobId, nowMs));
+  }
+
+  private async fireLocked(jobId: string, nowMs: number): Promise<{ fired: string | null; missed: number }> {
+    const db = this.db;
+    const job = await db.select().from(jobs).where(eq(jobs.id, jobId)).get();
+    if (!job || job.state !== "active" || job.nextRunAt === null || Date.parse(job.nextRunAt) > nowMs) return { fired: null, missed: 0 };
+    const schedule = storedSchedule(job.schedule, Date.parse(job.startAt));
+    const plan = planDue(schedule, Date.parse(job.nextRunAt), nowMs, job.startingDeadlineS * 1000);
+    const at = new Date(nowMs).toISOString();
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const base = { at, actor: "system", jobId };
+    const stmts: any[] = [
+      db
+        .update(jobs)
+        .set({
+          nextRunAt: plan.next ? iso(plan.next.at) : null,
+          state: plan.next ? "active" : "done",
+          timesRun: job.timesRun + (plan.fire ? 1 : 0),
+          lastRunAt: plan.fire ? iso(plan.fire.at) : job.lastRunAt,
+          updatedAt: at,
+        })
+        .where(and(eq(jobs.id, jobId), eq(jobs.nextRunAt, job.nextRunAt), eq(jobs.state, "active"))),
+    ];
+    if (plan.missed.count > 0) {
+      const last = plan.missed.last!;
+      stmts.push(
+        db
+          .insert(jobRuns)
+          .values({ id: runId(jobId, last), jobId, runNo: null, scheduledAt: iso(last), state: "missed", missedCount: plan.missed.count, finishedAt: at })
+          .onConflictDoNothing(),
+        eventInsert(db, {
+          ...base,
+          type: "run.missed",
+          data: {
+            count: plan.missed.count,
+            capped: plan.missed.capped,
+            first: iso(plan.missed.first!),
+            last: iso(last),
+            starting_deadline_s: job.startingDeadlineS,
+          },
+        }),
+      );
+    }
+    let fired: string | null = null;
+    if (plan.fire) {
+      fired = runId(jobId, plan.fire.at);
+      stmts.push(
+        db
+          .insert(jobRuns)
+          .values({ id: fired, jobId, runNo: job.timesRun + 1, scheduledAt: iso(plan.fire.at), firedAt: at, state: "dispatching" })
+          .onConflictDoNothing(),
+        eventInsert(db, { ...base, type: "run.started", data: { run_id: fired, run_no: job.timesRun + 1, scheduled_at: iso(plan.fire.at) } }),
+      );
+    }
+    if (!plan.next) stmts.push(eventInsert(db, { ...base, type: "job.done", data: { times_run: job.timesRun + (plan.fire ? 1 : 0) } }));
+    await db.batch(stmts as [any, ...any[]]);
+    if (plan.fire && fired) {
+      this.sql.exec("INSERT OR IGNORE INTO runs (run_id, job_id, run_at, state) VALUES (?, ?, ?, 'paging')", fired, jobId, plan.fire.at);
+      await this.ctx.storage.setAlarm(this.clock.now().getTime());
+    }
+    return { fired, missed: plan.missed.count };
+  }
+
+  /** The campaign was deleted: stop handing out pages now. */
+  async cancel(): Promise<void> {
+    await this.ctx.storage.deleteAlarm();
+    const open = this.sql.exec<RunRow>("SELECT * FROM runs WHERE state = 'paging'").toArray();
+    if (open.length === 0) return;
+    const db = this.db;
+    const at = this.clock.now().toISOString();
+    await db.batch(
+      open.flatMap((r) => [
+        db.update(jobRuns).set({ state: "cancelled", targets: r.handed, finishedAt: at }).where(eq(jobRuns.id, r.run_id)),
+        eventInsert(db, { at, type: "run.cancelled", actor: "system", jobId: r.job_id, data: { run_id: r.run_id, handed_out: r.handed } }),
+      ]) as [any, ...any[]],
+    );
+    this.sql.exec("UPDATE runs SET state = 'cancelled' WHERE state = 'paging'");
+  }
+
+  /** The campaign was resumed: carry on with a run that was being handed out when it was paused. */
+  async resume(): Promise<void> {
+    const open = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM runs WHERE state = 'paging'").one().n;
+    if (open > 0) await this.ctx.storage.setAlarm(this.clock.now().getTime());
+  }
+
+  /** For tests and operators. */
+  async runs(): Promise<RunRow[]> {
+    return this.sql.exec<RunRow>("SELECT * FROM runs ORDER BY run_at").toArray();
+  }
+
+  async alarm(): Promise<void> {
+    const run = this.sql.exec<RunRow>("SELECT * FROM runs WHERE state = 'paging' ORDER BY run_at LIMIT 1").toArray()[0];
+    if (!run) return;
+    try {
+      const job = await this.db.select().from(jobs).where(eq(jobs.id, run.job_id)).get();
+      if (!job || job.state === "deleted") return await this.cancel();
+      if (job.state === "paused") return; // resume() re-arms
+      const next = await this.page(job, run);
+      if (next !== null) await this.ctx.storage.setAlarm(next);
+    } catch (e) {
+      // Hand-offs are idempotent, so the page is simply walked again; the platform's own retry is not relied on.
+      console.error(JSON.stringify({ level: "error", where: "CampaignRunner.alarm", run: run.run_id, message: String(e) }));
+      await this.ctx.storage.setAlarm(this.clock.now().getTime() + ERROR_BACKOFF_MS);
+    }
+  }
+
+  /** Hand out one page of the run's targets. Returns when the alarm should fire next, or null when all is done. */
+  private async page(job: JobRow, run: RunRow): Promise<number | null> {
+    const cs = campaignSettings(this.env);
+    const db = this.db;
+    const target = normalizeTarget(JSON.parse(job.target) as Target);
+    const conds = targetConditions(target, job.kind === "task" ? job.testName : null);
+    // Alerts have no task to pull: only probes that can be pushed are worth an occurrence.
+    if (job.kind === "alert") conds.push(eq(probes.pushTokenState, "valid"));
+    if (run.cursor) conds.push(gt(probes.id, run.cursor));
+    const rows = await db
+      .select({ id: probes.id })
+      .from(probes)
+      .where(conds.length ? and(...conds) : undefined)
+      .orderBy(asc(probes.id))
+      .limit(cs.fanoutPageSize)
+      .all();
+    const now = this.clock.now().getTime();
+    const occurrences: Occurrence[] = rows.map((p, i) => {
+      const id = occurrenceId(job.id, run.run_at, p.id);
+      const send = Math.max(sendAtMs(run.run_at, run.handed + i, job.rolloutPerMinute, job.delayS, unitHash(id)), 0);
+      return {
+        id,
+        jobId: job.id,
+        runId: run.run_id,
+        probeId: p.id,
+        kind: job.kind,
+        testName: job.testName,
+        arguments: job.arguments,
+        alertMessage: job.alertMessage,
+        alertExtra: job.alertExtra,
+        sendAtMs: send,
+        expireAtMs: Math.max(send, now) + job.taskTimeoutS * 1000,
+      };
+    });
+    await pool(occurrences, cs.fanoutConcurrency, (o) => this.env.PROBE_SCHEDULER.getByName(o.probeId).enqueue(o));
+    const handed = run.handed + rows.length;
+    const cursor = rows.length ? rows[rows.length - 1].id : run.cursor;
+    if (rows.length < cs.fanoutPageSize) {
+      const at = this.clock.now().toISOString();
+      await db.batch([
+        db.update(jobRuns).set({ state: "dispatched", targets: handed, finishedAt: at }).where(eq(jobRuns.id, run.run_id)),
+        eventInsert(db, { at, type: "run.dispatched", actor: "system", jobId: job.id, data: { run_id: run.run_id, targets: handed } }),
+      ]);
+      this.sql.exec("UPDATE runs SET state = 'dispatched', cursor = ?, handed = ? WHERE run_id = ?", cursor, handed, run.run_id);
+      const more = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM runs WHERE state = 'paging'").one().n;
+      return more > 0 ? now : null;
+    }
+    this.sql.exec("UPDATE runs SET cursor = ?, handed = ? WHERE run_id = ?", cursor, handed, run.run_id);
+    await db.update(jobRuns).set({ targets: handed }).where(eq(jobRuns.id, run.run_id));
+    // With a rollout rate, hand out the next page shortly before its first push is due rather than all at once.
+    const nextFirst = sendAtMs(run.run_at, handed, job.rolloutPerMinute, 0, 0);
+    return Math.max(now, nextFirst - PAGE_LEAD_MS);
+  }
+}
+
+/** Run f over items with at most `limit` in flight. */
+export async function pool<T>(items: T[], limit: number, f: (x: T) => Promise<unknown>): Promise<void> {
+  let i = 0;
+  const worker = async () => {
+    while (i < items.length) {
+      const x = items[i++];
+      await f(x);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+

@@ -1,0 +1,33 @@
+import { and, asc, eq, lte } from "drizzle-orm";
+import { jobs } from "../../schema/campaigns";
+import { pool } from "../../durable-objects/campaign-runner";
+import type { CronJob } from "../cron";
+import { buildServices } from "../lib/hono";
+
+/** Campaigns handed to their runners per minute tick (one subrequest each). */
+const DUE_PER_TICK = 500;
+
+/**
+ * The minute cron: every campaign whose next run is due goes to its own CampaignRunner, which fires the run (or
+ * records it missed) exactly once however often this is called. The cron itself never walks probes.
+ */
+export const fireDueCampaigns: CronJob = {
+  name: "campaigns.fire-due",
+  run: async (env, _ctx, scheduledAt) => {
+    const { db } = buildServices(env);
+    const now = scheduledAt.getTime();
+    const due = await db
+      .select({ id: jobs.id })
+      .from(jobs)
+      .where(and(eq(jobs.state, "active"), lte(jobs.nextRunAt, new Date(now).toISOString())))
+      .orderBy(asc(jobs.nextRunAt))
+      .limit(DUE_PER_TICK)
+      .all();
+    const fired: string[] = [];
+    await pool(due, 6, async (j) => {
+      const r = await env.CAMPAIGN_RUNNER.getByName(j.id).fire(j.id, now);
+      if (r.fired) fired.push(r.fired);
+    });
+    return { due: due.length, fired };
+  },
+};

@@ -1,0 +1,48 @@
+import type { PushResult } from "../push/types";
+
+/**
+ * Provider-agnostic dispatch decisions, pure: what to do with a PushResult, when to retry, when a probe's push is
+ * due within its run. Every provider maps its answers to PushResult; these rules apply the same way to all.
+ */
+export type Decision =
+  | { action: "sent" }
+  | { action: "retry"; atMs: number }
+  | { action: "token-expired" }
+  | { action: "failed"; reason: string };
+
+export const BACKOFF_BASE_MS = 2_000;
+export const BACKOFF_CAP_MS = 15 * 60_000;
+/** A provider asking for more than this is treated as this (the task would expire anyway). */
+export const RETRY_AFTER_CAP_MS = 60 * 60_000;
+
+/** Exponential backoff with jitter in [50%, 100%]: 2 s, 4 s, 8 s ... capped at 15 min. */
+export function backoffMs(attempt: number, rand: number): number {
+  const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.max(0, attempt - 1));
+  return Math.round(ceiling * (0.5 + 0.5 * rand));
+}
+
+/** `attempt` is the number of attempts made so far, including the one that produced `result`. */
+export function decide(result: PushResult, attempt: number, maxAttempts: number, nowMs: number, rand: number): Decision {
+  switch (result.outcome) {
+    case "sent":
+      return { action: "sent" };
+    case "token-expired":
+      return { action: "token-expired" };
+    case "rejected":
+      return { action: "failed", reason: result.error };
+    case "retry": {
+      if (attempt >= maxAttempts) return { action: "failed", reason: `gave up after ${attempt} attempts: ${result.error}` };
+      const wait = result.retryAfterMs !== undefined ? Math.min(RETRY_AFTER_CAP_MS, Math.max(result.retryAfterMs, 1000)) : backoffMs(attempt, rand);
+      return { action: "retry", atMs: nowMs + wait };
+    }
+  }
+}
+
+/**
+ * When probe number `index` of a run gets its push: the run's time, plus its place in the rollout (at most
+ * `perMinute` pushes per minute, spread evenly), plus its share of the campaign's random delay.
+ */
+export function sendAtMs(runAtMs: number, index: number, perMinute: number | null, delayS: number, unit: number): number {
+  const rollout = perMinute ? Math.floor((index * 60_000) / perMinute) : 0;
+  return runAtMs + rollout + Math.floor(unit * delayS * 1000);
+}

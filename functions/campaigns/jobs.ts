@@ -1,0 +1,48 @@
+import type { JobRow } from "../../schema/campaigns";
+import type { JobBody } from "../../schema/campaigns-api";
+import { ApiError } from "../lib/errors";
+import { parseSchedule, type Schedule, ScheduleError } from "./schedule";
+import { normalizeTarget, type Target } from "./targeting";
+
+/** Parse a job's schedule at creation; a bad schedule is the client's 400 with the parser's message. */
+export function scheduleFromBody(source: string, nowMs: number): Schedule {
+  try {
+    return parseSchedule(source, nowMs);
+  } catch (e) {
+    if (e instanceof ScheduleError) throw new ApiError("validation_failed", `invalid request: schedule: ${e.message}`, [{ path: "schedule", message: e.message }]);
+    throw e;
+  }
+}
+
+/** OONI: when both are present, alert wins. */
+export function jobKind(b: JobBody): "task" | "alert" {
+  return b.alert ? "alert" : "task";
+}
+
+export function jobView(r: JobRow) {
+  return {
+    id: r.id,
+    schedule: r.schedule,
+    delay: r.delayS,
+    comment: r.comment,
+    task: r.kind === "task" ? { test_name: r.testName ?? "", arguments: JSON.parse(r.arguments ?? "{}") as Record<string, unknown> } : null,
+    alert: r.kind === "alert" ? { message: r.alertMessage ?? "", extra: JSON.parse(r.alertExtra ?? "{}") as Record<string, unknown> } : null,
+    target: normalizeTarget(JSON.parse(r.target) as Target),
+    state: r.state,
+    rollout_per_minute: r.rolloutPerMinute,
+    starting_deadline_s: r.startingDeadlineS,
+    task_timeout_s: r.taskTimeoutS,
+    times_run: r.timesRun,
+    next_run_at: r.nextRunAt,
+    last_run_at: r.lastRunAt,
+    creation_time: r.createdAt,
+    created_by: r.createdBy,
+  };
+}
+
+/** SHA-256 hex of a canonical JSON text: a reused Idempotency-Key with a different body is refused. */
+export async function requestHash(body: unknown): Promise<string> {
+  const canon = JSON.stringify(body, (_k, v) => (v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v));
+  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(canon)));
+  return Array.from(d, (x) => x.toString(16).padStart(2, "0")).join("");
+}

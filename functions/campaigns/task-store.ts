@@ -1,0 +1,54 @@
+import { and, eq, inArray, sql } from "drizzle-orm";
+import { tasks, type TaskState } from "../../schema/campaigns";
+import { events } from "../../schema/events";
+import type { Db } from "../lib/hono";
+import { TRANSITIONS, type TaskAction } from "./task-states";
+
+const EVENT_TYPE: Record<TaskAction, string> = {
+  notify: "task.notified",
+  accept: "task.accepted",
+  reject: "task.rejected",
+  done: "task.done",
+  expire: "task.expired",
+  fail: "task.failed",
+};
+
+type TaskTimes = Partial<Pick<typeof tasks.$inferInsert, "notifiedAt" | "acceptedAt" | "doneAt" | "fetchedAt" | "result" | "error">>;
+
+/**
+ * One task transition as two statements for a `db.batch()`: the guarded UPDATE (only from a legal state) and the
+ * event, inserted only when that UPDATE changed the row (`changes() = 1`, evaluated in the same transaction). A
+ * concurrent or repeated transition therefore changes nothing and records nothing.
+ */
+export function taskTransition(db: Db, taskId: string, action: TaskAction, at: string, actor: string, set: TaskTimes = {}, data: Record<string, unknown> = {}) {
+  const t = TRANSITIONS[action];
+  return [
+    db
+      .update(tasks)
+      .set({ state: t.to, updatedAt: at, ...set })
+      .where(and(eq(tasks.id, taskId), inArray(tasks.state, t.from as TaskState[]))),
+    db.insert(events).select(
+      sql`SELECT NULL, ${at}, ${EVENT_TYPE[action]}, ${actor}, job_id, probe_id, id, ${JSON.stringify(data)} FROM tasks WHERE id = ${taskId} AND changes() = 1`,
+    ),
+  ] as const;
+}
+
+/** Rows changed by a D1 statement result inside a batch (drizzle hands back the D1Result). */
+export function changesOf(r: unknown): number {
+  return (r as { meta?: { changes?: number } })?.meta?.changes ?? 0;
+}
+
+/**
+ * An event inserted only if the statement just before it in the batch changed exactly one row. Columns in the
+ * events table's order: id (NULL = next), at, type, actor, job_id, probe_id, task_id, data.
+ */
+export function eventIfChanged(
+  db: Db,
+  e: { at: string; type: string; actor: string; jobId?: string | null; probeId?: string | null; taskId?: string | null; data?: Record<string, unknown> },
+) {
+  return db
+    .insert(events)
+    .select(
+      sql`SELECT NULL, ${e.at}, ${e.type}, ${e.actor}, ${e.jobId ?? null}, ${e.probeId ?? null}, ${e.taskId ?? null}, ${JSON.stringify(e.data ?? {})} WHERE changes() = 1`,
+    );
+}

@@ -1,0 +1,124 @@
+import { createExecutionContext, createScheduledController, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { vi } from "vitest";
+import { runCron } from "../../functions/cron";
+import { call } from "../helpers";
+
+export const TASK_JOB = {
+  schedule: "R1//P",
+  delay: 0,
+  comment: "one web_connectivity run",
+  task: { test_name: "web_connectivity", arguments: {} },
+  target: {},
+};
+
+export async function createJob(token: string, body: Record<string, unknown> = {}, headers: Record<string, string> = {}): Promise<string> {
+  const r = await call("POST", "/api/v1/admin/job", { json: { ...TASK_JOB, ...body }, token, headers });
+  if (r.status !== 200) throw new Error(`create job failed: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body.id;
+}
+
+/** The minute cron, as the platform calls it. */
+export async function fireCron(at: number = Date.now()): Promise<void> {
+  const ctx = createExecutionContext();
+  await runCron(createScheduledController({ scheduledTime: at, cron: "* * * * *" }), env, ctx);
+  await waitOnExecutionContext(ctx);
+}
+
+/** Run a Durable Object's alarm until it has nothing due (bounded). */
+export async function drain(stub: DurableObjectStub, max = 50): Promise<number> {
+  let n = 0;
+  while (n < max && (await runDurableObjectAlarm(stub))) n++;
+  return n;
+}
+
+export const runner = (jobId: string) => env.CAMPAIGN_RUNNER.getByName(jobId);
+export const scheduler = (probeId: string) => env.PROBE_SCHEDULER.getByName(probeId);
+
+/** Poll until `check` holds (alarms also fire on their own in this runtime, so tests wait for outcomes). */
+export async function waitFor<T>(check: () => Promise<T | false | null | undefined>, what: string, timeoutMs = 8000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export async function runsOf(jobId: string) {
+  return (await env.DB.prepare("SELECT * FROM job_runs WHERE job_id = ? ORDER BY scheduled_at").bind(jobId).all<any>()).results;
+}
+
+/** Fire the cron and wait until every page of the resulting runs has been handed out. */
+export async function fireAndDispatch(jobId: string, at?: number) {
+  await fireCron(at);
+  await drain(runner(jobId));
+  await waitFor(async () => (await runsOf(jobId)).every((r: any) => r.state !== "dispatching"), "the run to be handed out");
+}
+
+/** Run the probes' alarms until none of them has anything due now (pushes and retries whose time has come). */
+export async function settle(probeIds: string[]) {
+  await waitFor(async () => {
+    let busy = false;
+    for (const id of probeIds) {
+      await runDurableObjectAlarm(scheduler(id));
+      const now = Date.now();
+      if ((await scheduler(id).list()).some((o) => o.next_at !== null && o.next_at <= now)) busy = true;
+    }
+    return !busy;
+  }, "probe schedulers to settle");
+}
+
+/** Time passes for one probe: everything it has scheduled (sends, retries, timeouts) becomes due, and its alarm runs. */
+export async function makeDue(probeId: string) {
+  await runInDurableObject(scheduler(probeId), (_o, state) => {
+    state.storage.sql.exec("UPDATE occurrences SET next_at = ? WHERE next_at IS NOT NULL", Date.now());
+  });
+  await runDurableObjectAlarm(scheduler(probeId));
+}
+
+export type GatewayCall = { url: string; headers: Headers; body: any; token: string };
+type Reply = (c: GatewayCall, attemptForToken: number) => Response | Promise<Response>;
+
+/**
+ * The gateway as the tests see it: one fetch spy for the whole file (alarms fire on their own, also between
+ * tests), answering with the current test's `reply`. Each test uses its own tokens and reads its own calls.
+ */
+const all: GatewayCall[] = [];
+let currentReply: Reply = () => gorushOk();
+
+export function installGateway() {
+  return vi.spyOn(globalThis, "fetch").mockImplementation(async (input: RequestInfo | URL, init?: RequestInit) => {
+    const req = new Request(input, init);
+    if (!req.url.startsWith("https://gorush.test/")) throw new Error(`unexpected fetch ${req.url}`);
+    const body = await req.json<any>();
+    const c = { url: req.url, headers: req.headers, body, token: body?.notifications?.[0]?.tokens?.[0] ?? "" };
+    all.push(c);
+    return currentReply(c, all.filter((x) => x.token === c.token).length);
+  });
+}
+
+/** Set how the gateway answers; `calls(prefix)` lists the calls for tokens starting with prefix. */
+export function fakeGateway(reply: Reply = () => gorushOk()) {
+  currentReply = reply;
+  return { calls: (prefix: string) => all.filter((c) => c.token.startsWith(prefix)) };
+}
+
+export const gorushOk = (logs: unknown[] = []) => Response.json({ counts: 1, logs, success: "ok" });
+
+export async function eventsOf(where: { jobId?: string; probeId?: string; taskId?: string }) {
+  const conds: string[] = [];
+  const args: string[] = [];
+  if (where.jobId) (conds.push("job_id = ?"), args.push(where.jobId));
+  if (where.probeId) (conds.push("probe_id = ?"), args.push(where.probeId));
+  if (where.taskId) (conds.push("task_id = ?"), args.push(where.taskId));
+  const r = await env.DB.prepare(`SELECT * FROM events ${conds.length ? `WHERE ${conds.join(" AND ")}` : ""} ORDER BY id`)
+    .bind(...args)
+    .all<any>();
+  return r.results.map((e) => ({ ...e, data: JSON.parse(e.data) }));
+}
+
+export async function tasksOf(jobId: string) {
+  return (await env.DB.prepare("SELECT * FROM tasks WHERE job_id = ? ORDER BY probe_id").bind(jobId).all<any>()).results;
+}
