@@ -14,7 +14,7 @@ const REGISTER_CONCURRENCY = Number(process.env.REGISTER_CONCURRENCY ?? 16);
 const DEADLINE_MS = Number(process.env.DEADLINE_MS ?? 8 * 60_000);
 
 const gw = await startFakeGorush({ maxNotification: 100 });
-const w = await startWorker({ vars: { GORUSH_URL: gw.url }, timeoutMs: 120_000 });
+const w = await startWorker({ vars: { GORUSH_URL: gw.url }, timeoutMs: 120_000, logFile: process.env.BENCH_LOG || null });
 const call = client(w.url);
 const out = {};
 try {
@@ -100,7 +100,6 @@ try {
     process.exitCode = 1;
   }
 } finally {
-  if (process.env.BENCH_LOG) (await import("node:fs")).writeFileSync(process.env.BENCH_LOG, w.logs);
   await w.stop();
   await gw.stop();
 }
