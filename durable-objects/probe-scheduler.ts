@@ -245,8 +245,14 @@ export class ProbeScheduler extends DurableObject<Env> {
     const result = await provider.send(target, message);
     const decision = decide(result, attempt, cs.pushMaxAttempts, this.clock.now().getTime(), Math.random());
     const recorded: Recorded = { result, decision, attempt, token: target.token };
-    // Recorded locally before D1 is told: a retried alarm finishes the bookkeeping and never pushes twice.
-    this.sql.exec("UPDATE occurrences SET state = 'recorded', outcome = ? WHERE id = ?", JSON.stringify(recorded), row.id);
+    // The push happened: write that down twice, locally (a retried alarm then only finishes the bookkeeping) and in
+    // D1 (the task leaves 'ready', which send() checks before any push). Either one alone prevents a second push,
+    // so a failing local write (a storage error) must not stop the D1 one.
+    try {
+      this.sql.exec("UPDATE occurrences SET state = 'recorded', outcome = ? WHERE id = ?", JSON.stringify(recorded), row.id);
+    } catch (e) {
+      console.error(JSON.stringify({ level: "error", where: "ProbeScheduler.send", occurrence: row.id, message: `local record failed: ${String(e)}` }));
+    }
     await this.record({ ...row, state: "recorded", attempts: attempt }, recorded);
   }
 

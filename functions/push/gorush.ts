@@ -11,6 +11,8 @@ export type GorushOptions = {
   iosTopic?: string;
   androidClickAction?: string;
   timeoutMs?: number;
+  /** Defaults to the global fetch; tests pass their own so they never touch a global other tests share. */
+  fetcher?: typeof fetch;
 };
 
 const PLATFORM: Record<string, number> = { ios: 1, android: 2, huawei: 3 };
@@ -62,7 +64,7 @@ export class GorushProvider implements PushProvider {
     if (this.opts.authorization) headers.authorization = this.opts.authorization;
     let res: Response;
     try {
-      res = await fetch(`${this.opts.url}/api/push`, {
+      res = await (this.opts.fetcher ?? fetch)(`${this.opts.url}/api/push`, {
         method: "POST",
         headers,
         body: JSON.stringify(gorushBody(target, message, this.opts)),

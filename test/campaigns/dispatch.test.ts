@@ -42,7 +42,7 @@ describe("cron → campaign runner → probe scheduler → gateway", () => {
     const a = await registerProbe({ probe_cc: c1, token: `${c1}-a` });
     const b = await registerProbe({ probe_cc: c1, platform: "ios", token: `${c1}-b` });
     const other = await registerProbe({ probe_cc: c2, token: `${c2}-c` });
-    const gw = fakeGateway();
+    const gw = fakeGateway(c1);
     const jobId = await createJob(admin, { target: { countries: [c1] } });
     await fireAndDispatch(jobId);
     await settle([a.clientId, b.clientId, other.clientId]);
@@ -65,7 +65,7 @@ describe("cron → campaign runner → probe scheduler → gateway", () => {
   it("a duplicated cron fire and retried alarms create no second task and no second push", async () => {
     const c1 = fresh();
     const ps = await probesIn(c1, 4);
-    const gw = fakeGateway();
+    const gw = fakeGateway(c1);
     const jobId = await createJob(admin, { target: { countries: [c1] } });
     const now = Date.now();
     await Promise.all([fireCron(now), fireCron(now), fireCron(now + 1000)]);
@@ -105,7 +105,7 @@ describe("cron → campaign runner → probe scheduler → gateway", () => {
   it("walks a run in bounded pages (3 here): 7 probes are handed out over 3 runner invocations, none lost or doubled", async () => {
     const c1 = fresh();
     const ids = (await probesIn(c1, 7)).map((p) => p.clientId);
-    fakeGateway();
+    fakeGateway(c1);
     const jobId = await createJob(admin, { target: { countries: [c1] } });
     await fireAndDispatch(jobId);
     const ts = await tasksOf(jobId);
@@ -130,7 +130,7 @@ describe("cron → campaign runner → probe scheduler → gateway", () => {
     });
     expect(dry.status).toBe(200);
     expect(dry.body).toMatchObject({ targets: 1, with_push_token: 1, projected_pushes_per_run: 1, by_country: [{ key: c1, count: 1 }], by_asn: [{ key: "AS3269", count: 1 }] });
-    fakeGateway();
+    fakeGateway(c1);
     const jobId = await createJob(admin, { target });
     await fireAndDispatch(jobId);
     expect((await tasksOf(jobId)).map((t: any) => t.probe_id)).toEqual([match.clientId]);
@@ -139,7 +139,7 @@ describe("cron → campaign runner → probe scheduler → gateway", () => {
   it("a probe without a push token still gets its task to pull, and no push is attempted", async () => {
     const c1 = fresh();
     const p = await registerProbe({ probe_cc: c1, token: "" });
-    fakeGateway();
+    fakeGateway(c1);
     const jobId = await createJob(admin, { target: { countries: [c1] } });
     await fireAndDispatch(jobId);
     await settle([p.clientId]);
@@ -153,7 +153,7 @@ describe("cron → campaign runner → probe scheduler → gateway", () => {
     const c1 = fresh();
     const [p] = await probesIn(c1, 1);
     await registerProbe({ probe_cc: c1, token: "" });
-    const gw = fakeGateway();
+    const gw = fakeGateway(c1);
     const jobId = await createJob(admin, { task: null, alert: { message: "Censorship event in progress", extra: { href: "https://ooni.org/x" } }, target: { countries: [c1] } });
     await fireAndDispatch(jobId);
     await settle([p.clientId]);
@@ -170,7 +170,7 @@ describe("gateway failures", () => {
   it("429 with Retry-After is retried no earlier than asked, then delivered", async () => {
     const c1 = fresh();
     const [p] = await probesIn(c1, 1);
-    const gw = fakeGateway((_c, n) => (n === 1 ? new Response("slow down", { status: 429, headers: { "Retry-After": "120" } }) : gorushOk()));
+    const gw = fakeGateway(c1, (_c, n) => (n === 1 ? new Response("slow down", { status: 429, headers: { "Retry-After": "120" } }) : gorushOk()));
     const jobId = await createJob(admin, { target: { countries: [c1] } });
     const before = Date.now();
     await fireAndDispatch(jobId);
@@ -190,7 +190,7 @@ describe("gateway failures", () => {
   it("5xx and network errors back off exponentially, then give up after PUSH_MAX_ATTEMPTS: the task fails", async () => {
     const c1 = fresh();
     const [p] = await probesIn(c1, 1);
-    const gw = fakeGateway((_c, n) => {
+    const gw = fakeGateway(c1, (_c, n) => {
       if (n % 2) return new Response("oops", { status: 503 });
       throw new TypeError("network connection lost");
     });
@@ -220,7 +220,7 @@ describe("gateway failures", () => {
     async (error) => {
       const c1 = fresh();
       const [p] = await probesIn(c1, 1);
-      const gw = fakeGateway((c) => gorushOk([{ type: "failed-push", platform: "android", token: c.token, message: "push failed", error }]));
+      const gw = fakeGateway(c1, (c) => gorushOk([{ type: "failed-push", platform: "android", token: c.token, message: "push failed", error }]));
       const jobId = await createJob(admin, { schedule: "R2//PT1H", target: { countries: [c1] } });
       await fireAndDispatch(jobId);
       await waitFor(async () => (await tasksOf(jobId))[0]?.state === "failed", "the task to fail");
@@ -240,7 +240,7 @@ describe("gateway failures", () => {
   it("a gateway 400 (bad payload) fails the task without retrying or touching the token", async () => {
     const c1 = fresh();
     const [p] = await probesIn(c1, 1);
-    const gw = fakeGateway(() => Response.json({ message: "Missing notifications field." }, { status: 400 }));
+    const gw = fakeGateway(c1, () => Response.json({ message: "Missing notifications field." }, { status: 400 }));
     const jobId = await createJob(admin, { target: { countries: [c1] } });
     await fireAndDispatch(jobId);
     await waitFor(async () => (await tasksOf(jobId))[0]?.state === "failed", "the task to fail");
@@ -254,7 +254,7 @@ describe("campaign life cycle", () => {
   it("no run fires after deletion, and pushes already scheduled are dropped", async () => {
     const c1 = fresh();
     const [p] = await probesIn(c1, 1);
-    const gw = fakeGateway();
+    const gw = fakeGateway(c1);
     // A one-hour delay: the occurrence waits in the probe's scheduler when the campaign is deleted.
     const jobId = await createJob(admin, { schedule: "R//PT1M", target: { countries: [c1] }, delay: 3600 });
     await fireAndDispatch(jobId);
@@ -272,7 +272,7 @@ describe("campaign life cycle", () => {
   it("pause stops the hand-out of a run in progress; resume continues it", async () => {
     const c1 = fresh();
     await probesIn(c1, 5);
-    fakeGateway();
+    fakeGateway(c1);
     const jobId = await createJob(admin, { schedule: "R//PT1H", target: { countries: [c1] } });
     // Paused between the cron firing the run and the runner's first page.
     const r = await runner(jobId).fire(jobId, Date.now());
@@ -290,7 +290,7 @@ describe("campaign life cycle", () => {
   it("a run missed while the service was down fires once within the starting deadline; the rest are recorded, not fired", async () => {
     const c1 = fresh();
     await probesIn(c1, 1);
-    fakeGateway();
+    fakeGateway(c1);
     const anchor = Date.parse("2026-01-01T00:00:00Z");
     const jobId = await createJob(admin, { schedule: "R/2026-01-01T00:00:00Z/PT1H", target: { countries: [c1] }, starting_deadline_s: 900 });
     const now = Date.now();
@@ -316,7 +316,7 @@ describe("campaign life cycle", () => {
   it("a rollout rate spreads a run: probe i is pushed i/rate minutes after the run (2 per minute here)", async () => {
     const c1 = fresh();
     const ps = await probesIn(c1, 2);
-    fakeGateway();
+    fakeGateway(c1);
     const jobId = await createJob(admin, { target: { countries: [c1] }, rollout_per_minute: 2 });
     await fireAndDispatch(jobId);
     const sends = [];

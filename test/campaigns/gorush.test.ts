@@ -1,24 +1,26 @@
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { backoffMs, decide, sendAtMs } from "../../functions/campaigns/dispatch";
 import { normalizeTarget, probeMatches } from "../../functions/campaigns/targeting";
 import { GorushProvider, gorushBody, retryAfterMs } from "../../functions/push/gorush";
 import type { PushMessage, PushTarget } from "../../functions/push/types";
 
-afterEach(() => vi.restoreAllMocks());
 
 const android: PushTarget = { probeId: "p1", platform: "android", token: "fcm-token" };
 const ios: PushTarget = { probeId: "p2", platform: "ios", token: "apns-hex" };
 const task: PushMessage = { kind: "task", taskId: "t-1", pingbackUrl: "https://probes.example.org/api/v1/pingback/x.y.z" };
-const provider = (over = {}) => new GorushProvider({ url: "https://gw.example", iosTopic: "org.openobservatory.ooniprobe", androidClickAction: "OPEN", timeoutMs: 500, ...over });
+let fetcher: typeof fetch;
+const provider = (over = {}) =>
+  new GorushProvider({ url: "https://gw.example", iosTopic: "org.openobservatory.ooniprobe", androidClickAction: "OPEN", timeoutMs: 500, fetcher, ...over });
 
+/** The gateway's next answers; returns what it was sent. */
 function gateway(...replies: (Response | Error)[]) {
   const seen: { url: string; init: RequestInit & { headers: Record<string, string> } }[] = [];
-  vi.spyOn(globalThis, "fetch").mockImplementation(async (input: RequestInfo | URL, init?: RequestInit) => {
+  fetcher = (async (input: RequestInfo | URL, init?: RequestInit) => {
     seen.push({ url: String(input), init: init as any });
     const r = replies[Math.min(seen.length - 1, replies.length - 1)];
     if (r instanceof Error) throw r;
     return r;
-  });
+  }) as typeof fetch;
   return seen;
 }
 
@@ -65,7 +67,6 @@ describe("gorush answers → PushResult", () => {
   it("429 and 5xx → retry, with Retry-After in seconds or as an HTTP date", async () => {
     gateway(new Response("busy", { status: 429, headers: { "Retry-After": "30" } }));
     expect(await provider().send(android, task)).toMatchObject({ outcome: "retry", status: 429, retryAfterMs: 30_000 });
-    vi.restoreAllMocks();
     gateway(new Response("down", { status: 503 }));
     expect(await provider().send(android, task)).toMatchObject({ outcome: "retry", status: 503, retryAfterMs: undefined });
     expect(retryAfterMs(new Date(Date.now() + 10_000).toUTCString())).toBeGreaterThan(8_000);
@@ -80,10 +81,8 @@ describe("gorush answers → PushResult", () => {
   it("400 from the gateway (bad payload) → rejected; transient per-token errors → retry; other per-token errors → rejected", async () => {
     gateway(Response.json({ message: "Notifications field is empty." }, { status: 400 }));
     expect(await provider().send(android, task)).toMatchObject({ outcome: "rejected", status: 400 });
-    vi.restoreAllMocks();
     gateway(Response.json({ counts: 1, logs: [{ type: "failed-push", token: "fcm-token", error: "TooManyRequests" }], success: "ok" }));
     expect(await provider().send(android, task)).toMatchObject({ outcome: "retry" });
-    vi.restoreAllMocks();
     gateway(Response.json({ counts: 1, logs: [{ type: "failed-push", token: "fcm-token", error: "PayloadTooLarge" }], success: "ok" }));
     expect(await provider().send(android, task)).toMatchObject({ outcome: "rejected" });
   });

@@ -64,7 +64,8 @@ export async function settle(probeIds: string[]) {
     for (const id of probeIds) {
       await runDurableObjectAlarm(scheduler(id));
       const now = Date.now();
-      if ((await scheduler(id).list()).some((o) => o.next_at !== null && o.next_at <= now)) busy = true;
+      // Due now, or claimed by an alarm run that is still pushing (its lease moved next_at ahead).
+      if ((await scheduler(id).list()).some((o) => (o.next_at !== null && o.next_at <= now) || o.state === "sending" || o.state === "recorded")) busy = true;
     }
     return !busy;
   }, "probe schedulers to settle");
@@ -82,27 +83,32 @@ export type GatewayCall = { url: string; headers: Headers; body: any; token: str
 type Reply = (c: GatewayCall, attemptForToken: number) => Response | Promise<Response>;
 
 /**
- * The gateway as the tests see it: one fetch spy for the whole file (alarms fire on their own, also between
- * tests), answering with the current test's `reply`. Each test uses its own tokens and reads its own calls.
+ * The gateway as the tests see it: one fetch spy for the whole runtime (test files share the isolate the Durable
+ * Objects run in, and alarms fire on their own, also between tests). Calls and answers are keyed by token prefix:
+ * each test uses its own tokens, reads its own calls and sets its own answers.
  */
-const all: GatewayCall[] = [];
-let currentReply: Reply = () => gorushOk();
+type GatewayState = { all: GatewayCall[]; replies: Map<string, Reply>; installed: boolean };
+const G = ((globalThis as any).__fakeGateway ??= { all: [], replies: new Map(), installed: false }) as GatewayState;
 
 export function installGateway() {
-  return vi.spyOn(globalThis, "fetch").mockImplementation(async (input: RequestInfo | URL, init?: RequestInit) => {
+  if (G.installed) return;
+  G.installed = true;
+  vi.spyOn(globalThis, "fetch").mockImplementation(async (input: RequestInfo | URL, init?: RequestInit) => {
     const req = new Request(input, init);
     if (!req.url.startsWith("https://gorush.test/")) throw new Error(`unexpected fetch ${req.url}`);
     const body = await req.json<any>();
     const c = { url: req.url, headers: req.headers, body, token: body?.notifications?.[0]?.tokens?.[0] ?? "" };
-    all.push(c);
-    return currentReply(c, all.filter((x) => x.token === c.token).length);
+    G.all.push(c);
+    const prefix = [...G.replies.keys()].filter((p) => c.token.startsWith(p)).sort((a, b) => b.length - a.length)[0];
+    const reply = prefix === undefined ? () => gorushOk() : G.replies.get(prefix)!;
+    return reply(c, G.all.filter((x) => x.token === c.token).length);
   });
 }
 
-/** Set how the gateway answers; `calls(prefix)` lists the calls for tokens starting with prefix. */
-export function fakeGateway(reply: Reply = () => gorushOk()) {
-  currentReply = reply;
-  return { calls: (prefix: string) => all.filter((c) => c.token.startsWith(prefix)) };
+/** How the gateway answers pushes to tokens starting with `prefix`; `calls(p)` lists the calls for tokens starting with p. */
+export function fakeGateway(prefix: string, reply: Reply = () => gorushOk()) {
+  G.replies.set(prefix, reply);
+  return { calls: (p: string = prefix) => G.all.filter((c) => c.token.startsWith(p)) };
 }
 
 export const gorushOk = (logs: unknown[] = []) => Response.json({ counts: 1, logs, success: "ok" });

@@ -20,7 +20,7 @@ let n = 0;
 async function pushedTask() {
   const country = `T${String.fromCharCode(65 + n++)}`;
   const probe = await registerProbe({ probe_cc: country, token: `${country}-tok` });
-  const gw = fakeGateway();
+  const gw = fakeGateway(country);
   const jobId = await createJob(admin, { target: { countries: [country] } });
   await fireAndDispatch(jobId);
   await settle([probe.clientId]);

@@ -1,7 +1,7 @@
 // End-to-end harness: a real `wrangler dev` (workerd + local SQLite-backed D1) on a free loopback port,
 // with its own state directory, so suites never share or leak state and can run next to a developer's `npm start`.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { createWriteStream, mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -29,7 +29,7 @@ export function freePort() {
  * `beforeStart(persistDir, env)` runs after the migrations and before `wrangler dev` (e.g. to seed D1 in bulk).
  * Returns { url, stop, logs }.
  */
-export async function startWorker({ vars = {}, timeoutMs = 60_000, beforeStart } = {}) {
+export async function startWorker({ vars = {}, timeoutMs = 60_000, beforeStart, logFile = null } = {}) {
   const port = await freePort();
   const inspector = await freePort();
   const persist = mkdtempSync(path.join(os.tmpdir(), "eo-e2e-"));
@@ -44,9 +44,17 @@ export async function startWorker({ vars = {}, timeoutMs = 60_000, beforeStart }
   const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector), "--persist-to", persist];
   for (const [k, v] of Object.entries(all)) args.push("--var", `${k}:${v}`);
   const child = spawn(WRANGLER, args, { cwd: ROOT, env: ENV, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  // Keep the last MAX_LOG characters only (a long benchmark must not grow a string without bound); `logFile` keeps all.
+  const MAX_LOG = 1_000_000;
   let logs = "";
-  child.stdout.on("data", (d) => (logs += d));
-  child.stderr.on("data", (d) => (logs += d));
+  const sink = logFile ? createWriteStream(logFile) : null;
+  const onData = (d) => {
+    sink?.write(d);
+    logs += d;
+    if (logs.length > 2 * MAX_LOG) logs = logs.slice(-MAX_LOG);
+  };
+  child.stdout.on("data", onData);
+  child.stderr.on("data", onData);
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
