@@ -13,6 +13,7 @@ import { eventInsert } from "../functions/events/log";
 import { type Clock, systemClock } from "../functions/lib/clock";
 import { settingsFrom } from "../functions/lib/settings";
 import { selectProvider } from "../functions/push";
+import { pushConfigFrom } from "../functions/push/config";
 import type { PushMessage, PushResult } from "../functions/push/types";
 
 /** What the campaign runner hands to a probe's scheduler: one (campaign, run, probe) occurrence. */
@@ -243,7 +244,7 @@ export class ProbeScheduler extends DurableObject<Env> {
     const attempt = row.attempts + 1;
     this.sql.exec("UPDATE occurrences SET state = 'sending', attempts = ? WHERE id = ?", attempt, row.id);
     const result = await provider.send(target, message);
-    const decision = decide(result, attempt, cs.pushMaxAttempts, this.clock.now().getTime(), Math.random());
+    const decision = decide(result, attempt, pushConfigFrom(this.env).maxAttempts, this.clock.now().getTime(), Math.random());
     const recorded: Recorded = { result, decision, attempt, token: target.token };
     // The push happened: write that down twice, locally (a retried alarm then only finishes the bookkeeping) and in
     // D1 (the task leaves 'ready', which send() checks before any push). Either one alone prevents a second push,

@@ -13,6 +13,8 @@ import { type AccessToken, exchangeAssertion, fcmAssertion } from "../functions/
 export class PushCredentials extends DurableObject<Env> {
   private inflight = new Map<string, Promise<string>>();
   clock: Clock = systemClock;
+  /** Replaced in tests, which must not patch the global fetch that other objects in the isolate share. */
+  fetcher: typeof fetch = (input, init) => fetch(input, init);
 
   private once(key: string, make: () => Promise<string>): Promise<string> {
     const running = this.inflight.get(key);
@@ -29,7 +31,7 @@ export class PushCredentials extends DurableObject<Env> {
       const config = pushConfigFrom(this.env);
       if (!config.fcm) throw new Error("FCM is not configured");
       const assertion = await fcmAssertion(config.fcm.account, this.clock);
-      const fresh = await exchangeAssertion(config.fcm.account, assertion, this.clock, config.timeoutMs);
+      const fresh = await exchangeAssertion(config.fcm.account, assertion, this.clock, config.timeoutMs, this.fetcher);
       await this.ctx.storage.put("fcm", fresh);
       return fresh.token;
     });

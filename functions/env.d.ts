@@ -17,3 +17,14 @@ declare namespace Cloudflare {
     APNS_TOPIC?: string;
   }
 }
+
+declare namespace Cloudflare {
+  interface Env {
+    GORUSH_AUTHORIZATION?: string;
+    GORUSH_IOS_TOPIC?: string;
+    GORUSH_ANDROID_CLICK_ACTION?: string;
+    PUSH_MAX_ATTEMPTS?: string;
+    PUSH_BUDGET_IOS_PER_HOUR?: string;
+    PUSH_BUDGET_ANDROID_PER_HOUR?: string;
+  }
+}

@@ -45,7 +45,7 @@ export function mapApnsResponse(status: number, bodyText: string, apnsId: string
     return { outcome: "token-expired", provider: "apns", status, error: reason };
   }
   if (status === 429 || status >= 500) {
-    return { outcome: "retry", provider: "apns", status, error: reason, retryAfterMs: retryAfterMs(retryAfter, clock.now()) };
+    return { outcome: "retry", provider: "apns", status, error: reason, retryAfterMs: retryAfterMs(retryAfter, clock.now().getTime()) };
   }
   // ExpiredProviderToken / InvalidProviderToken: our credentials, not the device. Retrying with a fresh token can help.
   if (status === 403 && (reason === "ExpiredProviderToken" || reason === "InvalidProviderToken")) {
@@ -60,7 +60,17 @@ export interface ProviderTokenSource {
 
 export class ApnsProvider implements PushProvider {
   readonly name = "apns" as const;
-  constructor(private readonly opts: { baseUrl: string; topic: string; tokens: ProviderTokenSource; clock: Clock; timeoutMs: number }) {}
+  constructor(
+    private readonly opts: {
+      baseUrl: string;
+      topic: string;
+      tokens: ProviderTokenSource;
+      clock: Clock;
+      timeoutMs: number;
+      /** Defaults to the global fetch; tests pass their own so they never patch a global other tests share. */
+      fetcher?: typeof fetch;
+    },
+  ) {}
 
   async send(target: PushTarget, message: PushMessage): Promise<PushResult> {
     const { headers, body } = apnsRequest(message);
@@ -72,7 +82,7 @@ export class ApnsProvider implements PushProvider {
     const url = `${this.opts.baseUrl.replace(/\/+$/, "")}/3/device/${target.token}`;
     const expiration = Math.floor(this.opts.clock.now().getTime() / 1000) + 3600;
     const attempt = async (force: boolean) =>
-      fetch(url, {
+      (this.opts.fetcher ?? fetch)(url, {
         method: "POST",
         headers: {
           authorization: `bearer ${await this.opts.tokens.apnsProviderToken(force)}`,

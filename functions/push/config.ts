@@ -1,27 +1,53 @@
-import type { ProviderName } from "./types";
-import { parseServiceAccount, type ServiceAccount } from "./fcm";
 import type { ApnsKey } from "./apns";
+import { type Budget, DEFAULT_BUDGETS } from "./budget";
+import { parseServiceAccount, type ServiceAccount } from "./fcm";
+import type { ProviderName } from "./types";
 
 /**
- * Push settings, parsed on use. A broken push credential must not take the API down: the provider is
- * reported unavailable (with the reason, logged) and its probes are left to pull their tasks.
+ * Every push setting, parsed once per environment. A broken credential must not take the API down: that
+ * provider is reported unavailable (the reason is logged once per isolate) and its probes pull their tasks.
  */
 export type PushConfig = {
-  gorushUrl: string | null;
+  gorush: { url: string; authorization: string | null; iosTopic: string; androidClickAction: string } | null;
   fcm: { account: ServiceAccount; baseUrl: string } | null;
   apns: (ApnsKey & { topic: string; baseUrl: string }) | null;
   timeoutMs: number;
+  maxAttempts: number;
+  budgets: Record<"ios" | "android", Budget>;
   problems: string[];
 };
 
-const DEFAULT_TIMEOUT_MS = 10_000;
+const int = (raw: string | undefined, fallback: number, min: number, max: number, name: string, problems: string[]): number => {
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (Number.isSafeInteger(n) && n >= min && n <= max) return n;
+  problems.push(`${name} must be an integer in ${min}..${max}; using ${fallback}`);
+  return fallback;
+};
+
+const cache = new WeakMap<object, PushConfig>();
 
 export function pushConfigFrom(env: Env): PushConfig {
+  const hit = cache.get(env);
+  if (hit) return hit;
   const problems: string[] = [];
+  let gorush: PushConfig["gorush"] = null;
+  if (env.GORUSH_URL) {
+    try {
+      gorush = {
+        url: new URL(env.GORUSH_URL).toString().replace(/\/+$/, ""),
+        authorization: env.GORUSH_AUTHORIZATION || null,
+        iosTopic: env.GORUSH_IOS_TOPIC ?? "",
+        androidClickAction: env.GORUSH_ANDROID_CLICK_ACTION ?? "",
+      };
+    } catch {
+      problems.push("GORUSH_URL must be an absolute URL");
+    }
+  }
   let fcm: PushConfig["fcm"] = null;
   if (env.FCM_SERVICE_ACCOUNT) {
     try {
-      fcm = { account: parseServiceAccount(env.FCM_SERVICE_ACCOUNT), baseUrl: env.FCM_BASE_URL || "https://fcm.googleapis.com" };
+      fcm = { account: parseServiceAccount(env.FCM_SERVICE_ACCOUNT), baseUrl: (env.FCM_BASE_URL || "https://fcm.googleapis.com").replace(/\/+$/, "") };
     } catch (e) {
       problems.push(String((e as Error).message));
     }
@@ -34,19 +60,29 @@ export function pushConfigFrom(env: Env): PushConfig {
       keyId: env.APNS_KEY_ID!,
       teamId: env.APNS_TEAM_ID!,
       topic: env.APNS_TOPIC!,
-      baseUrl: env.APNS_BASE_URL || "https://api.push.apple.com",
+      baseUrl: (env.APNS_BASE_URL || "https://api.push.apple.com").replace(/\/+$/, ""),
     };
   } else if (apnsParts.some((p) => p)) {
     problems.push("APNs needs all of APNS_KEY, APNS_KEY_ID, APNS_TEAM_ID and APNS_TOPIC");
   }
-  const t = Number(env.PUSH_TIMEOUT_MS);
-  return {
-    gorushUrl: env.GORUSH_URL ? env.GORUSH_URL.replace(/\/+$/, "") : null,
+  const iosPerHour = int(env.PUSH_BUDGET_IOS_PER_HOUR, DEFAULT_BUDGETS.ios.perHour, 1, 1000, "PUSH_BUDGET_IOS_PER_HOUR", problems);
+  const androidPerHour = int(env.PUSH_BUDGET_ANDROID_PER_HOUR, DEFAULT_BUDGETS.android.perHour, 1, 5000, "PUSH_BUDGET_ANDROID_PER_HOUR", problems);
+  const config: PushConfig = {
+    gorush,
     fcm,
     apns,
-    timeoutMs: Number.isFinite(t) && t > 0 ? t : DEFAULT_TIMEOUT_MS,
+    timeoutMs: int(env.PUSH_TIMEOUT_MS, 10_000, 100, 60_000, "PUSH_TIMEOUT_MS", problems),
+    maxAttempts: int(env.PUSH_MAX_ATTEMPTS, 6, 1, 20, "PUSH_MAX_ATTEMPTS", problems),
+    budgets: {
+      ios: { perHour: iosPerHour, perMinute: Math.min(iosPerHour, DEFAULT_BUDGETS.ios.perMinute) },
+      // FCM allows 240/min per device; the collapsible burst is 20.
+      android: { perHour: androidPerHour, perMinute: Math.min(androidPerHour, 240, Math.max(DEFAULT_BUDGETS.android.perMinute, Math.ceil(androidPerHour / 6))) },
+    },
     problems,
   };
+  if (problems.length) console.error(JSON.stringify({ level: "error", where: "push config", problems }));
+  cache.set(env, config);
+  return config;
 }
 
 /**
@@ -54,10 +90,10 @@ export function pushConfigFrom(env: Env): PushConfig {
  * Android goes to FCM and iOS to APNs when their credentials are set. Anything else has no push channel
  * and pulls its tasks (GET /api/v1/tasks).
  */
-export function chooseProvider(config: Pick<PushConfig, "gorushUrl" | "fcm" | "apns">, platform: string): ProviderName | null {
+export function chooseProvider(config: Pick<PushConfig, "gorush" | "fcm" | "apns">, platform: string): ProviderName | null {
   const p = platform.toLowerCase();
   if (p !== "android" && p !== "ios") return null;
-  if (config.gorushUrl) return "gorush";
+  if (config.gorush) return "gorush";
   if (p === "android" && config.fcm) return "fcm";
   if (p === "ios" && config.apns) return "apns";
   return null;

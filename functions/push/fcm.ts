@@ -46,8 +46,14 @@ export async function fcmAssertion(sa: ServiceAccount, clock: Clock): Promise<st
 export type AccessToken = { token: string; expiresAt: number };
 
 /** OAuth2 token exchange. Throws on any non-200 answer (the caller keeps no half-made token). */
-export async function exchangeAssertion(sa: ServiceAccount, assertion: string, clock: Clock, timeoutMs: number): Promise<AccessToken> {
-  const res = await fetch(sa.token_uri, {
+export async function exchangeAssertion(
+  sa: ServiceAccount,
+  assertion: string,
+  clock: Clock,
+  timeoutMs: number,
+  fetcher: typeof fetch = fetch,
+): Promise<AccessToken> {
+  const res = await fetcher(sa.token_uri, {
     method: "POST",
     headers: { "content-type": "application/x-www-form-urlencoded" },
     body: new URLSearchParams({ grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", assertion }).toString(),
@@ -100,7 +106,7 @@ export function mapFcmResponse(status: number, bodyText: string, retryAfter: str
     return { outcome: "token-expired", provider: "fcm", status, error };
   }
   if (status === 429 || code === "QUOTA_EXCEEDED" || code === "RESOURCE_EXHAUSTED" || status >= 500 || code === "UNAVAILABLE" || code === "INTERNAL") {
-    return { outcome: "retry", provider: "fcm", status, error, retryAfterMs: retryAfterMs(retryAfter, clock.now()) };
+    return { outcome: "retry", provider: "fcm", status, error, retryAfterMs: retryAfterMs(retryAfter, clock.now().getTime()) };
   }
   return { outcome: "rejected", provider: "fcm", status, error };
 }
@@ -113,7 +119,15 @@ export interface AccessTokenSource {
 export class FcmProvider implements PushProvider {
   readonly name = "fcm" as const;
   constructor(
-    private readonly opts: { baseUrl: string; projectId: string; tokens: AccessTokenSource; clock: Clock; timeoutMs: number },
+    private readonly opts: {
+      baseUrl: string;
+      projectId: string;
+      tokens: AccessTokenSource;
+      clock: Clock;
+      timeoutMs: number;
+      /** Defaults to the global fetch; tests pass their own so they never patch a global other tests share. */
+      fetcher?: typeof fetch;
+    },
   ) {}
 
   async send(target: PushTarget, message: PushMessage): Promise<PushResult> {
@@ -123,7 +137,7 @@ export class FcmProvider implements PushProvider {
     const url = `${this.opts.baseUrl.replace(/\/+$/, "")}/v1/projects/${encodeURIComponent(this.opts.projectId)}/messages:send`;
     const attempt = async (force: boolean) => {
       const token = await this.opts.tokens.fcmAccessToken(force);
-      return fetch(url, {
+      return (this.opts.fetcher ?? fetch)(url, {
         method: "POST",
         headers: { authorization: `Bearer ${token}`, "content-type": "application/json; charset=utf-8" },
         body,

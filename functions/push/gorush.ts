@@ -1,4 +1,7 @@
+import { retryAfterMs } from "./payload";
 import type { PushMessage, PushProvider, PushResult, PushTarget } from "./types";
+
+export { retryAfterMs };
 
 /** gorush's per-token errors that mean the token is dead (APNs and FCM wording): mark it expired, never retry. */
 export const DEAD_TOKEN_ERRORS = ["Unregistered", "BadDeviceToken", "NotRegistered", "InvalidRegistration"];
@@ -43,14 +46,6 @@ export function gorushBody(target: PushTarget, message: PushMessage, opts: Pick<
       },
     ],
   };
-}
-
-/** Retry-After as seconds or an HTTP date, in ms from now; undefined when absent or unreadable. */
-export function retryAfterMs(header: string | null, nowMs: number = Date.now()): number | undefined {
-  if (!header) return undefined;
-  if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000;
-  const at = Date.parse(header);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
 }
 
 type GorushLog = { type?: string; platform?: string; token?: string; message?: string; error?: string };

@@ -25,12 +25,12 @@ export function oversize(provider: ProviderName, body: string): PushResult | nul
 }
 
 /** Retry-After as milliseconds: delta-seconds or an HTTP date; undefined when absent or unparseable. */
-export function retryAfterMs(header: string | null, now: Date): number | undefined {
+export function retryAfterMs(header: string | null, nowMs: number = Date.now()): number | undefined {
   if (!header) return undefined;
   const s = header.trim();
   if (/^\d+$/.test(s)) return Number(s) * 1000;
   const t = Date.parse(s);
-  return Number.isNaN(t) ? undefined : Math.max(0, t - now.getTime());
+  return Number.isNaN(t) ? undefined : Math.max(0, t - nowMs);
 }
 
 /** Network failures and timeouts are temporary: the same push may go through later. */

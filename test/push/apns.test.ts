@@ -64,8 +64,15 @@ describe("APNs requests", () => {
   });
 
   it("sends with the provider token, topic, expiration, a timeout and no redirect following", async () => {
-    const spy = vi.spyOn(globalThis, "fetch").mockResolvedValue(new Response(null, { status: 200, headers: { "apns-id": "id-9" } }));
-    const p = new ApnsProvider({ baseUrl: "https://apns.test", topic: "org.openobservatory.ooniprobe", tokens: { apnsProviderToken: async () => "jwt" }, clock, timeoutMs: 1000 });
+    const spy = vi.fn<typeof fetch>(async () => new Response(null, { status: 200, headers: { "apns-id": "id-9" } }));
+    const p = new ApnsProvider({
+      baseUrl: "https://apns.test",
+      topic: "org.openobservatory.ooniprobe",
+      tokens: { apnsProviderToken: async () => "jwt" },
+      clock,
+      timeoutMs: 1000,
+      fetcher: spy,
+    });
     expect(await p.send({ probeId: "p", platform: "ios", token: HEX }, task)).toMatchObject({ outcome: "sent", providerMessageId: "id-9" });
     const [url, init] = spy.mock.calls[0];
     expect(String(url)).toBe(`https://apns.test/3/device/${HEX}`);
@@ -79,8 +86,8 @@ describe("APNs requests", () => {
   });
 
   it("a token that is not hex is dead without a request; an oversized payload is refused before sending", async () => {
-    const spy = vi.spyOn(globalThis, "fetch");
-    const p = new ApnsProvider({ baseUrl: "https://apns.test", topic: "t", tokens: { apnsProviderToken: async () => "jwt" }, clock, timeoutMs: 1000 });
+    const spy = vi.fn<typeof fetch>();
+    const p = new ApnsProvider({ baseUrl: "https://apns.test", topic: "t", tokens: { apnsProviderToken: async () => "jwt" }, clock, timeoutMs: 1000, fetcher: spy });
     expect((await p.send({ probeId: "p", platform: "ios", token: "not-hex" }, task)).outcome).toBe("token-expired");
     expect((await p.send({ probeId: "p", platform: "ios", token: HEX }, { ...task, data: { pad: "x".repeat(5000) } })).outcome).toBe("rejected");
     expect(spy).not.toHaveBeenCalled();

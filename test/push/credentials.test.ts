@@ -17,10 +17,11 @@ function configure(instance: PushCredentials, extra: Partial<Env>, at = "2026-11
 describe("PushCredentials (one shared token cache)", () => {
   it("mints one FCM access token for many concurrent callers and reuses it until near expiry", async () => {
     const sa = await testServiceAccount();
-    const fetchSpy = vi.spyOn(globalThis, "fetch").mockImplementation(async () => Response.json({ access_token: "ya29.one", expires_in: 3599 }));
+    const fetchSpy = vi.fn<typeof fetch>(async () => Response.json({ access_token: "ya29.one", expires_in: 3599 }));
     const stub = env.PUSH_CREDENTIALS.getByName("fcm-sharing");
     await runInDurableObject(stub, async (instance: PushCredentials) => {
       configure(instance, { FCM_SERVICE_ACCOUNT: sa.json });
+      instance.fetcher = fetchSpy;
       const tokens = await Promise.all(Array.from({ length: 10 }, () => instance.fcmAccessToken()));
       expect(new Set(tokens)).toEqual(new Set(["ya29.one"]));
       expect(fetchSpy).toHaveBeenCalledTimes(1);
@@ -39,9 +40,10 @@ describe("PushCredentials (one shared token cache)", () => {
   it("a forced refresh (after FCM said 401) mints a new token", async () => {
     const sa = await testServiceAccount();
     let n = 0;
-    vi.spyOn(globalThis, "fetch").mockImplementation(async () => Response.json({ access_token: `tok-${++n}`, expires_in: 3599 }));
+    const minting = vi.fn<typeof fetch>(async () => Response.json({ access_token: `tok-${++n}`, expires_in: 3599 }));
     await runInDurableObject(env.PUSH_CREDENTIALS.getByName("fcm-force"), async (instance: PushCredentials) => {
       configure(instance, { FCM_SERVICE_ACCOUNT: sa.json });
+      instance.fetcher = minting;
       expect(await instance.fcmAccessToken()).toBe("tok-1");
       expect(await instance.fcmAccessToken(true)).toBe("tok-2");
       expect(await instance.fcmAccessToken()).toBe("tok-2");

@@ -31,14 +31,14 @@ describe("FCM service-account assertion", () => {
   it("is exchanged at the account's own token_uri as a jwt-bearer grant", async () => {
     const { account } = await testServiceAccount("https://oauth2.test/custom-token");
     const sa = parseServiceAccount(JSON.stringify(account));
-    const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+    const spy = vi.fn<typeof fetch>(async (input, init) => {
       expect(String(input)).toBe("https://oauth2.test/custom-token");
       const form = new URLSearchParams(String(init!.body));
       expect(form.get("grant_type")).toBe("urn:ietf:params:oauth:grant-type:jwt-bearer");
       expect(form.get("assertion")!.split(".")).toHaveLength(3);
       return Response.json({ access_token: "ya29.token", expires_in: 3599, token_type: "Bearer" });
     });
-    const t = await exchangeAssertion(sa, await fcmAssertion(sa, clock), clock, 1000);
+    const t = await exchangeAssertion(sa, await fcmAssertion(sa, clock), clock, 1000, spy);
     expect(t).toEqual({ token: "ya29.token", expiresAt: clock.now().getTime() + 3_599_000 });
     expect(spy).toHaveBeenCalledOnce();
   });
@@ -46,8 +46,8 @@ describe("FCM service-account assertion", () => {
   it("a refused exchange throws instead of caching a half-made token", async () => {
     const { account } = await testServiceAccount();
     const sa = parseServiceAccount(JSON.stringify(account));
-    vi.spyOn(globalThis, "fetch").mockResolvedValue(Response.json({ error: "invalid_grant" }, { status: 400 }));
-    await expect(exchangeAssertion(sa, "x.y.z", clock, 1000)).rejects.toThrow(/400/);
+    const refused = vi.fn<typeof fetch>(async () => Response.json({ error: "invalid_grant" }, { status: 400 }));
+    await expect(exchangeAssertion(sa, "x.y.z", clock, 1000, refused)).rejects.toThrow(/400/);
   });
 });
 
@@ -88,11 +88,12 @@ describe("FcmProvider.send", () => {
     const calls: boolean[] = [];
     return { calls, fcmAccessToken: async (force = false) => (calls.push(force), force ? "fresh-token" : "cached-token") };
   };
-  const provider = (t: AccessTokenSource) => new FcmProvider({ baseUrl: "https://fcm.test", projectId: "proj", tokens: t, clock, timeoutMs: 1000 });
+  const provider = (t: AccessTokenSource, fetcher: typeof fetch) =>
+    new FcmProvider({ baseUrl: "https://fcm.test", projectId: "proj", tokens: t, clock, timeoutMs: 1000, fetcher });
 
   it("posts one data message per target with task_id and the pingback URL as strings", async () => {
-    const spy = vi.spyOn(globalThis, "fetch").mockResolvedValue(Response.json({ name: "projects/proj/messages/1" }));
-    const r = await provider(tokens()).send(target, msg);
+    const spy = vi.fn<typeof fetch>(async () => Response.json({ name: "projects/proj/messages/1" }));
+    const r = await provider(tokens(), spy).send(target, msg);
     expect(r.outcome).toBe("sent");
     const [url, init] = spy.mock.calls[0];
     expect(String(url)).toBe("https://fcm.test/v1/projects/proj/messages:send");
@@ -106,22 +107,23 @@ describe("FcmProvider.send", () => {
 
   it("a 401 mints a fresh access token once and retries", async () => {
     const t = tokens();
-    vi.spyOn(globalThis, "fetch")
+    const f = vi
+      .fn<typeof fetch>()
       .mockResolvedValueOnce(new Response("{}", { status: 401 }))
       .mockResolvedValueOnce(Response.json({ name: "m" }));
-    expect((await provider(t).send(target, msg)).outcome).toBe("sent");
+    expect((await provider(t, f).send(target, msg)).outcome).toBe("sent");
     expect(t.calls).toEqual([false, true]);
   });
 
   it("refuses a payload over 4 KB before sending anything", async () => {
-    const spy = vi.spyOn(globalThis, "fetch");
-    const r = await provider(tokens()).send(target, { ...msg, data: { blob: "x".repeat(MAX_PUSH_PAYLOAD_BYTES) } });
+    const spy = vi.fn<typeof fetch>();
+    const r = await provider(tokens(), spy).send(target, { ...msg, data: { blob: "x".repeat(MAX_PUSH_PAYLOAD_BYTES) } });
     expect(r).toMatchObject({ outcome: "rejected", error: expect.stringContaining("4096") });
     expect(spy).not.toHaveBeenCalled();
   });
 
   it("a timeout or network error is a retry, never a thrown error", async () => {
-    vi.spyOn(globalThis, "fetch").mockRejectedValue(new DOMException("timed out", "TimeoutError"));
-    expect(await provider(tokens()).send(target, msg)).toMatchObject({ outcome: "retry", error: "timed out" });
+    const f = vi.fn<typeof fetch>().mockRejectedValue(new DOMException("timed out", "TimeoutError"));
+    expect(await provider(tokens(), f).send(target, msg)).toMatchObject({ outcome: "retry", error: "timed out" });
   });
 });
