@@ -50,6 +50,7 @@ const pad = (n: string) => n.padStart(2, "0");
 const isNum = (s: string) => /^\d+$/.test(s);
 
 function dayNames(field: string): string | null {
+  if (field.toUpperCase() === "1-5" || field.toUpperCase() === "MON-FRI") return "weekday (Monday to Friday)";
   const items = field.split(",");
   const out: string[] = [];
   for (const it of items) {
@@ -58,7 +59,6 @@ function dayNames(field: string): string | null {
     if (i < 0 || i > 7) return null;
     out.push(DOW[i]);
   }
-  if (field.toUpperCase() === "1-5" || field.toUpperCase() === "MON-FRI") return "weekdays (Monday to Friday)";
   return out.join(", ");
 }
 
