@@ -119,6 +119,8 @@ form.wide { max-width: 48rem; }
 .state-deleted, .state-failed { color: var(--danger); border-color: var(--danger); }
 .inline-actions { display: flex; flex-wrap: wrap; gap: .5rem; align-items: center; margin: .5rem 0 1rem; }
 .inline-actions form { margin: 0; }
+.chart-wide .chart-svg { max-width: 48rem; }
+#runs { margin-top: 1rem; }
 .stats dd.checksum { font-size: 1rem; overflow-wrap: anywhere; }
 pre.json { background: var(--panel); border: 1px solid var(--line); border-radius: var(--radius); padding: .75rem; overflow-x: auto; font-size: .85rem; max-width: 100%; }
 .chart-data summary { cursor: pointer; color: var(--accent); }

@@ -108,7 +108,7 @@ describe("console campaign pages", () => {
       const at = new Date(t0 + k * 86_400_000).toISOString();
       const run = `${jobId}:${t0 + k * 86_400_000}`;
       stmts.push(
-        env.DB.prepare("INSERT INTO job_runs (id, job_id, run_no, scheduled_at, fired_at, state, targets) VALUES (?, ?, ?, ?, ?, 'dispatched', 2)").bind(run, jobId, k, at, at),
+        env.DB.prepare("INSERT INTO job_runs (id, job_id, run_no, scheduled_at, fired_at, state, targets) VALUES (?, ?, ?, ?, ?, 'dispatched', 2)").bind(run, jobId, k + 1, at, at),
       );
       for (const [p, state] of [
         [probes.it1, k === 2 ? "notified" : "done"],

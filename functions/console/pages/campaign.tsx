@@ -23,10 +23,10 @@ type Props = {
   flash?: string | null;
 };
 
-/** "#3 · 11-24 10:00" for a run's column; the table has the full time. */
+/** "#3 · 11-24 10:00" for a run's column (run numbers count fired runs from 1; a missed-runs record has none). */
 export function runLabel(r: { run_no: number | null; scheduled_at: string }): string {
   const t = r.scheduled_at.slice(5, 16).replace("T", " ");
-  return r.run_no === null ? t : `#${r.run_no + 1} · ${t}`;
+  return r.run_no === null ? t : `#${r.run_no} · ${t}`;
 }
 
 /** The schedule in words, as stored (an ISO start left empty was "now" at creation: it reads from the anchor). */
@@ -150,12 +150,12 @@ export function CampaignPage({ session, now, detail, deliveries, cursor, flash }
           )}
           {j.state === "paused" ? <p class="muted">Paused: runs due while paused are skipped; resuming computes the next run from then.</p> : null}
           <h2>Tasks by state</h2>
-          <p>{summary.total ? `${formatCount(summary.total)} tasks: ${summary.text}.` : "No tasks yet."}</p>
+          <p>{summary.total ? `${formatCount(summary.total)} task${summary.total === 1 ? "" : "s"}: ${summary.text}.` : "No tasks yet."}</p>
         </section>
       </div>
 
       <h2 id="runs-h">Runs</h2>
-      <section class="panel" aria-labelledby="runs-h">
+      <section class="panel chart-wide" aria-labelledby="runs-h">
         <StackedColumnChart
           id="run-progress"
           title={`Tasks by state per run (latest ${RUNS_SHOWN})`}
@@ -173,7 +173,7 @@ export function CampaignPage({ session, now, detail, deliveries, cursor, flash }
         rows={runs}
         empty="No runs yet."
         columns={[
-          { label: "Run", header: true, cell: (r) => (r.run_no === null ? "—" : `#${r.run_no + 1}`) },
+          { label: "Run", header: true, cell: (r) => (r.run_no === null ? "missed" : `#${r.run_no}`) },
           { label: "Scheduled", cell: (r) => <Time iso={r.scheduled_at} text={utcMinute(r.scheduled_at)} /> },
           { label: "Fired", cell: (r) => (r.fired_at ? <Time iso={r.fired_at} text={utcMinute(r.fired_at)} /> : "—") },
           { label: "State", cell: (r) => <span class={`state state-${r.state}`}>{r.state}</span> },
