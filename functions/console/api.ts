@@ -20,9 +20,9 @@ export async function callApi<T = unknown>(
   api: ApiClient,
   method: string,
   path: string,
-  opts: { json?: unknown; token?: string | null } = {},
+  opts: { json?: unknown; token?: string | null; headers?: Record<string, string> } = {},
 ): Promise<ApiReply<T>> {
-  const headers: Record<string, string> = { "x-request-id": c.var.requestId };
+  const headers: Record<string, string> = { ...opts.headers, "x-request-id": c.var.requestId };
   const token = opts.token === undefined ? c.get("session")?.token : opts.token;
   if (token) headers.authorization = `Bearer ${token}`;
   let body: string | undefined;

@@ -91,6 +91,38 @@ td code { overflow-wrap: anywhere; }
 .chart-svg path.area { fill: var(--bar-2); opacity: .35; }
 .chart-svg circle { fill: var(--bar); }
 .chart-data { margin-top: .5rem; }
+.chart-svg rect.seg-0, .swatch.seg-0 { fill: #2f6fb5; background: #2f6fb5; }
+.chart-svg rect.seg-1, .swatch.seg-1 { fill: #8fb4de; background: #8fb4de; }
+.chart-svg rect.seg-2, .swatch.seg-2 { fill: #1d7a3a; background: #1d7a3a; }
+.chart-svg rect.seg-3, .swatch.seg-3 { fill: #e0a526; background: #e0a526; }
+.chart-svg rect.seg-4, .swatch.seg-4 { fill: #7a4fb5; background: #7a4fb5; }
+.chart-svg rect.seg-5, .swatch.seg-5 { fill: #b3261e; background: #b3261e; }
+.chart-svg rect.seg-6, .swatch.seg-6 { fill: #6b7280; background: #6b7280; }
+.chart-svg .bar:hover rect[class^="seg-"] { opacity: .8; }
+.legend { display: flex; flex-wrap: wrap; gap: .25rem 1rem; list-style: none; margin: 0 0 .5rem; padding: 0; font-size: .9rem; }
+.legend li { display: flex; align-items: center; gap: .35rem; }
+.swatch { display: inline-block; width: .9rem; height: .9rem; border-radius: 2px; }
+/* campaigns */
+fieldset { border: 1px solid var(--line); border-radius: var(--radius); padding: .75rem 1rem; margin: 0; min-width: 0; }
+legend { font-weight: 600; padding: 0 .25rem; }
+.checks { display: flex; flex-wrap: wrap; gap: .35rem 1.25rem; }
+.checks label { display: flex; align-items: center; gap: .35rem; font-weight: 400; }
+.checks input { width: auto; min-height: auto; }
+textarea { font: inherit; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; padding: .45rem .55rem; border: 1px solid var(--muted); border-radius: var(--radius); background: var(--panel); color: var(--fg); width: 100%; min-height: 4.5rem; }
+select[multiple] { min-height: 8rem; }
+.has-error textarea, fieldset.has-error { border: 2px solid var(--danger); }
+form.wide { max-width: 48rem; }
+.preview { border-left: 5px solid var(--accent); background: var(--panel); padding: .5rem 1rem; margin: .25rem 0; }
+.preview ol { margin: .25rem 0; padding-left: 1.5rem; }
+.state-active { color: var(--ok); border-color: var(--ok); }
+.state-paused { color: var(--muted); }
+.state-deleted, .state-failed { color: var(--danger); border-color: var(--danger); }
+.inline-actions { display: flex; flex-wrap: wrap; gap: .5rem; align-items: center; margin: .5rem 0 1rem; }
+.inline-actions form { margin: 0; }
+.chart-wide .chart-svg { max-width: 48rem; }
+#runs { margin-top: 1rem; }
+.stats dd.checksum { font-size: 1rem; overflow-wrap: anywhere; }
+pre.json { background: var(--panel); border: 1px solid var(--line); border-radius: var(--radius); padding: .75rem; overflow-x: auto; font-size: .85rem; max-width: 100%; }
 .chart-data summary { cursor: pointer; color: var(--accent); }
 @media (max-width: 36rem) { main { padding: .75rem; } h1 { font-size: 1.35rem; } .account { margin-left: 0; } }
 @media print { .site-header nav, .account, .skip-link { display: none; } }

@@ -1,11 +1,12 @@
-import { count, gte, type SQL, sql } from "drizzle-orm";
+import { asc, count, desc, eq, gte, sql } from "drizzle-orm";
+import { jobs, tasks } from "../../schema/campaigns";
 import { events } from "../../schema/events";
 import { probes } from "../../schema/probes";
 import type { Db } from "../lib/hono";
 import { windowStart } from "./lib/aggregate";
 
 // The console's own reads (aggregates no API route serves). Lists and details reuse functions/probes/queries.ts
-// and functions/events/queries.ts.
+// and functions/events/queries.ts; campaign pages read through campaign-queries.ts, minion pages through minions.ts.
 
 const DAY_MS = 86_400_000;
 export const REGISTRATION_DAYS = 30;
@@ -19,6 +20,9 @@ export async function fleetOverview(db: Db, now: Date) {
   const since7d = new Date(now.getTime() - 7 * DAY_MS).toISOString();
   const from = `${windowStart(now, REGISTRATION_DAYS)}T00:00:00.000Z`;
   const day = sql<string>`substr(${probes.createdAt}, 1, 10)`;
+  const hour = sql<string>`substr(${events.at}, 1, 13)`;
+  // Pushes by UTC hour: the 24 whole hours ending with the current one (so the chart's columns hold every count).
+  const pushesSince = new Date(Math.floor(now.getTime() / 3_600_000) * 3_600_000 - 23 * 3_600_000).toISOString();
   const [totals, byCountry, byPlatform, byNetwork, perDay, pushes] = await db.batch([
     db
       .select({
@@ -35,47 +39,48 @@ export async function fleetOverview(db: Db, now: Date) {
     db.select({ key: probes.networkType, n: count() }).from(probes).groupBy(probes.networkType),
     db.select({ day, n: count() }).from(probes).where(gte(probes.createdAt, from)).groupBy(day),
     db
-      .select({ type: events.type, n: count() })
+      .select({ hour, type: events.type, n: count() })
       .from(events)
-      .where(sql`${events.at} >= ${since24h} AND ${events.type} LIKE 'push.%'`)
-      .groupBy(events.type),
+      .where(sql`${events.at} >= ${pushesSince} AND ${events.type} LIKE 'push.%'`)
+      .groupBy(hour, events.type),
   ]);
   return { totals: totals[0], byCountry, byPlatform, byNetwork, perDay, pushes };
 }
 
-/** A read of a table another surface owns and may not have deployed yet: null when the table does not exist. */
-export async function optional<T>(db: Db, query: SQL): Promise<T[] | null> {
-  try {
-    return (await db.all(query)) as T[];
-  } catch (e) {
-    if (/no such table/i.test(String((e as Error)?.message ?? e) + String((e as any)?.cause?.message ?? ""))) return null;
-    throw e;
-  }
-}
-
 export type CampaignSummary = { id: string; comment: string; kind: string; schedule: string; state: string; next_run_at: string | null };
 
-/** Campaign counts by state and the next active/paused ones (from the campaigns surface's `jobs` table, when present). */
+/** Campaign counts by state, and the active ones with the next run first. */
 export async function campaignSummary(db: Db) {
-  const [byState, upcoming] = await Promise.all([
-    optional<{ state: string; n: number }>(db, sql`SELECT state, COUNT(*) AS n FROM jobs GROUP BY state`),
-    optional<CampaignSummary>(
-      db,
-      sql`SELECT id, comment, kind, schedule, state, next_run_at FROM jobs WHERE state IN ('active', 'paused')
-          ORDER BY next_run_at IS NULL, next_run_at LIMIT 10`,
-    ),
+  const [byState, active] = await db.batch([
+    db.select({ state: jobs.state, n: count() }).from(jobs).groupBy(jobs.state),
+    db
+      .select({ id: jobs.id, comment: jobs.comment, kind: jobs.kind, schedule: jobs.schedule, state: jobs.state, next_run_at: jobs.nextRunAt })
+      .from(jobs)
+      .where(eq(jobs.state, "active"))
+      .orderBy(sql`${jobs.nextRunAt} IS NULL`, asc(jobs.nextRunAt))
+      .limit(10),
   ]);
-  if (byState === null || upcoming === null) return null;
-  return { byState, upcoming };
+  return { byState, active: active as CampaignSummary[] };
 }
 
-export type ProbeTask = { id: string; job_id: string; test_name: string; state: string; created_at: string; updated_at: string };
+export type ProbeTask = { id: string; job_id: string; comment: string | null; test_name: string; state: string; created_at: string; updated_at: string };
 
-/** A probe's latest tasks (from the campaigns surface's `tasks` table, when present). */
-export function probeTasks(db: Db, probeId: string) {
-  return optional<ProbeTask>(
-    db,
-    sql`SELECT id, job_id, test_name, state, created_at, updated_at FROM tasks WHERE probe_id = ${probeId}
-        ORDER BY created_at DESC LIMIT 50`,
-  );
+/** A probe's latest tasks, with their campaign's name. */
+export function probeTasks(db: Db, probeId: string): Promise<ProbeTask[]> {
+  return db
+    .select({
+      id: tasks.id,
+      job_id: tasks.jobId,
+      comment: jobs.comment,
+      test_name: tasks.testName,
+      state: tasks.state,
+      created_at: tasks.createdAt,
+      updated_at: tasks.updatedAt,
+    })
+    .from(tasks)
+    .leftJoin(jobs, eq(jobs.id, tasks.jobId))
+    .where(eq(tasks.probeId, probeId))
+    .orderBy(desc(tasks.createdAt))
+    .limit(50)
+    .all();
 }

@@ -48,7 +48,7 @@ describe("aggregation for charts", () => {
         { type: "push.skipped", n: 3 },
         { type: "push.other", n: 50 },
       ]),
-    ).toEqual({ sent: 7, failed: 2, deferred: 4 });
+    ).toEqual({ sent: 7, failed: 2, deferred: 0, retried: 1, skipped: 3 });
   });
 });
 

@@ -21,6 +21,9 @@ describe("console pages", () => {
     for (const [path, current] of [
       ["/console", "Overview"],
       ["/console/probes", "Probes"],
+      ["/console/campaigns", "Campaigns"],
+      ["/console/campaigns/new", "Campaigns"],
+      ["/console/minions", "Minions"],
       ["/console/events", "Events"],
       ["/console/operators", "Operators"],
     ]) {
@@ -64,7 +67,7 @@ describe("console pages", () => {
     expect(r.body).toContain("Registered probes</dt><dd>3</dd>");
     expect(r.body).toContain("Seen in the last 24 h</dt><dd>2</dd>");
     expect(r.body).toContain("With a valid push token</dt><dd>2</dd>");
-    // No campaigns table in this build: said plainly, no invented numbers.
+    // No campaign and no push yet: said plainly, no invented numbers.
     expect(r.body).toContain("No campaigns yet");
     expect(r.body).toContain("No pushes in the last 24 hours");
   });
@@ -72,7 +75,7 @@ describe("console pages", () => {
   it("push outcomes of the last 24 h come from the event history", async () => {
     const at = new Date().toISOString();
     await env.DB.batch(
-      ["push.sent", "push.sent", "push.failed", "push.retry"].map((t) =>
+      ["push.sent", "push.sent", "push.failed", "push.retry", "push.deferred", "push.skipped", "push.skipped"].map((t) =>
         env.DB.prepare("INSERT INTO events (at, type, actor, data) VALUES (?, ?, 'system', '{}')").bind(at, t),
       ),
     );
@@ -80,6 +83,12 @@ describe("console pages", () => {
     expect(r.body).toContain("<title>sent: 2 pushes</title>");
     expect(r.body).toContain("<title>failed: 1 push</title>");
     expect(r.body).toContain("<title>deferred: 1 push</title>");
+    expect(r.body).toContain("<title>retried: 1 push</title>");
+    expect(r.body).toContain("<title>skipped: 2 pushes</title>");
+    // The same counts per UTC hour, stacked, with a table of the numbers.
+    const hour = `${at.slice(11, 13)}:00`;
+    expect(r.body).toContain(`<title>${hour}, sent: 2 pushes</title>`);
+    expect(r.body).toMatch(new RegExp(`<th scope="row">${hour}</th><td class="num">2</td><td class="num">1</td><td class="num">1</td><td class="num">2</td><td class="num">1</td><td class="num">7</td>`));
   });
 
   it("filters probes with the API's filter and links each row to its detail page", async () => {

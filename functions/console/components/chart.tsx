@@ -1,5 +1,5 @@
 /** @jsxImportSource hono/jsx */
-import { type Datum, columnLayout, hbarLayout, lineLayout } from "../lib/charts";
+import { type Datum, columnLayout, hbarLayout, lineLayout, type StackedSeries, stackedLayout } from "../lib/charts";
 import { formatCount } from "../lib/format";
 import { DataTable } from "./table";
 
@@ -130,5 +130,73 @@ export function LineChart(p: ChartProps) {
         ))}
       </svg>
     </ChartFrame>
+  );
+}
+
+type StackedProps = {
+  id: string;
+  title: string;
+  data: StackedSeries[];
+  keys: string[];
+  unit?: [string, string];
+  labelHeader?: string;
+  empty?: string;
+  /** Axis label text for a column label (the table shows the full label). */
+  format?: (label: string) => string;
+};
+
+/**
+ * Stacked columns with a legend (each key has its own fill, `seg-0`…`seg-6`), a tooltip per segment and per column,
+ * and the numbers in a table with one column per key.
+ */
+export function StackedColumnChart(p: StackedProps) {
+  const l = stackedLayout(p.data, p.keys);
+  const used = p.keys.filter((k) => p.data.some((d) => (d.values[k] ?? 0) > 0));
+  const seg = (k: string) => `seg-${p.keys.indexOf(k) % 7}`;
+  return (
+    <figure class="chart" aria-labelledby={`${p.id}-title`}>
+      <figcaption id={`${p.id}-title`}>{p.title}</figcaption>
+      {p.data.length === 0 ? (
+        <p class="muted">{p.empty ?? "No data yet."}</p>
+      ) : (
+        <>
+          <ul class="legend" aria-label="Legend">
+            {used.map((k) => (
+              <li>
+                <span class={`swatch ${seg(k)}`} aria-hidden="true" />
+                {k}
+              </li>
+            ))}
+          </ul>
+          <svg class="chart-svg" viewBox={`0 0 ${l.width} ${l.height}`} role="img" aria-labelledby={`${p.id}-title`}>
+            <Axes l={l} format={p.format} />
+            {l.stacked.map((c) => (
+              <g class="bar">
+                <title>{`${c.label}: ${tip("total", c.total, p.unit).slice("total: ".length)} (${c.segments.map((s) => `${s.key} ${formatCount(s.value)}`).join(", ") || "none"})`}</title>
+                <rect x={c.x} y={l.plot.y} width={c.w} height={l.plot.h} class="hit" />
+                {c.segments.map((s) => (
+                  <rect x={c.x} y={s.y} width={c.w} height={s.h} class={seg(s.key)}>
+                    <title>{tip(`${c.label}, ${s.key}`, s.value, p.unit)}</title>
+                  </rect>
+                ))}
+              </g>
+            ))}
+          </svg>
+          <details class="chart-data">
+            <summary>Show the numbers</summary>
+            <DataTable
+              id={`${p.id}-table`}
+              caption={p.title}
+              rows={l.stacked}
+              columns={[
+                { label: p.labelHeader ?? "", cell: (c) => c.label, header: true },
+                ...p.keys.map((k) => ({ label: k, numeric: true, cell: (c: (typeof l.stacked)[number]) => formatCount(c.segments.find((s) => s.key === k)?.value ?? 0) })),
+                { label: "total", cell: (c) => formatCount(c.total), numeric: true },
+              ]}
+            />
+          </details>
+        </>
+      )}
+    </figure>
   );
 }

@@ -28,6 +28,8 @@ type FieldProps = {
   list?: string;
   pattern?: string;
   size?: "s" | "m" | "l";
+  /** A <textarea> with this many rows instead of an <input>. */
+  rows?: number;
 };
 
 export const fieldId = (name: string) => `f-${name.replace(/[^A-Za-z0-9_-]/g, "-")}`;
@@ -74,6 +76,10 @@ export function Field(p: FieldProps) {
             </option>
           ))}
         </select>
+      ) : p.rows ? (
+        <textarea {...common} rows={p.rows} placeholder={p.placeholder} spellcheck={false}>
+          {p.value ?? ""}
+        </textarea>
       ) : (
         <input
           {...common}

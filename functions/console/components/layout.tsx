@@ -8,6 +8,8 @@ export type NavItem = { key: string; href: string; label: string };
 export const NAV: NavItem[] = [
   { key: "overview", href: "/console", label: "Overview" },
   { key: "probes", href: "/console/probes", label: "Probes" },
+  { key: "campaigns", href: "/console/campaigns", label: "Campaigns" },
+  { key: "minions", href: "/console/minions", label: "Minions" },
   { key: "events", href: "/console/events", label: "Events" },
   { key: "operators", href: "/console/operators", label: "Operators" },
 ];

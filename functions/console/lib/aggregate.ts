@@ -1,4 +1,4 @@
-import type { Datum } from "./charts";
+import type { Datum, StackedSeries } from "./charts";
 
 // Shaping query results for charts and tables. Plain functions, tested in test/console/aggregate.test.ts.
 
@@ -39,13 +39,50 @@ export function cumulative(data: Datum[], base = 0): Datum[] {
   return data.map((d) => ({ label: d.label, value: (sum += d.value) }));
 }
 
-/** Push outcomes of the last 24 h from `push.*` event counts: sent, failed, deferred (retries and skips). */
-export function pushOutcomes(rows: { type: string; n: number }[]): { sent: number; failed: number; deferred: number } {
-  const out = { sent: 0, failed: 0, deferred: 0 };
+/**
+ * Push outcomes, from the `push.*` events the probe schedulers write: sent; deferred (over the device budget, sent
+ * later); retried (the gateway asked to try again); skipped (nothing to push: no live token, campaign gone); failed.
+ */
+export const PUSH_OUTCOMES = ["sent", "deferred", "retried", "skipped", "failed"] as const;
+export type PushOutcome = (typeof PUSH_OUTCOMES)[number];
+
+const PUSH_TYPE: Record<string, PushOutcome> = {
+  "push.sent": "sent",
+  "push.deferred": "deferred",
+  "push.retry": "retried",
+  "push.skipped": "skipped",
+  "push.failed": "failed",
+};
+
+/** The outcome of a `push.*` event type, or null for a type this console does not know. */
+export function pushOutcome(type: string): PushOutcome | null {
+  return PUSH_TYPE[type] ?? null;
+}
+
+/** Totals by outcome from `push.*` event counts (unknown push.* types are left out, not guessed). */
+export function pushOutcomes(rows: { type: string; n: number }[]): Record<PushOutcome, number> {
+  const out = Object.fromEntries(PUSH_OUTCOMES.map((o) => [o, 0])) as Record<PushOutcome, number>;
   for (const r of rows) {
-    if (r.type === "push.sent") out.sent += r.n;
-    else if (r.type === "push.failed") out.failed += r.n;
-    else if (r.type === "push.retry" || r.type === "push.deferred" || r.type === "push.skipped") out.deferred += r.n;
+    const o = pushOutcome(r.type);
+    if (o) out[o] += r.n;
+  }
+  return out;
+}
+
+/**
+ * One entry per UTC hour of the `hours` hours ending with `now`'s hour (label "HH:00"), outcome counts per hour,
+ * zero where no event fell. `rows` are counts by `hour` ("YYYY-MM-DDTHH", the first 13 characters of `at`) and type.
+ */
+export function pushesPerHour(rows: { hour: string; type: string; n: number }[], now: Date, hours = 24): StackedSeries[] {
+  const end = Math.floor(now.getTime() / 3_600_000) * 3_600_000;
+  const slots = Array.from({ length: hours }, (_, i) => new Date(end - (hours - 1 - i) * 3_600_000).toISOString().slice(0, 13));
+  const index = new Map(slots.map((h, i) => [h, i]));
+  const out: StackedSeries[] = slots.map((h) => ({ label: `${h.slice(11, 13)}:00`, values: {} }));
+  for (const r of rows) {
+    const i = index.get(r.hour);
+    const o = pushOutcome(r.type);
+    if (i === undefined || !o) continue;
+    out[i].values[o] = (out[i].values[o] ?? 0) + r.n;
   }
   return out;
 }

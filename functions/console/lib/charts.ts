@@ -106,3 +106,35 @@ export function lineLayout(data: Datum[], o: { width?: number; height?: number; 
 function round(n: number): number {
   return Math.round(n * 10) / 10;
 }
+
+export type StackedSeries = { label: string; values: Record<string, number> };
+export type Segment = { key: string; value: number; y: number; h: number };
+export type StackedColumn = { label: string; total: number; x: number; w: number; segments: Segment[] };
+export type StackedLayout = Omit<ColumnLayout, "columns"> & { stacked: StackedColumn[]; keys: string[] };
+
+/**
+ * Stacked columns (e.g. a campaign's tasks by state per run, pushes by outcome per hour): one column per series
+ * entry, one segment per key in `keys` order from the bottom; the y axis ends at a round number above the tallest.
+ */
+export function stackedLayout(data: StackedSeries[], keys: string[], o: { width?: number; height?: number; labelEvery?: number } = {}): StackedLayout {
+  const totals = data.map((d) => keys.reduce((s, k) => s + (d.values[k] ?? 0), 0));
+  const { columns, ...base } = columnLayout(
+    data.map((d, i) => ({ label: d.label, value: totals[i] })),
+    o,
+  );
+  const { plot, max } = base;
+  const stacked = columns.map((c, i) => {
+    let acc = 0;
+    const segments: Segment[] = [];
+    for (const k of keys) {
+      const v = data[i].values[k] ?? 0;
+      if (v <= 0) continue;
+      const y0 = plot.y + plot.h - (acc / max) * plot.h;
+      acc += v;
+      const y1 = plot.y + plot.h - (acc / max) * plot.h;
+      segments.push({ key: k, value: v, y: round(y1), h: round(y0 - y1) });
+    }
+    return { label: c.label, total: totals[i], x: c.x, w: c.w, segments };
+  });
+  return { ...base, stacked, keys };
+}

@@ -23,7 +23,11 @@ export const EVENT_TYPES = [
   "task.*",
   "push.*",
   "push.sent",
+  "push.deferred",
+  "push.retry",
+  "push.skipped",
   "push.failed",
+  "minion.*",
 ];
 
 type Props = { session: ConsoleSession; form: EventFilterForm; errors?: FieldErrors; result: { events: EventView[]; next_cursor: string | null } | null };
@@ -82,7 +86,17 @@ export function EventsPage({ session, form, errors, result }: Props) {
                     "—"
                   ),
               },
-              { label: "Campaign", cell: (e) => (e.job_id ? <span class="mono" title={e.job_id}>{shortId(e.job_id)}</span> : "—") },
+              {
+                label: "Campaign",
+                cell: (e) =>
+                  e.job_id ? (
+                    <a href={`/console/campaigns/${e.job_id}`} class="mono" title={e.job_id} aria-label={`Campaign ${e.job_id}`}>
+                      {shortId(e.job_id)}
+                    </a>
+                  ) : (
+                    "—"
+                  ),
+              },
               { label: "Details", cell: (e) => <code>{JSON.stringify(e.data)}</code> },
             ]}
           />

@@ -1,8 +1,8 @@
 /** @jsxImportSource hono/jsx */
-import { BarChart, ColumnChart, LineChart } from "../components/chart";
+import { BarChart, ColumnChart, LineChart, StackedColumnChart } from "../components/chart";
 import { Layout } from "../components/layout";
 import { DataTable } from "../components/table";
-import { cumulative, fillDays, pushOutcomes, topN } from "../lib/aggregate";
+import { cumulative, fillDays, PUSH_OUTCOMES, pushesPerHour, topN } from "../lib/aggregate";
 import { formatCount, relativeTime } from "../lib/format";
 import { queryString } from "../lib/forms";
 import type { CampaignSummary, fleetOverview } from "../queries";
@@ -13,19 +13,16 @@ type Props = {
   session: ConsoleSession;
   now: Date;
   fleet: Awaited<ReturnType<typeof fleetOverview>>;
-  campaigns: { byState: { state: string; n: number }[]; upcoming: CampaignSummary[] } | null;
+  campaigns: { byState: { state: string; n: number }[]; active: CampaignSummary[] };
 };
 
 export function OverviewPage({ session, now, fleet, campaigns }: Props) {
   const t = fleet.totals ?? { total: 0, seen24h: 0, seen7d: 0, validTokens: 0, before: 0 };
   const perDay = fillDays(fleet.perDay, now, REGISTRATION_DAYS);
-  const pushes = pushOutcomes(fleet.pushes);
-  const pushData = [
-    { label: "sent", value: pushes.sent },
-    { label: "failed", value: pushes.failed },
-    { label: "deferred", value: pushes.deferred },
-  ];
-  const pushTotal = pushes.sent + pushes.failed + pushes.deferred;
+  const perHour = pushesPerHour(fleet.pushes, now);
+  const pushData = PUSH_OUTCOMES.map((o) => ({ label: o, value: perHour.reduce((s, h) => s + (h.values[o] ?? 0), 0) }));
+  const pushTotal = pushData.reduce((s, d) => s + d.value, 0);
+  const activeCount = campaigns.byState.find((r) => r.state === "active")?.n ?? 0;
   return (
     <Layout title="Overview" session={session} current="overview">
       <h1>Overview</h1>
@@ -72,10 +69,10 @@ export function OverviewPage({ session, now, fleet, campaigns }: Props) {
       </div>
 
       <h2>Campaigns</h2>
-      {campaigns === null ? (
-        <p class="muted">No campaigns yet: the campaigns surface is not part of this deployment.</p>
-      ) : campaigns.byState.length === 0 ? (
-        <p class="muted">No campaigns yet.</p>
+      {campaigns.byState.length === 0 ? (
+        <p class="muted">
+          No campaigns yet. <a href="/console/campaigns">Campaigns</a>
+        </p>
       ) : (
         <div class="grid">
           <section class="panel" aria-label="Campaigns by state">
@@ -83,17 +80,20 @@ export function OverviewPage({ session, now, fleet, campaigns }: Props) {
           </section>
           <section class="panel" aria-label="Active campaigns">
             <DataTable
-              caption="Active and paused campaigns, next run first"
-              rows={campaigns.upcoming}
-              empty="No active or paused campaigns."
+              id="active-campaigns"
+              caption={`${formatCount(activeCount)} active campaign${activeCount === 1 ? "" : "s"}, next run first`}
+              rows={campaigns.active}
+              empty="No active campaigns."
               columns={[
-                { label: "Campaign", cell: (j) => j.comment, header: true },
+                { label: "Campaign", cell: (j) => <a href={`/console/campaigns/${j.id}`}>{j.comment}</a>, header: true },
                 { label: "Kind", cell: (j) => j.kind },
-                { label: "State", cell: (j) => j.state },
                 { label: "Schedule", cell: (j) => <code>{j.schedule}</code> },
-                { label: "Next run", cell: (j) => (j.next_run_at ? <time datetime={j.next_run_at}>{relativeTime(j.next_run_at, now)}</time> : "none") },
+                { label: "Next run", cell: (j) => (j.next_run_at ? <time datetime={j.next_run_at} title={j.next_run_at}>{relativeTime(j.next_run_at, now)}</time> : "none") },
               ]}
             />
+            <p>
+              <a href="/console/campaigns">All campaigns</a>
+            </p>
           </section>
         </div>
       )}
@@ -102,12 +102,17 @@ export function OverviewPage({ session, now, fleet, campaigns }: Props) {
       {pushTotal === 0 ? (
         <p class="muted">No pushes in the last 24 hours.</p>
       ) : (
-        <section class="panel" aria-label="Push outcomes">
-          <BarChart id="pushes" title="Push notifications by outcome, last 24 h" labelHeader="Outcome" unit={["push", "pushes"]} data={pushData} />
-          <p>
-            <a href={`/console/events${queryString({ type: "push.*" })}`}>See the push events</a>
-          </p>
-        </section>
+        <div class="grid">
+          <section class="panel" aria-label="Push outcomes">
+            <BarChart id="pushes" title="Push notifications by outcome, last 24 h" labelHeader="Outcome" unit={["push", "pushes"]} data={pushData} />
+            <p>
+              <a href={`/console/events${queryString({ type: "push.*" })}`}>See the push events</a>
+            </p>
+          </section>
+          <section class="panel" aria-label="Pushes per hour">
+            <StackedColumnChart id="pushes-hourly" title="Push notifications per hour by outcome (UTC)" labelHeader="Hour (UTC)" unit={["push", "pushes"]} keys={[...PUSH_OUTCOMES]} data={perHour} />
+          </section>
+        </div>
       )}
     </Layout>
   );

@@ -14,7 +14,7 @@ type Props = {
   now: Date;
   probe: ProbeRow;
   updates: Update[];
-  tasks: ProbeTask[] | null;
+  tasks: ProbeTask[];
   events: EventView[];
 };
 
@@ -78,24 +78,27 @@ export function ProbePage({ session, now, probe: p, updates, tasks, events }: Pr
       </section>
 
       <h2 id="tasks-h">Tasks</h2>
-      {tasks === null ? (
-        <p class="muted">No tasks: the campaigns surface is not part of this deployment.</p>
-      ) : (
-        <DataTable
-          id="tasks"
-          caption="Latest tasks handed to this probe"
-          rows={tasks}
-          empty="No tasks for this probe yet."
-          columns={[
-            { label: "Task", header: true, cell: (t) => <span class="mono" title={t.id}>{shortId(t.id)}</span> },
-            { label: "Campaign", cell: (t) => <span class="mono" title={t.job_id}>{shortId(t.job_id)}</span> },
-            { label: "Test", cell: (t) => t.test_name },
-            { label: "State", cell: (t) => <span class={`state state-${t.state}`}>{t.state}</span> },
-            { label: "Created", cell: (t) => <Time iso={t.created_at} text={relativeTime(t.created_at, now)} /> },
-            { label: "Updated", cell: (t) => <Time iso={t.updated_at} text={relativeTime(t.updated_at, now)} /> },
-          ]}
-        />
-      )}
+      <DataTable
+        id="tasks"
+        caption="Latest tasks handed to this probe"
+        rows={tasks}
+        empty="No tasks for this probe yet."
+        columns={[
+          { label: "Task", header: true, cell: (t) => <span class="mono" title={t.id}>{shortId(t.id)}</span> },
+          {
+            label: "Campaign",
+            cell: (t) => (
+              <a href={`/console/campaigns/${t.job_id}`} title={t.job_id}>
+                {t.comment ?? shortId(t.job_id)}
+              </a>
+            ),
+          },
+          { label: "Test", cell: (t) => t.test_name },
+          { label: "State", cell: (t) => <span class={`state state-${t.state}`}>{t.state}</span> },
+          { label: "Created", cell: (t) => <Time iso={t.created_at} text={relativeTime(t.created_at, now)} /> },
+          { label: "Updated", cell: (t) => <Time iso={t.updated_at} text={relativeTime(t.updated_at, now)} /> },
+        ]}
+      />
 
       <h2>Metadata history</h2>
       <DataTable
