@@ -24,10 +24,17 @@ export const fireDueCampaigns: CronJob = {
       .limit(DUE_PER_TICK)
       .all();
     const fired: string[] = [];
+    const failed: string[] = [];
     await pool(due, 6, async (j) => {
-      const r = await env.CAMPAIGN_RUNNER.getByName(j.id).fire(j.id, now);
-      if (r.fired) fired.push(r.fired);
+      try {
+        const r = await env.CAMPAIGN_RUNNER.getByName(j.id).fire(j.id, now);
+        if (r.fired) fired.push(r.fired);
+      } catch (e) {
+        // One campaign's trouble must not stop the others; it is still due and is retried next minute.
+        failed.push(j.id);
+        console.error(JSON.stringify({ level: "error", cron: "campaigns.fire-due", job: j.id, message: String(e) }));
+      }
     });
-    return { due: due.length, fired };
+    return { due: due.length, fired, failed };
   },
 };

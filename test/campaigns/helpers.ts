@@ -54,7 +54,10 @@ export async function runsOf(jobId: string) {
 export async function fireAndDispatch(jobId: string, at?: number) {
   await fireCron(at);
   await drain(runner(jobId));
-  await waitFor(async () => (await runsOf(jobId)).every((r: any) => r.state !== "dispatching"), "the run to be handed out");
+  await waitFor(async () => {
+    const rs = await runsOf(jobId);
+    return rs.length > 0 && rs.every((r: any) => r.state !== "dispatching");
+  }, "the run to be handed out");
 }
 
 /** Run the probes' alarms until none of them has anything due now (pushes and retries whose time has come). */

@@ -7,7 +7,7 @@ import { fixedClock } from "../../functions/lib/clock";
 import { settingsFrom } from "../../functions/lib/settings";
 import { TASK_STATES } from "../../schema/campaigns";
 import { adminToken, call, registerProbe } from "../helpers";
-import { createJob, eventsOf, fakeGateway, fireAndDispatch, installGateway, settle, tasksOf } from "./helpers";
+import { createJob, eventsOf, fakeGateway, fireAndDispatch, installGateway, settle, tasksOf, waitFor } from "./helpers";
 
 let admin: string;
 beforeAll(async () => {
@@ -24,8 +24,8 @@ async function pushedTask() {
   const jobId = await createJob(admin, { target: { countries: [country] } });
   await fireAndDispatch(jobId);
   await settle([probe.clientId]);
-  const [task] = await tasksOf(jobId);
-  const [push] = gw.calls(`${country}-tok`);
+  const [push] = await waitFor(async () => gw.calls(`${country}-tok`).length > 0 && gw.calls(`${country}-tok`), "the push");
+  const [task] = await waitFor(async () => (await tasksOf(jobId)).filter((t: any) => t.state === "notified").length > 0 && tasksOf(jobId), "the task to be notified");
   return { probe, jobId, task, pingback: push.body.notifications[0].data.payload.pingback_url as string };
 }
 
