@@ -4,7 +4,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { jobRuns, jobs, type JobRow } from "../schema/campaigns";
 import { probes } from "../schema/probes";
 import * as tables from "../schema/tables";
-import { sendAtMs } from "../functions/campaigns/dispatch";
+import { newPace, onThrottle, type Pace, recover, schedule } from "../functions/push/pace";
 import { occurrenceId, runId, unitHash } from "../functions/campaigns/ids";
 import { planDue, storedSchedule } from "../functions/campaigns/schedule";
 import { campaignSettings } from "../functions/campaigns/settings";
@@ -13,7 +13,7 @@ import { eventInsert } from "../functions/events/log";
 import { type Clock, systemClock } from "../functions/lib/clock";
 import type { Occurrence } from "./probe-scheduler";
 
-type RunRow = { run_id: string; job_id: string; run_at: number; state: string; cursor: string; handed: number };
+type RunRow = { run_id: string; job_id: string; run_at: number; state: string; cursor: string; handed: number; pace: string | null };
 
 const ERROR_BACKOFF_MS = 10_000;
 /** With a rollout rate, the next page is handed out this long before its first push is due. */
@@ -35,6 +35,12 @@ export class CampaignRunner extends DurableObject<Env> {
     this.sql.exec(`CREATE TABLE IF NOT EXISTS runs (
       run_id TEXT PRIMARY KEY, job_id TEXT NOT NULL, run_at INTEGER NOT NULL, state TEXT NOT NULL,
       cursor TEXT NOT NULL DEFAULT '', handed INTEGER NOT NULL DEFAULT 0)`);
+    // The run's adaptive rollout state (functions/push/pace.ts), added after the first version of this table.
+    try {
+      this.sql.exec("ALTER TABLE runs ADD COLUMN pace TEXT");
+    } catch (e) {
+      if (!/duplicate column/i.test(String(e))) throw e;
+    }
   }
 
   private get db() {
@@ -129,6 +135,35 @@ export class CampaignRunner extends DurableObject<Env> {
     if (open > 0) await this.ctx.storage.setAlarm(this.clock.now().getTime());
   }
 
+  /**
+   * A provider throttled one of this run's pushes (429 or a quota error). The run's rate halves (once per burst)
+   * and the caller gets the next free send slot at the new rate for its retry. Returns null for an unknown run.
+   */
+  async throttled(runId: string, retryAfterMs?: number): Promise<number | null> {
+    const run = this.sql.exec<RunRow>("SELECT * FROM runs WHERE run_id = ?", runId).toArray()[0];
+    if (!run) return null;
+    const now = this.clock.now().getTime();
+    const job = await this.db.select({ rate: jobs.rolloutPerMinute }).from(jobs).where(eq(jobs.id, run.job_id)).get();
+    const before = this.paceOf(run, job?.rate ?? null);
+    const after = onThrottle(before, now, retryAfterMs);
+    const slot = schedule(after, 1, now);
+    this.sql.exec("UPDATE runs SET pace = ? WHERE run_id = ?", JSON.stringify(slot.pace), runId);
+    if (after.current !== before.current) {
+      await eventInsert(this.db, {
+        at: new Date(now).toISOString(),
+        type: "run.throttled",
+        actor: "system",
+        jobId: run.job_id,
+        data: { run_id: runId, rate_per_minute: after.current, was: before.current, retry_after_ms: retryAfterMs ?? null },
+      });
+    }
+    return slot.times[0];
+  }
+
+  private paceOf(run: RunRow, configured: number | null): Pace {
+    return run.pace ? (JSON.parse(run.pace) as Pace) : newPace(configured, run.run_at);
+  }
+
   /** For tests and operators. */
   async runs(): Promise<RunRow[]> {
     return this.sql.exec<RunRow>("SELECT * FROM runs ORDER BY run_at").toArray();
@@ -167,9 +202,11 @@ export class CampaignRunner extends DurableObject<Env> {
       .limit(cs.fanoutPageSize)
       .all();
     const now = this.clock.now().getTime();
+    // Send slots come from the run's pace: the configured rollout rate, lowered while providers throttle.
+    const paced = schedule(recover(this.paceOf(run, job.rolloutPerMinute), now), rows.length, run.run_at);
     const occurrences: Occurrence[] = rows.map((p, i) => {
       const id = occurrenceId(job.id, run.run_at, p.id);
-      const send = Math.max(sendAtMs(run.run_at, run.handed + i, job.rolloutPerMinute, job.delayS, unitHash(id)), 0);
+      const send = Math.max(paced.times[i] + Math.floor(unitHash(id) * job.delayS * 1000), 0);
       return {
         id,
         jobId: job.id,
@@ -186,6 +223,7 @@ export class CampaignRunner extends DurableObject<Env> {
     });
     await pool(occurrences, cs.fanoutConcurrency, (o) => this.env.PROBE_SCHEDULER.getByName(o.probeId).enqueue(o));
     const handed = run.handed + rows.length;
+    this.sql.exec("UPDATE runs SET pace = ? WHERE run_id = ?", JSON.stringify(paced.pace), run.run_id);
     const cursor = rows.length ? rows[rows.length - 1].id : run.cursor;
     if (rows.length < cs.fanoutPageSize) {
       const at = this.clock.now().toISOString();
@@ -200,8 +238,7 @@ export class CampaignRunner extends DurableObject<Env> {
     this.sql.exec("UPDATE runs SET cursor = ?, handed = ? WHERE run_id = ?", cursor, handed, run.run_id);
     await db.update(jobRuns).set({ targets: handed }).where(eq(jobRuns.id, run.run_id));
     // With a rollout rate, hand out the next page shortly before its first push is due rather than all at once.
-    const nextFirst = sendAtMs(run.run_at, handed, job.rolloutPerMinute, 0, 0);
-    return Math.max(now, nextFirst - PAGE_LEAD_MS);
+    return Math.max(now, paced.pace.cursorMs - PAGE_LEAD_MS);
   }
 }
 

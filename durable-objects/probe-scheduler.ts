@@ -13,6 +13,7 @@ import { eventInsert } from "../functions/events/log";
 import { type Clock, systemClock } from "../functions/lib/clock";
 import { settingsFrom } from "../functions/lib/settings";
 import { selectProvider } from "../functions/push";
+import { budgetAllows, budgetFor } from "../functions/push/budget";
 import { pushConfigFrom } from "../functions/push/config";
 import type { PushMessage, PushResult } from "../functions/push/types";
 
@@ -77,6 +78,8 @@ export class ProbeScheduler extends DurableObject<Env> {
       task_id TEXT, payload TEXT NOT NULL, send_at INTEGER NOT NULL, expire_at INTEGER NOT NULL, state TEXT NOT NULL,
       attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER, outcome TEXT, created_at INTEGER NOT NULL)`);
     this.sql.exec("CREATE INDEX IF NOT EXISTS occurrences_next ON occurrences(next_at)");
+    // When this device was last pushed: its push budget (functions/push/budget.ts) looks back one hour.
+    this.sql.exec("CREATE TABLE IF NOT EXISTS push_log (at INTEGER NOT NULL)");
   }
 
   private get db() {
@@ -232,6 +235,28 @@ export class ProbeScheduler extends DurableObject<Env> {
       else this.close(row.id, reason);
       return;
     }
+    const budget = budgetFor(info.platform, pushConfigFrom(this.env).budgets);
+    if (budget) {
+      const sent = this.sql.exec<{ at: number }>("SELECT at FROM push_log WHERE at > ?", now - 3_600_000).toArray().map((r) => r.at);
+      const verdict = budgetAllows(sent, now, budget);
+      if (!verdict.ok) {
+        // Over the device's push budget: not pushed, left for the probe to pull, and recorded as such.
+        await db.batch([
+          eventInsert(db, {
+            at: new Date(now).toISOString(),
+            type: "push.deferred",
+            actor: "system",
+            jobId: row.job_id,
+            probeId: row.probe_id,
+            taskId: row.task_id,
+            data: { reason: "push budget", provider: provider.name, window: verdict.window, sent: verdict.sent, limit: verdict.limit },
+          }),
+        ]);
+        if (row.kind === "task") this.sql.exec("UPDATE occurrences SET state = 'awaiting', next_at = ?, outcome = 'deferred: push budget' WHERE id = ?", row.expire_at, row.id);
+        else this.close(row.id, "deferred: push budget");
+        return;
+      }
+    }
     const cs = campaignSettings(this.env);
     const settings = settingsFrom(this.env);
     const claims = row.kind === "task" ? { kind: "task" as const, taskId: row.task_id!, probeId: row.probe_id } : { kind: "alert" as const, jobId: row.job_id, probeId: row.probe_id };
@@ -266,7 +291,8 @@ export class ProbeScheduler extends DurableObject<Env> {
     const d = r.decision;
     const stmts: any[] = [];
     if (d.action === "sent") {
-      stmts.push(eventInsert(db, { ...base, at, type: "push.sent", data: { ...answer, kind: row.kind } }));
+      const messageId = r.result.outcome === "sent" ? r.result.providerMessageId : undefined;
+      stmts.push(eventInsert(db, { ...base, at, type: "push.sent", data: { ...answer, kind: row.kind, ...(messageId ? { provider_message_id: messageId } : {}) } }));
       if (row.task_id) stmts.push(...taskTransition(db, row.task_id, "notify", at, "system", { notifiedAt: at }, { provider: r.result.provider }));
     } else if (d.action === "retry") {
       stmts.push(eventInsert(db, { ...base, at, type: "push.retry", data: { ...answer, retry_at: new Date(d.atMs).toISOString() } }));
@@ -287,14 +313,31 @@ export class ProbeScheduler extends DurableObject<Env> {
     }
     await db.batch(stmts as [any, ...any[]]);
     if (d.action === "sent") {
+      this.sql.exec("INSERT INTO push_log (at) VALUES (?)", Date.parse(at));
+      this.sql.exec("DELETE FROM push_log WHERE at < ?", Date.parse(at) - 3_600_000);
       if (row.kind === "task") this.sql.exec("UPDATE occurrences SET state = 'awaiting', next_at = ? WHERE id = ?", row.expire_at, row.id);
       else this.close(row.id);
     } else if (d.action === "retry") {
-      this.sql.exec("UPDATE occurrences SET state = 'pending', next_at = ? WHERE id = ?", d.atMs, row.id);
+      let retryAt = d.atMs;
+      if (isThrottle(r.result)) {
+        // The provider is throttling: the campaign's rollout slows down, and this push waits for a slot at the new rate.
+        try {
+          const slot = await this.env.CAMPAIGN_RUNNER.getByName(row.job_id).throttled(row.run_id, r.result.outcome === "retry" ? r.result.retryAfterMs : undefined);
+          if (slot !== null) retryAt = Math.max(retryAt, slot);
+        } catch (e) {
+          console.error(JSON.stringify({ level: "error", where: "ProbeScheduler.throttled", occurrence: row.id, message: String(e) }));
+        }
+      }
+      this.sql.exec("UPDATE occurrences SET state = 'pending', next_at = ? WHERE id = ?", retryAt, row.id);
     } else {
       this.close(row.id);
     }
   }
+}
+
+/** 429 and quota answers mean "slow down", as opposed to a 5xx or a timeout. */
+function isThrottle(r: PushResult): boolean {
+  return r.outcome === "retry" && (r.status === 429 || /QUOTA_EXCEEDED|RESOURCE_EXHAUSTED|TooManyRequests/i.test(r.error));
 }
 
 type Recorded = { result: PushResult; decision: Decision; attempt: number; token: string };

@@ -101,6 +101,9 @@ export const Run = z.object({
 export const JobDetail = Job.extend({
   runs: z.array(Run),
   task_counts: z.record(z.enum(TASK_STATES), z.number()),
+  delivery: z
+    .object({ sent: z.number(), failed: z.number(), token_expired: z.number(), deferred: z.number(), skipped: z.number(), retried: z.number() })
+    .openapi({ description: "push attempts by outcome, from the delivery log (push.* events)" }),
   upcoming_runs: z.array(z.string()),
 }).openapi("JobDetail");
 

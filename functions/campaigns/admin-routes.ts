@@ -1,7 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, count, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
+import { and, count, desc, eq, inArray, like, sql, type SQL } from "drizzle-orm";
 import { jobRuns, jobs, tasks, TASK_STATES, type TaskState } from "../../schema/campaigns";
 import { DryRun, JobBody, JobCreated, JobDetail, JobIdParam, JobList, JobStatus } from "../../schema/campaigns-api";
+import { events } from "../../schema/events";
 import { probes } from "../../schema/probes";
 import { actorOf, principal, requireOperator } from "../auth/middleware";
 import { eventInsert } from "../events/log";
@@ -172,6 +173,20 @@ campaignAdminRoutes.openapi(
   },
 );
 
+/** Push outcomes of a campaign from its delivery log (the push.* events). */
+function deliveryCounts(rows: { type: string; expired: number | null; n: number }[]) {
+  const d = { sent: 0, failed: 0, token_expired: 0, deferred: 0, skipped: 0, retried: 0 };
+  for (const r of rows) {
+    if (r.type === "push.sent") d.sent += r.n;
+    else if (r.type === "push.failed" && r.expired) d.token_expired += r.n;
+    else if (r.type === "push.failed") d.failed += r.n;
+    else if (r.type === "push.deferred") d.deferred += r.n;
+    else if (r.type === "push.skipped") d.skipped += r.n;
+    else if (r.type === "push.retry") d.retried += r.n;
+  }
+  return d;
+}
+
 async function loadJob(c: { var: { services: { db: import("../lib/hono").Db } } }, id: string) {
   const row = await c.var.services.db.select().from(jobs).where(eq(jobs.id, id.toLowerCase())).get();
   if (!row) throw new ApiError("not_found", "job not found");
@@ -192,9 +207,14 @@ campaignAdminRoutes.openapi(
   async (c) => {
     const job = await loadJob(c, c.req.valid("param").job_id);
     const { db, clock } = c.var.services;
-    const [runs, counts] = await db.batch([
+    const [runs, counts, delivery] = await db.batch([
       db.select().from(jobRuns).where(eq(jobRuns.jobId, job.id)).orderBy(desc(jobRuns.scheduledAt)).limit(100),
       db.select({ state: tasks.state, n: count() }).from(tasks).where(eq(tasks.jobId, job.id)).groupBy(tasks.state),
+      db
+        .select({ type: events.type, expired: sql<number>`json_extract(${events.data}, '$.token_expired')`, n: count() })
+        .from(events)
+        .where(and(eq(events.jobId, job.id), like(events.type, "push.%")))
+        .groupBy(events.type, sql`json_extract(${events.data}, '$.token_expired')`),
     ]);
     const taskCounts = Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as Record<TaskState, number>;
     for (const r of counts) taskCounts[r.state] = r.n;
@@ -215,6 +235,7 @@ campaignAdminRoutes.openapi(
           finished_at: r.finishedAt,
         })),
         task_counts: taskCounts,
+        delivery: deliveryCounts(delivery),
         upcoming_runs: up,
       },
       200,

@@ -37,12 +37,3 @@ export function decide(result: PushResult, attempt: number, maxAttempts: number,
     }
   }
 }
-
-/**
- * When probe number `index` of a run gets its push: the run's time, plus its place in the rollout (at most
- * `perMinute` pushes per minute, spread evenly), plus its share of the campaign's random delay.
- */
-export function sendAtMs(runAtMs: number, index: number, perMinute: number | null, delayS: number, unit: number): number {
-  const rollout = perMinute ? Math.floor((index * 60_000) / perMinute) : 0;
-  return runAtMs + rollout + Math.floor(unit * delayS * 1000);
-}

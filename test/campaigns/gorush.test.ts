@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { backoffMs, decide, sendAtMs } from "../../functions/campaigns/dispatch";
+import { backoffMs, decide } from "../../functions/campaigns/dispatch";
+import { newPace, schedule } from "../../functions/push/pace";
 import { normalizeTarget, probeMatches } from "../../functions/campaigns/targeting";
 import { GorushProvider, gorushBody, retryAfterMs } from "../../functions/push/gorush";
 import type { PushMessage, PushTarget } from "../../functions/push/types";
@@ -107,10 +108,11 @@ describe("dispatch decisions (provider-agnostic)", () => {
     expect(backoffMs(30, 1)).toBe(15 * 60_000);
     expect(backoffMs(1, 0)).toBe(1000);
   });
-  it("rollout and delay place each probe's push", () => {
-    expect(sendAtMs(0, 0, 100, 0, 0)).toBe(0);
-    expect(sendAtMs(0, 250, 100, 0, 0)).toBe(150_000);
-    expect(sendAtMs(0, 5, null, 60, 0.5)).toBe(30_000);
+  it("a rollout rate places each probe's push on its slot (probe 250 at 100/min goes out at 2.5 min)", () => {
+    const { times } = schedule(newPace(100, 0), 251, 0);
+    expect(times[0]).toBe(0);
+    expect(times[250]).toBe(150_000);
+    expect(schedule(newPace(null, 0), 5, 0).times).toEqual([0, 0, 0, 0, 0]);
   });
 });
 
