@@ -1,0 +1,152 @@
+// Direct push end to end: `wrangler dev` with no gorush gateway, FCM and APNs credentials pointing at the fakes in
+// tools/ (which check signatures, claims, headers and sizes as Google and Apple do). One campaign targets Android and
+// iOS probes; each push carries a working pingback URL; a stretch of 429s delays the run without losing or doubling
+// anything; dead tokens are marked and skipped by the next run.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { startFakeApns } from "../../tools/fake-apns.mjs";
+import { startFakeFcm } from "../../tools/fake-fcm.mjs";
+import { client, SECRETS, startWorker } from "./harness.mjs";
+
+async function eventually(check, what, timeoutMs = 45_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const hex = (n) => n.toString(16).padStart(2, "0").repeat(32);
+
+describe("direct FCM and APNs delivery (wrangler dev + fake providers)", () => {
+  let w;
+  let fcm;
+  let apns;
+  let call;
+  let admin;
+  const password = "p".repeat(20) + "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN";
+
+  before(async () => {
+    fcm = await startFakeFcm();
+    apns = await startFakeApns({ topic: "org.openobservatory.ooniprobe" });
+    w = await startWorker({
+      vars: {
+        FCM_SERVICE_ACCOUNT: JSON.stringify(fcm.serviceAccount),
+        FCM_BASE_URL: fcm.url,
+        APNS_KEY: apns.key.key,
+        APNS_KEY_ID: apns.key.keyId,
+        APNS_TEAM_ID: apns.key.teamId,
+        APNS_TOPIC: apns.topic,
+        APNS_BASE_URL: apns.url,
+        PUSH_TIMEOUT_MS: "5000",
+      },
+    });
+    call = client(w.url);
+    admin = (await call("POST", "/api/v1/login", { json: { username: "admin", password: SECRETS.ADMIN_PASSWORD } })).body.token;
+  });
+  after(async () => {
+    await w?.stop();
+    await fcm?.stop();
+    await apns?.stop();
+  });
+
+  async function register(cc, platform, token) {
+    const r = await call("POST", "/api/v1/register", {
+      json: { probe_cc: cc, probe_asn: "AS1", platform, software_name: "ooniprobe", software_version: "3.8.0", supported_tests: ["web_connectivity"], token, password },
+    });
+    assert.equal(r.status, 200);
+    const login = await call("POST", "/api/v1/login", { json: { username: r.body.client_id, password } });
+    return { id: r.body.client_id, token: login.body.token, pushToken: token };
+  }
+  async function campaign(cc, comment) {
+    const r = await call("POST", "/api/v1/admin/job", {
+      json: { schedule: "R1//P", comment, task: { test_name: "web_connectivity", arguments: {} }, target: { countries: [cc] } },
+      token: admin,
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    return r.body.id;
+  }
+  const fireCron = async () => assert.equal((await fetch(`${w.url}/cdn-cgi/handler/scheduled?cron=*+*+*+*+*`)).status, 200);
+
+  it("one campaign reaches Android through FCM and iOS through APNs, each push with a working pingback URL", async () => {
+    const android = await register("IT", "android", "fcm-token-it-1");
+    const ios = await register("IT", "ios", hex(1));
+    const jobId = await campaign("IT", "android + ios");
+    await fireCron();
+    await eventually(() => fcm.received.length >= 1 && apns.received.length >= 1, "a push at each provider");
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(fcm.received.length, 1);
+    assert.equal(apns.received.length, 1);
+    assert.equal(fcm.tokenRequests, 1, "the access token is minted once and shared");
+
+    const f = fcm.received[0].message;
+    assert.equal(f.token, android.pushToken);
+    assert.equal(f.data.type, "run_task");
+    const a = apns.received[0];
+    assert.deepEqual([a.device, a.pushType, a.priority], [ios.pushToken, "background", "5"]);
+    assert.equal(a.payload.aps["content-available"], 1);
+
+    for (const [pingback, probe] of [
+      [f.data.pingback_url, android],
+      [a.payload.pingback_url, ios],
+    ]) {
+      assert.ok(pingback.startsWith(`${w.url}/`), pingback);
+      const task = await fetch(pingback).then((r) => r.json());
+      assert.equal(task.test_name, "web_connectivity");
+      assert.equal((await call("POST", `/api/v1/task/${task.id}/accept`, { token: probe.token })).status, 200);
+    }
+    const detail = await call("GET", `/api/v1/admin/job/${jobId}`, { token: admin });
+    assert.equal(detail.body.delivery.sent, 2);
+    const events = await call("GET", `/api/v1/admin/events?job_id=${jobId}&type=push.sent`, { token: admin });
+    assert.deepEqual(events.body.events.map((e) => e.data.provider).sort(), ["apns", "fcm"]);
+    assert.ok(events.body.events.every((e) => e.data.provider_message_id), "provider message ids are logged");
+  });
+
+  it("a run during which FCM answers 429 for a while completes late, with nothing lost or duplicated", async () => {
+    const probes = [];
+    for (let i = 0; i < 6; i++) probes.push(await register("GR", "android", `fcm-token-gr-${i}`));
+    fcm.reset();
+    fcm.inject({ status: 429, forMs: 2500, retryAfter: 2 });
+    const jobId = await campaign("GR", "through a quota storm");
+    const t0 = Date.now();
+    await fireCron();
+    await eventually(() => new Set(fcm.received.map((r) => r.message.token)).size === 6, "all six pushes delivered", 60_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    const tokens = fcm.received.map((r) => r.message.token).sort();
+    assert.deepEqual(tokens, probes.map((p) => p.pushToken).sort(), "each probe exactly once");
+    assert.ok(Date.now() - t0 >= 2000, "the storm delayed the run");
+    const detail = await call("GET", `/api/v1/admin/job/${jobId}`, { token: admin });
+    assert.equal(detail.body.delivery.sent, 6);
+    assert.ok(detail.body.delivery.retried >= 1, JSON.stringify(detail.body.delivery));
+    const throttled = await call("GET", `/api/v1/admin/events?job_id=${jobId}&type=run.throttled`, { token: admin });
+    assert.ok(throttled.body.events.length >= 1, "the rollout slowed down");
+  });
+
+  it("dead tokens are marked expired and skipped by the next run", async () => {
+    const dead = await register("DE", "android", "fcm-token-dead");
+    const deadIos = await register("DE", "ios", hex(7));
+    const alive = await register("DE", "android", "fcm-token-alive");
+    fcm.reset();
+    apns.reset();
+    fcm.markDead([dead.pushToken]);
+    apns.markDead([deadIos.pushToken]);
+    await campaign("DE", "first run");
+    await fireCron();
+    const state = async (p) => (await call("GET", `/api/v1/admin/clients/${p.id}`, { token: admin })).body.token_state;
+    await eventually(async () => (await state(dead)) === "expired" && (await state(deadIos)) === "expired", "both dead tokens marked");
+    assert.equal(await state(alive), "valid");
+
+    fcm.reset();
+    apns.reset();
+    const second = await campaign("DE", "second run");
+    await fireCron();
+    await eventually(() => fcm.received.length >= 1, "the live probe's push");
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.deepEqual(fcm.received.map((r) => r.message.token), [alive.pushToken]);
+    assert.equal(apns.received.length, 0);
+    const skipped = await call("GET", `/api/v1/admin/events?job_id=${second}&type=push.skipped`, { token: admin });
+    assert.equal(skipped.body.events.length, 2, "the dead probes were skipped, not pushed");
+  });
+});
