@@ -135,7 +135,10 @@ try {
       "",
       table,
       "",
-      `Target: register and update at least 50% of the bare route's throughput. Each of them is exactly one D1 round trip (one atomic \`db.batch()\`; update writes its history and event with INSERT … SELECT in the same batch). In local \`wrangler dev\`, a single D1 round trip costs about as much as a whole bare request: the one-read reference row above is the ceiling for any route that touches D1 here, and register/update sit close to it (the rest is drizzle building three statements and the index writes). Probe login checks a 64-letter secret with one salted SHA-256 (docs/decisions/0002-probe-secret-storage.md); operator login pays for PBKDF2-SHA256 at 100,000 iterations, which costs ${pbkdf2Ms.toFixed(0)} ms of CPU per check in Node on this machine (workerd uses the same BoringSSL primitive), so operator logins are bounded by that check, by design.`,
+      `Target: register and update at least 50% of the bare route's throughput. Result: ${rows
+        .filter((r) => /register|update/.test(r.name))
+        .map((r) => `${r.name.split(" ")[1]} ${((100 * r.rps) / health).toFixed(0)}%`)
+        .join(", ")}: ${rows.filter((r) => /register|update/.test(r.name)).every((r) => r.rps >= health / 2) ? "met" : "NOT met in local wrangler dev"}. Each of them is exactly one D1 round trip (one atomic \`db.batch()\`; update writes its history and event with INSERT … SELECT in the same batch). In local \`wrangler dev\`, a single D1 round trip costs about as much as a whole bare request: the one-read reference row above is the ceiling for any route that touches D1 here, and register/update sit close to it (the rest is drizzle building three statements and the index writes). Probe login checks a 64-letter secret with one salted SHA-256 (docs/decisions/0002-probe-secret-storage.md); operator login pays for PBKDF2-SHA256 at 100,000 iterations, which costs ${pbkdf2Ms.toFixed(0)} ms of CPU per check in Node on this machine (workerd uses the same BoringSSL primitive), so operator logins are bounded by that check, by design.`,
       "<!-- registry:end -->",
     ].join("\n");
     const re = /<!-- registry:start -->[\s\S]*<!-- registry:end -->/;
