@@ -201,7 +201,7 @@ export class CampaignRunner extends DurableObject<Env> {
     await db.update(jobRuns).set({ targets: handed }).where(eq(jobRuns.id, run.run_id));
     // With a rollout rate, hand out the next page shortly before its first push is due rather than all at once.
     const nextFirst = sendAtMs(run.run_at, handed, job.rolloutPerMinute, 0, 0);
-    return Math.max(now, nextFirst - PAGE_LEAD_MS);
+    return Math.max(now + cs.fanoutPageIntervalMs, nextFirst - PAGE_LEAD_MS);
   }
 }
 
