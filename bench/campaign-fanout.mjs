@@ -14,7 +14,14 @@ const REGISTER_CONCURRENCY = Number(process.env.REGISTER_CONCURRENCY ?? 16);
 const DEADLINE_MS = Number(process.env.DEADLINE_MS ?? 8 * 60_000);
 
 const gw = await startFakeGorush({ maxNotification: 100 });
-const w = await startWorker({ vars: { GORUSH_URL: gw.url }, timeoutMs: 120_000, logFile: process.env.BENCH_LOG || null });
+// One page of probes every FANOUT_PAGE_INTERVAL_MS: the local runtime keeps every live probe object's SQLite files
+// open in one process and fails (SQLITE_NOMEM) beyond ~3,000 at once (bench/README.md "Campaign fan-out").
+const PAGE_INTERVAL_MS = process.env.FANOUT_PAGE_INTERVAL_MS ?? "8000";
+const w = await startWorker({
+  vars: { GORUSH_URL: gw.url, FANOUT_PAGE_INTERVAL_MS: PAGE_INTERVAL_MS },
+  timeoutMs: 120_000,
+  logFile: process.env.BENCH_LOG || null,
+});
 const call = client(w.url);
 const out = {};
 try {

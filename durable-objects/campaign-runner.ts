@@ -238,7 +238,7 @@ export class CampaignRunner extends DurableObject<Env> {
     this.sql.exec("UPDATE runs SET cursor = ?, handed = ? WHERE run_id = ?", cursor, handed, run.run_id);
     await db.update(jobRuns).set({ targets: handed }).where(eq(jobRuns.id, run.run_id));
     // With a rollout rate, hand out the next page shortly before its first push is due rather than all at once.
-    return Math.max(now, paced.pace.cursorMs - PAGE_LEAD_MS);
+    return Math.max(now + cs.fanoutPageIntervalMs, paced.pace.cursorMs - PAGE_LEAD_MS);
   }
 }
 

@@ -11,6 +11,11 @@ export type CampaignSettings = {
   fanoutPageSize: number;
   /** Hand-offs in flight at once (the platform allows 6 simultaneous outgoing connections). */
   fanoutConcurrency: number;
+  /**
+   * Least time between two pages of one run (0 = next page at once). Caps how many probe objects are live at
+   * once; the local single-process runtime needs it for large runs (bench/README.md "Campaign fan-out").
+   */
+  fanoutPageIntervalMs: number;
 };
 
 const int = (name: string, raw: unknown, fallback: number, min: number, max: number): number => {
@@ -30,6 +35,7 @@ export function campaignSettings(env: Env): CampaignSettings {
     pingbackTtlS: int("PINGBACK_TTL_S", e.PINGBACK_TTL_S, 3600, 10, 7 * 86400),
     fanoutPageSize: int("FANOUT_PAGE_SIZE", e.FANOUT_PAGE_SIZE, 500, 1, 5000),
     fanoutConcurrency: int("FANOUT_CONCURRENCY", e.FANOUT_CONCURRENCY, 6, 1, 50),
+    fanoutPageIntervalMs: int("FANOUT_PAGE_INTERVAL_MS", e.FANOUT_PAGE_INTERVAL_MS, 0, 0, 3_600_000),
   };
   cache.set(env, s);
   return s;
