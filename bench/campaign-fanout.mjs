@@ -6,19 +6,44 @@
 //
 //   node bench/campaign-fanout.mjs                 # 10,000 probes
 //   PROBES=1000 node bench/campaign-fanout.mjs     # quicker
+//   PROVIDER=direct node bench/campaign-fanout.mjs # through fake FCM (Android) and fake APNs (iOS) instead of gorush
 import { startWorker, client, SECRETS } from "../test/e2e/harness.mjs";
+import { startFakeApns } from "../tools/fake-apns.mjs";
+import { startFakeFcm } from "../tools/fake-fcm.mjs";
 import { startFakeGorush } from "../tools/fake-gorush.mjs";
 
 const N = Number(process.env.PROBES ?? 10_000);
 const REGISTER_CONCURRENCY = Number(process.env.REGISTER_CONCURRENCY ?? 16);
 const DEADLINE_MS = Number(process.env.DEADLINE_MS ?? 8 * 60_000);
 
-const gw = await startFakeGorush({ maxNotification: 100 });
+const DIRECT = process.env.PROVIDER === "direct";
+const platformOf = (i) => (i % 3 === 0 ? "ios" : "android");
+// APNs device tokens are hex; FCM and gorush tokens are opaque strings.
+const tokenOf = (i, cc) => (DIRECT && platformOf(i) === "ios" ? `${Buffer.from(`${cc}-${i}`).toString("hex")}`.padEnd(64, "0") : `bench-${cc}-${i}`);
+const gw = DIRECT ? null : await startFakeGorush({ maxNotification: 100 });
+const fcm = DIRECT ? await startFakeFcm() : null;
+const apns = DIRECT ? await startFakeApns() : null;
+/** Every push received by whichever fake provider(s), as {token, at}, in arrival order per provider. */
+const received = () =>
+  DIRECT
+    ? [...fcm.received.map((r) => ({ token: r.message.token, at: r.at })), ...apns.received.map((r) => ({ token: r.device, at: r.at }))]
+    : gw.received;
+const providerVars = DIRECT
+  ? {
+      FCM_SERVICE_ACCOUNT: JSON.stringify(fcm.serviceAccount),
+      FCM_BASE_URL: fcm.url,
+      APNS_KEY: apns.key.key,
+      APNS_KEY_ID: apns.key.keyId,
+      APNS_TEAM_ID: apns.key.teamId,
+      APNS_TOPIC: apns.topic,
+      APNS_BASE_URL: apns.url,
+    }
+  : { GORUSH_URL: gw.url };
 // One page of probes every FANOUT_PAGE_INTERVAL_MS: the local runtime keeps every live probe object's SQLite files
 // open in one process and fails (SQLITE_NOMEM) beyond ~3,000 at once (bench/README.md "Campaign fan-out").
 const PAGE_INTERVAL_MS = process.env.FANOUT_PAGE_INTERVAL_MS ?? "8000";
 const w = await startWorker({
-  vars: { GORUSH_URL: gw.url, FANOUT_PAGE_INTERVAL_MS: PAGE_INTERVAL_MS },
+  vars: { ...providerVars, FANOUT_PAGE_INTERVAL_MS: PAGE_INTERVAL_MS },
   timeoutMs: 120_000,
   logFile: process.env.BENCH_LOG || null,
 });
@@ -31,12 +56,12 @@ try {
   const body = (i, cc) => ({
     probe_cc: cc,
     probe_asn: `AS${64500 + (i % 20)}`,
-    platform: i % 3 === 0 ? "ios" : "android",
+    platform: platformOf(i),
     software_name: "ooniprobe-android",
     software_version: "3.8.0",
     supported_tests: ["web_connectivity"],
     network_type: "wifi",
-    token: `bench-${cc}-${i}`,
+    token: tokenOf(i, cc),
   });
   await Promise.all(
     Array.from({ length: REGISTER_CONCURRENCY }, async () => {
@@ -64,12 +89,13 @@ try {
   if (cron.status !== 200) throw new Error(`cron: ${cron.status}`);
   let last = 0;
   const seen = new Set();
-  let counted = 0;
   for (;;) {
-    for (; counted < gw.received.length; counted++) seen.add(gw.received[counted].token);
+    // Recounted from scratch: with two providers, pushes arrive in two lists that grow independently.
+    const all = received();
+    for (const r of all) seen.add(r.token);
     if (seen.size !== last) {
       last = seen.size;
-      process.stdout.write(`\r${seen.size} probes pushed (${gw.received.length} pushes) after ${((Date.now() - fired) / 1000).toFixed(1)} s   `);
+      process.stdout.write(`\r${seen.size} probes pushed (${all.length} pushes) after ${((Date.now() - fired) / 1000).toFixed(1)} s   `);
     }
     if (seen.size >= N) break;
     if (Date.now() - fired > DEADLINE_MS) {
@@ -82,11 +108,13 @@ try {
   process.stdout.write("\n");
   // Give late duplicates a chance to show up before counting.
   await new Promise((r) => setTimeout(r, 5000));
+  const got = received();
   const firstAt = new Map();
-  for (const r of gw.received) if (!firstAt.has(r.token)) firstAt.set(r.token, r.at);
-  const tokens = gw.received.map((r) => r.token);
+  for (const r of got) if (!firstAt.has(r.token) || firstAt.get(r.token) > r.at) firstAt.set(r.token, r.at);
+  const tokens = got.map((r) => r.token);
   const unique = new Set(tokens);
-  const expected = new Set(Array.from({ length: N }, (_, i) => `bench-BN-${i}`));
+  const expected = new Set(Array.from({ length: N }, (_, i) => tokenOf(i, "BN")));
+  out.provider = DIRECT ? "direct (fake FCM + fake APNs)" : "gorush (fake gateway)";
   out.probes = N;
   out.pushes_received = tokens.length;
   out.unique_tokens = unique.size;
@@ -97,7 +125,7 @@ try {
   out.cron_to_last_probe_pushed_s = (Math.max(...firstAt.values()) - fired) / 1000;
   out.pushes_per_s = Math.round(unique.size / out.cron_to_last_probe_pushed_s);
   const byToken = new Map();
-  for (const r of gw.received) byToken.set(r.token, [...(byToken.get(r.token) ?? []), r.at]);
+  for (const r of got) byToken.set(r.token, [...(byToken.get(r.token) ?? []), r.at]);
   out.duplicate_gaps_ms = [...byToken.values()].filter((v) => v.length > 1).map((v) => v[1] - v[0]).slice(0, 10);
   out.storage_errors_in_worker_log = (w.logs.match(/SQLITE_NOMEM/g) ?? []).length;
   console.log(JSON.stringify(out, null, 2));
@@ -116,5 +144,8 @@ try {
   }
 } finally {
   await w.stop();
-  await gw.stop();
+  await gw?.stop();
+  await fcm?.stop();
+  await apns?.stop();
+  if (DIRECT) console.log(JSON.stringify({ fcm_received: fcm.received.length, apns_received: apns.received.length, fcm_access_tokens_minted: fcm.tokenRequests, apns_provider_tokens: apns.providerTokens, sample: received().slice(0, 3).map((r) => r.token) }));
 }
