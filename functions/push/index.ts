@@ -7,9 +7,29 @@ import type { PushProvider, PushTarget } from "./types";
 
 export type { PushMessage, PushProvider, PushResult, PushTarget } from "./types";
 
-/** The shared credential cache: one Durable Object for the whole deployment. */
+/** Tokens the credentials object handed this isolate, reused for a minute so a burst of pushes is not a burst of RPCs. */
+const MEMO_MS = 60_000;
+const memo = new Map<string, { token: string; until: number }>();
+
+async function remembered(key: string, force: boolean, get: (force: boolean) => Promise<string>): Promise<string> {
+  const hit = memo.get(key);
+  if (!force && hit && hit.until > Date.now()) return hit.token;
+  const token = await get(force);
+  memo.set(key, { token, until: Date.now() + MEMO_MS });
+  return token;
+}
+
+/**
+ * The shared credential cache: one Durable Object for the whole deployment mints and refreshes the tokens
+ * (docs/push.md); each isolate keeps the answer for a minute (the object rotates APNs tokens at 50 minutes and
+ * refreshes FCM tokens 5 minutes early, so a memoised token is always still valid). A forced refresh skips the memo.
+ */
 export function credentials(env: Env) {
-  return env.PUSH_CREDENTIALS.getByName("global");
+  const stub = env.PUSH_CREDENTIALS.getByName("global");
+  return {
+    fcmAccessToken: (force = false) => remembered("fcm", force, (f) => stub.fcmAccessToken(f)),
+    apnsProviderToken: (force = false) => remembered("apns", force, (f) => stub.apnsProviderToken(f)),
+  };
 }
 
 /**

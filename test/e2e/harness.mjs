@@ -44,6 +44,16 @@ export async function startWorker({ vars = {}, timeoutMs = 60_000, beforeStart, 
   const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector), "--persist-to", persist];
   for (const [k, v] of Object.entries(all)) args.push("--var", `${k}:${v}`);
   const child = spawn(WRANGLER, args, { cwd: ROOT, env: ENV, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  // A run killed from outside (timeout, Ctrl-C) must not leave wrangler and workerd behind to load the machine.
+  const reap = () => {
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  };
+  process.once("exit", reap);
+  for (const sig of ["SIGINT", "SIGTERM"]) process.once(sig, () => process.exit(128 + (sig === "SIGINT" ? 2 : 15)));
   // Keep the last MAX_LOG characters only (a long benchmark must not grow a string without bound); `logFile` keeps all.
   const MAX_LOG = 1_000_000;
   let logs = "";
