@@ -118,7 +118,8 @@ export function parseIso(source: string, nowMs: number): Schedule {
 
 const MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"];
 const DAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
-const MACROS: Record<string, string> = {
+/** Cron shorthands and the 5-field expressions they stand for (also used by the console's schedule words). */
+export const CRON_MACROS: Record<string, string> = {
   "@yearly": "0 0 1 1 *",
   "@annually": "0 0 1 1 *",
   "@monthly": "0 0 1 * *",
@@ -167,7 +168,7 @@ function parseField(text: string, name: string, min: number, max: number, names?
 export type CronSpec = { minute: Field; hour: Field; dom: Field; month: Field; dow: Field };
 
 export function parseCronSpec(source: string): CronSpec {
-  const expr = MACROS[source.trim().toLowerCase()] ?? source.trim();
+  const expr = CRON_MACROS[source.trim().toLowerCase()] ?? source.trim();
   const f = expr.split(/\s+/);
   if (f.length !== 5) throw new ScheduleError(`invalid cron "${source}": expected 5 fields (minute hour day-of-month month day-of-week)`);
   const dow = parseField(f[4], "day-of-week", 0, 7, DAYS);

@@ -4,17 +4,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { startFakeGorush } from "../../tools/fake-gorush.mjs";
-import { client, SECRETS, startWorker } from "./harness.mjs";
+import { client, SECRETS, startWorker, eventually } from "./harness.mjs";
 
-async function eventually(check, what, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe("campaigns over real HTTP (wrangler dev + fake gorush)", () => {
   let w;

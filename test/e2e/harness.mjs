@@ -134,3 +134,14 @@ export function client(base) {
     return { status: res.status, body: parsed, headers: res.headers };
   };
 }
+
+/** Poll `check` until it returns something truthy; fail with `what` after `timeoutMs`. */
+export async function eventually(check, what, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

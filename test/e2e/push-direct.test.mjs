@@ -6,17 +6,10 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { startFakeApns } from "../../tools/fake-apns.mjs";
 import { startFakeFcm } from "../../tools/fake-fcm.mjs";
-import { client, SECRETS, startWorker } from "./harness.mjs";
+import { client, SECRETS, startWorker, eventually as waitUntil } from "./harness.mjs";
 
-async function eventually(check, what, timeoutMs = 45_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const eventually = (check, what, timeoutMs = 45_000) => waitUntil(check, what, timeoutMs);
+
 
 const hex = (n) => n.toString(16).padStart(2, "0").repeat(32);
 

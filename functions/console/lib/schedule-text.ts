@@ -1,4 +1,4 @@
-import { parseSchedule, ScheduleError, upcoming } from "../../campaigns/schedule";
+import { CRON_MACROS, parseSchedule, ScheduleError, upcoming } from "../../campaigns/schedule";
 
 // Schedules in words, for the campaign form's preview and the campaign pages. Pure: the caller passes "now".
 // The parsing and the next-run arithmetic are the campaign surface's own (functions/campaigns/schedule.ts), so the
@@ -36,15 +36,6 @@ export function describePeriod(p: string): string {
 
 const DOW = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
 const DOW_NAMES = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
-const MACROS: Record<string, string> = {
-  "@yearly": "0 0 1 1 *",
-  "@annually": "0 0 1 1 *",
-  "@monthly": "0 0 1 * *",
-  "@weekly": "0 0 * * 0",
-  "@daily": "0 0 * * *",
-  "@midnight": "0 0 * * *",
-  "@hourly": "0 * * * *",
-};
 
 const pad = (n: string) => n.padStart(2, "0");
 const isNum = (s: string) => /^\d+$/.test(s);
@@ -64,7 +55,7 @@ function dayNames(field: string): string | null {
 
 /** A 5-field cron in words for the common shapes; anything else is spelled out field by field. All times UTC. */
 export function describeCron(source: string): string {
-  const expr = MACROS[source.trim().toLowerCase()] ?? source.trim();
+  const expr = CRON_MACROS[source.trim().toLowerCase()] ?? source.trim();
   const f = expr.split(/\s+/);
   if (f.length !== 5) return `cron ${source}`;
   const [mi, h, dom, mon, dow] = f;
