@@ -10,7 +10,7 @@ import { ApiError } from "../lib/errors";
 import { newRouter } from "../lib/hono";
 import { newId } from "../lib/ids";
 import { errorResponses, jsonBody, jsonContent } from "../lib/openapi";
-import { jobKind, jobView, requestHash, scheduleFromBody } from "./jobs";
+import { jobKind, jobView, requestHash, runView, scheduleFromBody } from "./jobs";
 import { storedSchedule, upcoming } from "./schedule";
 import { normalizeTarget, targetConditions } from "./targeting";
 
@@ -206,7 +206,7 @@ campaignAdminRoutes.openapi(
   }),
   async (c) => {
     const job = await loadJob(c, c.req.valid("param").job_id);
-    const { db, clock } = c.var.services;
+    const { db } = c.var.services;
     const [runs, counts, delivery] = await db.batch([
       db.select().from(jobRuns).where(eq(jobRuns.jobId, job.id)).orderBy(desc(jobRuns.scheduledAt)).limit(100),
       db.select({ state: tasks.state, n: count() }).from(tasks).where(eq(tasks.jobId, job.id)).groupBy(tasks.state),
@@ -220,20 +220,10 @@ campaignAdminRoutes.openapi(
     for (const r of counts) taskCounts[r.state] = r.n;
     const next = job.nextRunAt && (job.state === "active" || job.state === "paused") ? Date.parse(job.nextRunAt) : null;
     const up = next === null ? [] : upcoming(storedSchedule(job.schedule, Date.parse(job.startAt)), Math.max(next, 0), 5).map(iso);
-    void clock;
     return c.json(
       {
         ...jobView(job),
-        runs: runs.map((r) => ({
-          id: r.id,
-          run_no: r.runNo,
-          scheduled_at: r.scheduledAt,
-          fired_at: r.firedAt,
-          state: r.state,
-          targets: r.targets,
-          missed_count: r.missedCount,
-          finished_at: r.finishedAt,
-        })),
+        runs: runs.map(runView),
         task_counts: taskCounts,
         delivery: deliveryCounts(delivery),
         upcoming_runs: up,

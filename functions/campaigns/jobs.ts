@@ -1,4 +1,4 @@
-import type { JobRow } from "../../schema/campaigns";
+import type { JobRow, JobRunRow } from "../../schema/campaigns";
 import type { JobBody } from "../../schema/campaigns-api";
 import { ApiError } from "../lib/errors";
 import { parseSchedule, type Schedule, ScheduleError } from "./schedule";
@@ -17,6 +17,20 @@ export function scheduleFromBody(source: string, nowMs: number): Schedule {
 /** OONI: when both are present, alert wins. */
 export function jobKind(b: JobBody): "task" | "alert" {
   return b.alert ? "alert" : "task";
+}
+
+/** A run as the API and the console show it. */
+export function runView(r: JobRunRow) {
+  return {
+    id: r.id,
+    run_no: r.runNo,
+    scheduled_at: r.scheduledAt,
+    fired_at: r.firedAt,
+    state: r.state,
+    targets: r.targets,
+    missed_count: r.missedCount,
+    finished_at: r.finishedAt,
+  };
 }
 
 export function jobView(r: JobRow) {

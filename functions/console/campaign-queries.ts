@@ -2,7 +2,7 @@ import { and, count, desc, eq, sql } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { type JobRow, jobRuns, jobs, type TaskState, tasks } from "../../schema/campaigns";
 import { probes } from "../../schema/probes";
-import { jobView } from "../campaigns/jobs";
+import { jobView, runView } from "../campaigns/jobs";
 import { storedSchedule, upcoming } from "../campaigns/schedule";
 import type { Db } from "../lib/hono";
 
@@ -74,17 +74,7 @@ export async function campaignDetail(db: Db, id: string) {
   for (const t of totals) taskCounts[t.state] = t.n;
   const next = job.nextRunAt && (job.state === "active" || job.state === "paused") ? Date.parse(job.nextRunAt) : null;
   const upcomingRuns = next === null ? [] : upcoming(storedSchedule(job.schedule, Date.parse(job.startAt)), next, 5).map((ms) => new Date(ms).toISOString());
-  const runViews: RunView[] = runs.map((r) => ({
-    id: r.id,
-    run_no: r.runNo,
-    scheduled_at: r.scheduledAt,
-    fired_at: r.firedAt,
-    state: r.state,
-    targets: r.targets,
-    missed_count: r.missedCount,
-    finished_at: r.finishedAt,
-    tasks: byRun.get(r.id) ?? {},
-  }));
+  const runViews: RunView[] = runs.map((r) => ({ ...runView(r), tasks: byRun.get(r.id) ?? {} }));
   return { job: jobView(job), runs: runViews, task_counts: taskCounts, upcoming_runs: upcomingRuns };
 }
 
