@@ -1,5 +1,6 @@
 import { HTTPException } from "hono/http-exception";
 import { bodyLimit } from "hono/body-limit";
+import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { authRoutes } from "./auth/routes";
 import { consoleRoutes } from "./console/routes";
@@ -13,6 +14,17 @@ import { minionRoutes } from "./minions/routes";
 import { probeAdminRoutes } from "./probes/admin-routes";
 import { probeRoutes } from "./probes/routes";
 
+/** The request's waitUntil, when it has an execution context (in-process calls from tests may not). */
+function waitUntil(c: Context<AppEnv>, work: Promise<unknown>): void {
+  let ctx: ExecutionContext | undefined;
+  try {
+    ctx = c.executionCtx;
+  } catch {
+    return;
+  }
+  ctx.waitUntil(work);
+}
+
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{8,128}$/;
 
 /** Request id (echoed from a sane incoming X-Request-Id, else new) and the per-request service container. */
@@ -21,7 +33,14 @@ const init = createMiddleware<AppEnv>(async (c, next) => {
   const requestId = incoming && REQUEST_ID_RE.test(incoming) ? incoming : crypto.randomUUID();
   c.set("requestId", requestId);
   c.header("X-Request-Id", requestId);
-  c.set("services", buildServices(c.env));
+  c.set(
+    "services",
+    buildServices(c.env, {
+      keepAlive: (work) => waitUntil(c, work),
+      // How many requests shared this write's D1 round trip (lib/group-commit.ts), for anyone reading latencies.
+      onCommitted: (n) => c.header("Server-Timing", `commit;desc="shared by ${n}"`, { append: true }),
+    }),
+  );
   await next();
 });
 

@@ -22,6 +22,7 @@ export const ERROR_STATUS = {
   internal: 500,
   bad_gateway: 502,
   misconfigured: 503,
+  unavailable: 503,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

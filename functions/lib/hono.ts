@@ -4,21 +4,33 @@ import type { ZodError } from "zod";
 import * as tables from "../../schema/tables";
 import type { Principal } from "../auth/tokens";
 import { type Clock, systemClock } from "./clock";
+import { type Commit, d1Commit } from "./d1-commit";
 import { ApiError } from "./errors";
 import { type Settings, settingsFrom } from "./settings";
 
 export type Db = DrizzleD1Database<typeof tables>;
 
-/** The per-request service container: handlers take what they need from `c.var.services`. */
-export type Services = { db: Db; settings: Settings; clock: Clock };
+/**
+ * The per-request service container: handlers take what they need from `c.var.services`.
+ * `commit` is the hot write paths' atomic batch, shared with concurrent requests (lib/group-commit.ts).
+ */
+export type Services = { db: Db; settings: Settings; clock: Clock; commit: Commit };
 
 export type AppEnv = {
   Bindings: Env;
   Variables: { requestId: string; services: Services; principal?: Principal };
 };
 
-export function buildServices(env: Env, clock: Clock = systemClock): Services {
-  return { db: drizzle(env.DB, { schema: tables }), settings: settingsFrom(env), clock };
+export type ServiceOptions = {
+  clock?: Clock;
+  /** The request's `waitUntil`; without one (cron, Durable Objects) a commit's own await carries its flush. */
+  keepAlive?: (work: Promise<unknown>) => void;
+  /** Told how many requests shared each commit's D1 round trip. */
+  onCommitted?: (sharedBy: number) => void;
+};
+
+export function buildServices(env: Env, { clock = systemClock, keepAlive = () => {}, onCommitted }: ServiceOptions = {}): Services {
+  return { db: drizzle(env.DB, { schema: tables }), settings: settingsFrom(env), clock, commit: d1Commit(env.DB, keepAlive, onCommitted) };
 }
 
 /** zod issues as `path: message` details, for the envelope and for forms that show errors next to fields. */

@@ -25,12 +25,12 @@ probeRoutes.openapi(
   }),
   async (c) => {
     const body = c.req.valid("json");
-    const { db, clock } = c.var.services;
+    const { db, clock, commit } = c.var.services;
     const id = newId();
     const at = clock.now().toISOString();
     const meta = registrationMetadata(body);
     const passwordHash = body.password === undefined ? null : await hashProbeSecret(body.password);
-    await db.batch([
+    await commit([
       db.insert(probes).values({
         id,
         ...meta,
@@ -76,13 +76,13 @@ probeRoutes.openapi(
   async (c) => {
     const { client_id: clientId } = c.req.valid("param");
     const body = c.req.valid("json");
-    const { db, clock } = c.var.services;
+    const { db, clock, commit } = c.var.services;
     const caller = await resolvePrincipal(c, bearerOf(c));
     if (caller && (caller.role !== "probe" || caller.sub !== clientId)) {
       throw new ApiError("forbidden", "a probe may update only itself");
     }
     const at = clock.now().toISOString();
-    const [, , updated] = await db.batch(probeUpdateBatch(db, clientId, metadataFromBody(body), at, caller === null));
+    const [, , updated] = await commit(probeUpdateBatch(db, clientId, metadataFromBody(body), at, caller === null));
     if (updated.length === 0) {
       // Nothing was written: either the client does not exist, or it has a password and no token was sent.
       const row = await db.select({ hash: probes.passwordHash }).from(probes).where(eq(probes.id, clientId)).get();

@@ -1,0 +1,75 @@
+import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
+import { drizzle } from "drizzle-orm/d1";
+import * as tables from "../../schema/tables";
+import { ApiError } from "./errors";
+import { GroupCommit } from "./group-commit";
+
+/** A non-empty list of drizzle statements for one atomic D1 batch. */
+export type Statements = readonly [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]];
+
+/** Commit `stmts` atomically and return their results: the hot write paths' one D1 round trip, shared under load. */
+export type Commit = <T extends Statements>(stmts: T) => Promise<BatchResponse<T>>;
+
+/** Statements per shared batch; with a retry of each member alone a leader runs at most twice this (D1 Free: 50 queries per invocation). */
+export const MAX_GROUP_STATEMENTS = 24;
+
+/**
+ * SQLite's own statement errors (constraint, type, size, SQL): the batch's transaction rolled back, so its
+ * members may safely be run again one by one. Anything else (connection lost, timeouts, overload) may or may
+ * not have committed and is reported to every member as it is.
+ */
+export function isStatementError(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    if (/SQLITE_(CONSTRAINT|MISMATCH|TOOBIG|RANGE|ERROR)\b|constraint failed/i.test(String((e as Error).message ?? e))) return true;
+  }
+  return false;
+}
+
+/** One member's results, and how many requests shared the round trip that committed them. */
+type Committed = { results: unknown[]; sharedBy: number };
+
+const groups = new WeakMap<D1Database, GroupCommit<Statements, Committed>>();
+
+function groupFor(d1: D1Database): GroupCommit<Statements, Committed> {
+  let g = groups.get(d1);
+  if (!g) {
+    const db = drizzle(d1, { schema: tables });
+    g = new GroupCommit<Statements, Committed>({
+      maxStatements: MAX_GROUP_STATEMENTS,
+      exec: async (items) => {
+        const flat = items.flat() as unknown as Statements;
+        const results = (await db.batch(flat)) as readonly unknown[];
+        let at = 0;
+        return items.map((stmts) => ({ results: results.slice(at, (at += stmts.length)), sharedBy: items.length }));
+      },
+      execOne: async (stmts) => ({ results: [...((await db.batch(stmts)) as readonly unknown[])], sharedBy: 1 }),
+      isolatable: isStatementError,
+      previousFlushWaitMs: 5_000,
+      memberWaitMs: 25_000,
+      stalled: () => new ApiError("unavailable", "the database did not answer in time; retry later", undefined, { "Retry-After": "5" }),
+    });
+    groups.set(d1, g);
+  }
+  return g;
+}
+
+/** The group-commit statistics of one database binding in this isolate (for tests and benchmarks). */
+export function groupCommitStats(d1: D1Database) {
+  return groupFor(d1).stats;
+}
+
+/**
+ * A Commit for one request: `keepAlive` is its `waitUntil`, which carries a leader's flush to the end;
+ * `onCommitted` learns how many requests shared the round trip (the API reports it in `Server-Timing`).
+ */
+export function d1Commit(
+  d1: D1Database,
+  keepAlive: (work: Promise<unknown>) => void,
+  onCommitted: (sharedBy: number) => void = () => {},
+): Commit {
+  return async <T extends Statements>(stmts: T) => {
+    const { results, sharedBy } = await groupFor(d1).submit(stmts, stmts.length, keepAlive);
+    onCommitted(sharedBy);
+    return results as BatchResponse<T>;
+  };
+}
