@@ -97,6 +97,8 @@ export const tasks = sqliteTable(
     uniqueIndex("tasks_occurrence_idx").on(t.jobId, t.runId, t.probeId),
     index("tasks_probe_idx").on(t.probeId, t.createdAt),
     index("tasks_job_state_idx").on(t.jobId, t.state),
+    // Per-run delivery counts on a campaign's page (runs × states) read only this index, not every task row.
+    index("tasks_job_run_state_idx").on(t.jobId, t.runId, t.state),
   ],
 );
 

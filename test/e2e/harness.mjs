@@ -29,21 +29,25 @@ export function freePort() {
  * `beforeStart(persistDir, env)` runs after the migrations and before `wrangler dev` (e.g. to seed D1 in bulk).
  * Returns { url, stop, logs }.
  */
-export async function startWorker({ vars = {}, timeoutMs = 60_000, beforeStart, logFile = null } = {}) {
+export async function startWorker({ vars = {}, timeoutMs = 60_000, beforeStart, logFile = null, devtools = true } = {}) {
   const port = await freePort();
   const inspector = await freePort();
   const persist = mkdtempSync(path.join(os.tmpdir(), "eo-e2e-"));
+  // wrangler appends every debug message to a log file; keep it with the run's state (removed by stop()) rather
+  // than let suites and benchmarks grow ~/.config/.wrangler/logs by gigabytes.
+  const env = { ...ENV, WRANGLER_LOG_PATH: path.join(persist, "wrangler-debug.log") };
   const mig = spawnSync(WRANGLER, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persist], {
     cwd: ROOT,
-    env: ENV,
+    env,
     encoding: "utf8",
   });
   if (mig.status !== 0) throw new Error(`migrations failed:\n${mig.stdout}\n${mig.stderr}`);
-  if (beforeStart) await beforeStart(persist, ENV);
+  if (beforeStart) await beforeStart(persist, env);
   const all = { PUBLIC_BASE_URL: `http://127.0.0.1:${port}`, ...SECRETS, ...vars };
+  if (!devtools) return startWithoutDevtools({ port, persist, vars: all });
   const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector), "--persist-to", persist];
   for (const [k, v] of Object.entries(all)) args.push("--var", `${k}:${v}`);
-  const child = spawn(WRANGLER, args, { cwd: ROOT, env: ENV, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  const child = spawn(WRANGLER, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
   // A run killed from outside (timeout, Ctrl-C) must not leave wrangler and workerd behind to load the machine.
   const reap = () => {
     try {
@@ -89,6 +93,44 @@ export async function startWorker({ vars = {}, timeoutMs = 60_000, beforeStart, 
     },
     async stop() {
       await stopChild(child);
+      rmSync(persist, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The same dev server (wrangler's DevEnv: its proxy worker, Miniflare, workerd, local D1) started through
+ * wrangler's own API with the devtools inspector off. `wrangler dev` always attaches one and enables its Network
+ * domain, so every subrequest (each local D1 query is one) sends four devtools events through wrangler's Node
+ * process into its debug log; benchmarks use this mode to measure the Worker rather than that relay.
+ */
+let inProcessLogDir = null;
+
+async function startWithoutDevtools({ port, persist, vars }) {
+  // wrangler runs in this process here and may still log after stop(): its debug log lives in a directory of
+  // its own, removed when the process exits.
+  if (!inProcessLogDir) {
+    inProcessLogDir = mkdtempSync(path.join(os.tmpdir(), "eo-wrangler-log-"));
+    process.once("exit", () => rmSync(inProcessLogDir, { recursive: true, force: true }));
+  }
+  Object.assign(process.env, {
+    WRANGLER_SEND_METRICS: "false",
+    CLOUDFLARE_CF_FETCH_ENABLED: "false",
+    WRANGLER_LOG_PATH: path.join(inProcessLogDir, "wrangler-debug.log"),
+  });
+  const { unstable_startWorker } = await import("wrangler");
+  const worker = await unstable_startWorker({
+    config: path.join(ROOT, "wrangler.toml"),
+    dev: { server: { hostname: "127.0.0.1", port }, inspector: false, persist, watch: false, logLevel: "warn" },
+    bindings: Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, { type: "plain_text", value: String(v) }])),
+  });
+  await worker.ready;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    logs: "",
+    async stop() {
+      await worker.dispose();
       rmSync(persist, { recursive: true, force: true });
     },
   };

@@ -1,0 +1,1 @@
+CREATE INDEX `tasks_job_run_state_idx` ON `tasks` (`job_id`,`run_id`,`state`);
