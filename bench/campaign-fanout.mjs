@@ -9,6 +9,7 @@
 //   PROVIDER=direct node bench/campaign-fanout.mjs # through fake FCM (Android) and fake APNs (iOS) instead of gorush
 import { startWorker, client, SECRETS } from "../test/e2e/harness.mjs";
 import { startFakeApns } from "../tools/fake-apns.mjs";
+import { directProviderVars } from "../tools/fake-common.mjs";
 import { startFakeFcm } from "../tools/fake-fcm.mjs";
 import { startFakeGorush } from "../tools/fake-gorush.mjs";
 
@@ -29,15 +30,7 @@ const received = () =>
     ? [...fcm.received.map((r) => ({ token: r.message.token, at: r.at })), ...apns.received.map((r) => ({ token: r.device, at: r.at }))]
     : gw.received;
 const providerVars = DIRECT
-  ? {
-      FCM_SERVICE_ACCOUNT: JSON.stringify(fcm.serviceAccount),
-      FCM_BASE_URL: fcm.url,
-      APNS_KEY: apns.key.key,
-      APNS_KEY_ID: apns.key.keyId,
-      APNS_TEAM_ID: apns.key.teamId,
-      APNS_TOPIC: apns.topic,
-      APNS_BASE_URL: apns.url,
-    }
+  ? directProviderVars(fcm, apns)
   : { GORUSH_URL: gw.url };
 // One page of probes every FANOUT_PAGE_INTERVAL_MS: the local runtime keeps every live probe object's SQLite files
 // open in one process and fails (SQLITE_NOMEM) beyond ~3,000 at once (bench/README.md "Campaign fan-out").

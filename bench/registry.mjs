@@ -8,7 +8,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { client, ROOT, SECRETS, startWorker } from "../test/e2e/harness.mjs";
+import { client, probeBody as body, ROOT, SECRETS, startWorker } from "../test/e2e/harness.mjs";
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -21,17 +21,6 @@ const DEVTOOLS = arg("devtools", "both");
 
 const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 const secret = () => Array.from({ length: 64 }, () => letters[Math.floor(Math.random() * letters.length)]).join("");
-const body = (over = {}) => ({
-  probe_cc: "IT",
-  probe_asn: "AS1234",
-  platform: "android",
-  software_name: "ooniprobe-android",
-  software_version: "3.8.0",
-  supported_tests: ["web_connectivity"],
-  network_type: "wifi",
-  token: "fcm-token",
-  ...over,
-});
 
 const sharedBy = (headers) => Number(/commit;desc="shared by (\d+)"/.exec(headers.get("server-timing") ?? "")?.[1] ?? 0);
 

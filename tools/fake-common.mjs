@@ -112,3 +112,16 @@ export function argValue(name, dflt) {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : dflt;
 }
+
+/** The Worker settings that point its direct push providers at a running fake FCM and fake APNs. */
+export function directProviderVars(fcm, apns) {
+  return {
+    FCM_SERVICE_ACCOUNT: JSON.stringify(fcm.serviceAccount),
+    FCM_BASE_URL: fcm.url,
+    APNS_KEY: apns.key.key,
+    APNS_KEY_ID: apns.key.keyId,
+    APNS_TEAM_ID: apns.key.teamId,
+    APNS_TOPIC: apns.topic,
+    APNS_BASE_URL: apns.url,
+  };
+}

@@ -2,16 +2,11 @@
 // against `wrangler dev` (real cron handler, Durable Objects and a simulated stormflash agent over a WebSocket).
 // Screenshots go to test-artifacts/console/*.png.
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync } from "node:fs";
-import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { chromium } from "playwright-core";
+import { launchChromium, shot, submitForm } from "./browser.mjs";
 import { StormflashAgent } from "../../tools/agent-sim.mjs";
-import { client, ROOT, SECRETS, startWorker, eventually } from "./harness.mjs";
+import { client, eventually, SECRETS, startWorker } from "./harness.mjs";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const ARTIFACTS = path.join(ROOT, "test-artifacts", "console");
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
 
 describe("console campaigns and minions in Chromium (wrangler dev)", () => {
@@ -25,7 +20,6 @@ describe("console campaigns and minions in Chromium (wrangler dev)", () => {
   const viewer = { username: "vic-viewer", password: "viewer password 123" };
   const probeIds = {};
 
-  const shot = (p, name) => p.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
   const jobState = async (id) => (await call("GET", `/api/v1/admin/job/${id}`, { token: adminToken })).body.state;
 
   async function logIn(p, username, password) {
@@ -36,36 +30,8 @@ describe("console campaigns and minions in Chromium (wrangler dev)", () => {
     await p.waitForURL(/\/console$/);
   }
 
-  /** Submit a hand-made form from the page (what a forged POST looks like); the answer's status. */
-  async function submitForm(p, action, fields) {
-    const [res] = await Promise.all([
-      p.waitForNavigation(),
-      p.evaluate(
-        ([a, f]) => {
-          const form = document.createElement("form");
-          form.method = "post";
-          form.action = a;
-          for (const [k, v] of Object.entries(f)) {
-            const i = document.createElement("input");
-            i.type = "hidden";
-            i.name = k;
-            i.value = v;
-            form.append(i);
-          }
-          document.body.append(form);
-          form.submit();
-        },
-        [action, fields],
-      ),
-    ]);
-    return res.status();
-  }
 
   before(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`Chromium not found at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (.ci/run does this) or set CHROMIUM_PATH`);
-    }
-    mkdirSync(ARTIFACTS, { recursive: true });
     w = await startWorker({ vars: { MONITOR_INTERVAL_MS: "60000" } });
     call = client(w.url);
     adminToken = (await call("POST", "/api/v1/login", { json: { username: "admin", password: SECRETS.ADMIN_PASSWORD } })).body.token;
@@ -83,7 +49,7 @@ describe("console campaigns and minions in Chromium (wrangler dev)", () => {
       probeIds[`${p.probe_cc}${i}`] = r.body.client_id;
     }
     assert.equal((await call("POST", "/api/v1/admin/operators", { token: adminToken, json: { ...viewer, role: "viewer" } })).status, 201);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    browser = await launchChromium();
     page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
     await logIn(page, "admin", SECRETS.ADMIN_PASSWORD);
   });

@@ -1,24 +1,10 @@
 // The operator console in a real browser: Debian's chromium driven by playwright-core against `wrangler dev`.
 // Screenshots of every page go to test-artifacts/console/*.png.
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync } from "node:fs";
-import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { chromium } from "playwright-core";
-import { client, ROOT, SECRETS, startWorker } from "./harness.mjs";
+import { launchChromium, shot, submitForm } from "./browser.mjs";
+import { client, SECRETS, startWorker } from "./harness.mjs";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const ARTIFACTS = path.join(ROOT, "test-artifacts", "console");
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 describe("operator console in Chromium (wrangler dev)", () => {
   let w;
@@ -29,32 +15,7 @@ describe("operator console in Chromium (wrangler dev)", () => {
   const viewer = { username: "vera-viewer", password: "viewer password 123" };
   const probeIds = {};
 
-  const shot = (page, name) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
 
-  /** Submit a hand-made form from the page (what a forged or tampered POST looks like) and return the answer's status. */
-  async function submitForm(page, action, fields) {
-    const [res] = await Promise.all([
-      page.waitForNavigation(),
-      page.evaluate(
-        ([a, f]) => {
-          const form = document.createElement("form");
-          form.method = "post";
-          form.action = a;
-          for (const [k, v] of Object.entries(f)) {
-            const i = document.createElement("input");
-            i.type = "hidden";
-            i.name = k;
-            i.value = v;
-            form.append(i);
-          }
-          document.body.append(form);
-          form.submit();
-        },
-        [action, fields],
-      ),
-    ]);
-    return res.status();
-  }
 
   async function logIn(page, username, password) {
     await page.goto(`${w.url}/console/login`);
@@ -65,11 +26,6 @@ describe("operator console in Chromium (wrangler dev)", () => {
   }
 
   before(async () => {
-    // CI installs Debian's chromium (.ci/run); a missing browser is a failure, never a silent skip.
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`Chromium not found at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (.ci/run does this) or set CHROMIUM_PATH`);
-    }
-    mkdirSync(ARTIFACTS, { recursive: true });
     w = await startWorker();
     call = client(w.url);
     const login = await call("POST", "/api/v1/login", { json: { username: "admin", password: SECRETS.ADMIN_PASSWORD } });
@@ -91,8 +47,7 @@ describe("operator console in Chromium (wrangler dev)", () => {
     const v = await call("POST", "/api/v1/admin/operators", { token: adminToken, json: { ...viewer, role: "viewer" } });
     assert.equal(v.status, 201);
 
-    // playwright gives the browser a fresh temporary profile of its own (and removes it on close).
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    browser = await launchChromium();
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     admin = { context, page: await context.newPage() };
   });

@@ -155,6 +155,21 @@ function stopChild(child) {
   });
 }
 
+/** An OONI probe's register body as real clients send it (ooniprobe-android on wifi with a push token), with overrides. */
+export function probeBody(over = {}) {
+  return {
+    probe_cc: "IT",
+    probe_asn: "AS1234",
+    platform: "android",
+    software_name: "ooniprobe-android",
+    software_version: "3.8.0",
+    supported_tests: ["web_connectivity"],
+    network_type: "wifi",
+    token: "fcm-token",
+    ...over,
+  };
+}
+
 /** A JSON client for one server. */
 export function client(base) {
   return async function call(method, p, { json, token, headers = {}, raw } = {}) {

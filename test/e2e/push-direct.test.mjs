@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { startFakeApns } from "../../tools/fake-apns.mjs";
+import { directProviderVars } from "../../tools/fake-common.mjs";
 import { startFakeFcm } from "../../tools/fake-fcm.mjs";
 import { client, SECRETS, startWorker, eventually as waitUntil } from "./harness.mjs";
 
@@ -25,16 +26,7 @@ describe("direct FCM and APNs delivery (wrangler dev + fake providers)", () => {
     fcm = await startFakeFcm();
     apns = await startFakeApns({ topic: "org.openobservatory.ooniprobe" });
     w = await startWorker({
-      vars: {
-        FCM_SERVICE_ACCOUNT: JSON.stringify(fcm.serviceAccount),
-        FCM_BASE_URL: fcm.url,
-        APNS_KEY: apns.key.key,
-        APNS_KEY_ID: apns.key.keyId,
-        APNS_TEAM_ID: apns.key.teamId,
-        APNS_TOPIC: apns.topic,
-        APNS_BASE_URL: apns.url,
-        PUSH_TIMEOUT_MS: "5000",
-      },
+      vars: { ...directProviderVars(fcm, apns), PUSH_TIMEOUT_MS: "5000" },
     });
     call = client(w.url);
     admin = (await call("POST", "/api/v1/login", { json: { username: "admin", password: SECRETS.ADMIN_PASSWORD } })).body.token;

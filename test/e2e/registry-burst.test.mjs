@@ -3,19 +3,8 @@
 // here: one request's flush settles the others' promises, which only the real runtime does.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { client, SECRETS, startWorker } from "./harness.mjs";
+import { client, probeBody as probe, SECRETS, startWorker } from "./harness.mjs";
 
-const probe = (over = {}) => ({
-  probe_cc: "IT",
-  probe_asn: "AS1234",
-  platform: "android",
-  software_name: "ooniprobe-android",
-  software_version: "3.8.0",
-  supported_tests: ["web_connectivity"],
-  network_type: "wifi",
-  token: "fcm-token",
-  ...over,
-});
 const sharedBy = (headers) => Number(/commit;desc="shared by (\d+)"/.exec(headers.get("server-timing") ?? "")?.[1] ?? 0);
 
 describe("bursts of probe writes (wrangler dev)", () => {

@@ -1,7 +1,7 @@
 // The first slice end to end over real HTTP against `wrangler dev`: register, log in, update, list.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { client, SECRETS, startWorker } from "./harness.mjs";
+import { client, probeBody, SECRETS, startWorker } from "./harness.mjs";
 
 describe("registry over real HTTP (wrangler dev)", () => {
   let w;
@@ -24,19 +24,7 @@ describe("registry over real HTTP (wrangler dev)", () => {
 
   it("a probe registers, logs in, updates itself; an operator sees the update history", async () => {
     const password = "q".repeat(20) + "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN";
-    const reg = await call("POST", "/api/v1/register", {
-      json: {
-        probe_cc: "IT",
-        probe_asn: "AS1234",
-        platform: "android",
-        software_name: "ooniprobe-android",
-        software_version: "3.8.0",
-        supported_tests: ["web_connectivity"],
-        network_type: "wifi",
-        token: "fcm-token",
-        password,
-      },
-    });
+    const reg = await call("POST", "/api/v1/register", { json: probeBody({ password }) });
     assert.equal(reg.status, 200);
     const id = reg.body.client_id;
     const login = await call("POST", "/api/v1/login", { json: { username: id, password } });

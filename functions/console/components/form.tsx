@@ -124,3 +124,25 @@ export function ErrorSummary({ errors, labels, general }: { errors?: FieldErrors
     </div>
   );
 }
+
+/** The end of a list page's filter form: page size, Filter, and Clear back to the unfiltered page. */
+export function FilterActions({ limit, label, errors, clearHref }: { limit?: string; label: string; errors?: FieldErrors; clearHref: string }) {
+  return (
+    <>
+      <Field
+        markOptional={false}
+        name="limit"
+        label={label}
+        value={limit ?? "50"}
+        errors={errors}
+        options={["25", "50", "100", "250"].map((v) => ({ value: v, label: v }))}
+      />
+      <div class="actions">
+        <button type="submit">Filter</button>
+        <a class="button secondary" href={clearHref}>
+          Clear
+        </a>
+      </div>
+    </>
+  );
+}

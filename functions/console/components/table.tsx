@@ -1,5 +1,6 @@
 /** @jsxImportSource hono/jsx */
 import type { Child } from "hono/jsx";
+import { shortId } from "../lib/format";
 
 export type Column<T> = { label: string; cell: (row: T) => Child; numeric?: boolean; header?: boolean };
 
@@ -49,5 +50,17 @@ export function DataTable<T>({ caption, columns, rows, empty, id }: { caption: C
         </tbody>
       </table>
     </div>
+  );
+}
+
+const ID_KIND = { probes: "Probe", campaigns: "Campaign" } as const;
+
+/** A short, monospaced link to a probe's or campaign's page (the full id in its title and accessible name); "—" without one. */
+export function IdLink({ kind, id }: { kind: keyof typeof ID_KIND; id: string | null | undefined }) {
+  if (!id) return <>—</>;
+  return (
+    <a href={`/console/${kind}/${id}`} class="mono" title={id} aria-label={`${ID_KIND[kind]} ${id}`}>
+      {shortId(id)}
+    </a>
   );
 }

@@ -6,9 +6,9 @@ import { RUNS_SHOWN } from "../campaign-queries";
 import { StackedColumnChart } from "../components/chart";
 import { CsrfField } from "../components/form";
 import { Flash, Layout, Time } from "../components/layout";
-import { DataTable } from "../components/table";
+import { DataTable, IdLink } from "../components/table";
 import { TARGET_FIELDS, CAMPAIGN_LABELS, taskSummary } from "../lib/campaign-form";
-import { formatCount, relativeTime, shortId, utcMinute } from "../lib/format";
+import { formatCount, relativeTime, utcMinute } from "../lib/format";
 import { queryString } from "../lib/forms";
 import { describeCron, schedulePreview } from "../lib/schedule-text";
 import { type ConsoleSession, can } from "../session";
@@ -194,14 +194,7 @@ export function CampaignPage({ session, now, detail, deliveries, cursor, flash }
           { label: "Outcome", cell: (e) => <span class={`state state-${e.type.slice(5)}`}>{e.type.slice(5)}</span> },
           {
             label: "Probe",
-            cell: (e) =>
-              e.probe_id ? (
-                <a href={`/console/probes/${e.probe_id}`} class="mono" title={e.probe_id} aria-label={`Probe ${e.probe_id}`}>
-                  {shortId(e.probe_id)}
-                </a>
-              ) : (
-                "—"
-              ),
+            cell: (e) => <IdLink kind="probes" id={e.probe_id} />,
           },
           { label: "Provider", cell: (e) => dash(e.data.provider) },
           { label: "Status", cell: (e) => dash(e.data.status) },

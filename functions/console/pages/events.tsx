@@ -1,10 +1,10 @@
 /** @jsxImportSource hono/jsx */
 import type { EventView } from "../../events/queries";
-import { ErrorSummary, Field } from "../components/form";
+import { ErrorSummary, Field, FilterActions } from "../components/form";
 import { Layout, Time } from "../components/layout";
-import { DataTable } from "../components/table";
+import { DataTable, IdLink } from "../components/table";
 import type { EventFilterForm } from "../lib/filters";
-import { shortId, utcMinute } from "../lib/format";
+import { utcMinute } from "../lib/format";
 import { type FieldErrors, queryString } from "../lib/forms";
 import type { ConsoleSession } from "../session";
 
@@ -49,20 +49,7 @@ export function EventsPage({ session, form, errors, result }: Props) {
         <Field markOptional={false} name="job_id" label={LABELS.job_id} value={form.job_id} errors={errors} />
         <Field markOptional={false} name="since" label={LABELS.since} type="datetime-local" value={form.since} errors={errors} />
         <Field markOptional={false} name="until" label={LABELS.until} type="datetime-local" value={form.until} errors={errors} />
-        <Field
-          markOptional={false}
-          name="limit"
-          label={LABELS.limit}
-          value={form.limit ?? "50"}
-          errors={errors}
-          options={["25", "50", "100", "250"].map((v) => ({ value: v, label: v }))}
-        />
-        <div class="actions">
-          <button type="submit">Filter</button>
-          <a class="button secondary" href="/console/events">
-            Clear
-          </a>
-        </div>
+        <FilterActions limit={form.limit} label={LABELS.limit} errors={errors} clearHref="/console/events" />
       </form>
       {result ? (
         <>
@@ -77,25 +64,11 @@ export function EventsPage({ session, form, errors, result }: Props) {
               { label: "Actor", cell: (e) => e.actor },
               {
                 label: "Probe",
-                cell: (e) =>
-                  e.probe_id ? (
-                    <a href={`/console/probes/${e.probe_id}`} class="mono" title={e.probe_id} aria-label={`Probe ${e.probe_id}`}>
-                      {shortId(e.probe_id)}
-                    </a>
-                  ) : (
-                    "—"
-                  ),
+                cell: (e) => <IdLink kind="probes" id={e.probe_id} />,
               },
               {
                 label: "Campaign",
-                cell: (e) =>
-                  e.job_id ? (
-                    <a href={`/console/campaigns/${e.job_id}`} class="mono" title={e.job_id} aria-label={`Campaign ${e.job_id}`}>
-                      {shortId(e.job_id)}
-                    </a>
-                  ) : (
-                    "—"
-                  ),
+                cell: (e) => <IdLink kind="campaigns" id={e.job_id} />,
               },
               { label: "Details", cell: (e) => <code>{JSON.stringify(e.data)}</code> },
             ]}

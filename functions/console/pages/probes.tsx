@@ -1,11 +1,11 @@
 /** @jsxImportSource hono/jsx */
 import type { ProbeRow } from "../../../schema/probes";
 import { TOKEN_STATES } from "../../../schema/probes-api";
-import { ErrorSummary, Field } from "../components/form";
+import { ErrorSummary, Field, FilterActions } from "../components/form";
 import { Layout, Time } from "../components/layout";
-import { DataTable } from "../components/table";
+import { DataTable, IdLink } from "../components/table";
 import { type ProbeFilterForm, SEEN_WINDOWS } from "../lib/filters";
-import { formatCount, relativeTime, shortId } from "../lib/format";
+import { formatCount, relativeTime } from "../lib/format";
 import { type FieldErrors, queryString } from "../lib/forms";
 import type { ConsoleSession } from "../session";
 
@@ -59,20 +59,7 @@ export function ProbesPage({ session, now, form, errors, result }: Props) {
           errors={errors}
           options={Object.entries(SEEN_WINDOWS).map(([value, w]) => ({ value, label: w.label }))}
         />
-        <Field
-          markOptional={false}
-          name="limit"
-          label={LABELS.limit}
-          value={form.limit ?? "50"}
-          errors={errors}
-          options={["25", "50", "100", "250"].map((v) => ({ value: v, label: v }))}
-        />
-        <div class="actions">
-          <button type="submit">Filter</button>
-          <a class="button secondary" href="/console/probes">
-            Clear
-          </a>
-        </div>
+        <FilterActions limit={form.limit} label={LABELS.limit} errors={errors} clearHref="/console/probes" />
       </form>
       {result ? (
         <>
@@ -89,11 +76,7 @@ export function ProbesPage({ session, now, form, errors, result }: Props) {
               {
                 label: "Client id",
                 header: true,
-                cell: (p) => (
-                  <a href={`/console/probes/${p.id}`} class="mono" aria-label={`Probe ${p.id}`} title={p.id}>
-                    {shortId(p.id)}
-                  </a>
-                ),
+                cell: (p) => <IdLink kind="probes" id={p.id} />,
               },
               { label: "Country", cell: (p) => p.probeCc },
               { label: "ASN", cell: (p) => p.probeAsn },
