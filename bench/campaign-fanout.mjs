@@ -125,9 +125,21 @@ try {
   // Details from the service itself (bounded: a struggling local runtime must not hang the benchmark).
   try {
     const q = (p) => fetch(`${w.url}${p}`, { headers: { authorization: `Bearer ${admin}` }, signal: AbortSignal.timeout(30_000) }).then((r) => r.json());
-    const retries = await q(`/api/v1/admin/events?job_id=${job.body.id}&type=push.retry&limit=500`);
+    // Every retry, grouped by its cause (provider, status, error), so a retry storm explains itself.
+    const causes = {};
+    let retries = 0;
+    for (let cursor = null, pages = 0; pages < 100; pages++) {
+      const page = await q(`/api/v1/admin/events?job_id=${job.body.id}&type=push.retry&limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+      for (const e of page.events) {
+        const cause = `${e.data.provider} ${e.data.status} ${String(e.data.error ?? "").slice(0, 80)}`;
+        causes[cause] = (causes[cause] ?? 0) + 1;
+        retries++;
+      }
+      cursor = page.next_cursor;
+      if (!cursor) break;
+    }
     const detail = await q(`/api/v1/admin/job/${job.body.id}`);
-    console.log(JSON.stringify({ push_retries: retries.events.length, run: detail.runs[0], task_counts: detail.task_counts }, null, 2));
+    console.log(JSON.stringify({ push_retries: retries, retry_causes: causes, run: detail.runs[0], task_counts: detail.task_counts }, null, 2));
   } catch (e) {
     console.log(`(job details unavailable: ${e})`);
   }
