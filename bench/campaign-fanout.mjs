@@ -4,7 +4,7 @@
 // Measures the time from the cron firing to the last push received at the gateway, and pushes per second, and
 // checks that no push was lost or duplicated.
 //
-//   node bench/campaign-fanout.mjs                 # 10,000 probes
+//   node bench/campaign-fanout.mjs                 # 10,000 probes, one page every 12 s
 //   PROBES=1000 node bench/campaign-fanout.mjs     # quicker
 //   PROVIDER=direct node bench/campaign-fanout.mjs # through fake FCM (Android) and fake APNs (iOS) instead of gorush
 import { startWorker, client, SECRETS } from "../test/e2e/harness.mjs";
@@ -34,7 +34,7 @@ const providerVars = DIRECT
   : { GORUSH_URL: gw.url };
 // One page of probes every FANOUT_PAGE_INTERVAL_MS: the local runtime keeps every live probe object's SQLite files
 // open in one process and fails (SQLITE_NOMEM) beyond ~3,000 at once (bench/README.md "Campaign fan-out").
-const PAGE_INTERVAL_MS = process.env.FANOUT_PAGE_INTERVAL_MS ?? "8000";
+const PAGE_INTERVAL_MS = process.env.FANOUT_PAGE_INTERVAL_MS ?? "12000";
 const w = await startWorker({
   vars: { ...providerVars, FANOUT_PAGE_INTERVAL_MS: PAGE_INTERVAL_MS },
   timeoutMs: 120_000,
@@ -120,6 +120,15 @@ try {
   const byToken = new Map();
   for (const r of got) byToken.set(r.token, [...(byToken.get(r.token) ?? []), r.at]);
   out.duplicate_gaps_ms = [...byToken.values()].filter((v) => v.length > 1).map((v) => v[1] - v[0]).slice(0, 10);
+  // When the first copies of duplicated pushes went out (10 s buckets after the cron), and how busy that bucket was.
+  const bucket = (t) => Math.floor((t - fired) / 10_000) * 10;
+  const dupFirst = {};
+  const all10 = {};
+  for (const v of byToken.values()) {
+    all10[bucket(v[0])] = (all10[bucket(v[0])] ?? 0) + 1;
+    if (v.length > 1) dupFirst[bucket(v[0])] = (dupFirst[bucket(v[0])] ?? 0) + 1;
+  }
+  out.duplicated_first_sends_by_10s = Object.fromEntries(Object.entries(dupFirst).map(([k, n]) => [`${k}s`, `${n}/${all10[k]}`]));
   out.storage_errors_in_worker_log = (w.logs.match(/SQLITE_NOMEM/g) ?? []).length;
   console.log(JSON.stringify(out, null, 2));
   // Details from the service itself (bounded: a struggling local runtime must not hang the benchmark).

@@ -9,7 +9,7 @@
 import crypto from "node:crypto";
 import http from "node:http";
 import { pathToFileURL } from "node:url";
-import { argValue, control, Faults, publicKeyOf, readBody, sendJson, verifyJwt } from "./fake-common.mjs";
+import { argValue, control, Faults, listenLikeAProvider, publicKeyOf, readBody, sendJson, verifyJwt } from "./fake-common.mjs";
 
 const MAX_PAYLOAD = 4096;
 const MIN_ROTATION_S = 20 * 60;
@@ -103,9 +103,9 @@ export async function startFakeApns({ port = 0, key = null, topic = "org.openobs
       reply(500, "InternalServerError");
     }
   });
-  await new Promise((r) => server.listen(port, "127.0.0.1", r));
+  const url = await listenLikeAProvider(server, port);
   return {
-    url: `http://127.0.0.1:${server.address().port}`,
+    url,
     key: k,
     topic,
     received: fake.received,

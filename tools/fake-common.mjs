@@ -125,3 +125,18 @@ export function directProviderVars(fcm, apns) {
     APNS_BASE_URL: apns.url,
   };
 }
+
+/**
+ * Listen like a push provider's front end: idle connections stay open a long time (Google's and Apple's keep
+ * connections for minutes; Node closes them after 5 s), so a connection is not closed just as the Worker
+ * reuses it for the next push, which the Worker would see as "Network connection lost" and retry.
+ */
+export async function listenLikeAProvider(server, port, host = "127.0.0.1") {
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  await new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, resolve);
+  });
+  return `http://${host}:${server.address().port}`;
+}

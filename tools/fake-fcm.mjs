@@ -10,7 +10,7 @@ import crypto from "node:crypto";
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import { pathToFileURL } from "node:url";
-import { argValue, control, Faults, publicKeyOf, readBody, sendJson, verifyJwt } from "./fake-common.mjs";
+import { argValue, control, Faults, listenLikeAProvider, publicKeyOf, readBody, sendJson, verifyJwt } from "./fake-common.mjs";
 
 const SCOPE = "https://www.googleapis.com/auth/firebase.messaging";
 const MAX_PAYLOAD = 4096;
@@ -130,8 +130,7 @@ export async function startFakeFcm({ port = 0, serviceAccount = null, projectId 
     sendJson(res, 200, { name: id });
   }
 
-  await new Promise((r) => server.listen(port, "127.0.0.1", r));
-  const baseUrl = `http://127.0.0.1:${server.address().port}`;
+  const baseUrl = await listenLikeAProvider(server, port);
   fake.account ??= makeServiceAccount(baseUrl, projectId);
   return {
     url: baseUrl,

@@ -11,6 +11,7 @@
 // In tests:  const gw = await startFakeGorush({ port: 0 }); gw.url; gw.received; gw.injectFailures({...}); await gw.stop();
 import http from "node:http";
 import { fileURLToPath } from "node:url";
+import { listenLikeAProvider } from "./fake-common.mjs";
 
 const PLATFORM = { 1: "ios", 2: "android", 3: "huawei" };
 
@@ -114,13 +115,7 @@ export async function startFakeGorush({ port = 0, host = "127.0.0.1", maxNotific
     if (status) statusFailures = { code: status.code ?? 503, count: status.count ?? 1, retryAfter: status.retryAfter };
   }
 
-  await new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, resolve);
-  });
-  // Long idle keep-alive, so an idle connection is not closed just as the Worker reuses it for the next push.
-  server.keepAliveTimeout = 65_000;
-  const url = `http://${host}:${server.address().port}`;
+  const url = await listenLikeAProvider(server, port, host);
   return {
     url,
     received,
