@@ -45,11 +45,11 @@ async function ownTask(c: Context<AppEnv>, taskId: string, probeId: string): Pro
 /** accept / reject / done, from the probe's token or from its pingback link: one path, one state machine. */
 async function answer(c: Context<AppEnv>, task: TaskRow, action: ProbeAction, result?: Record<string, unknown>) {
   if (!canTransition(task.state, action)) throw new ApiError("illegal_transition", `task is ${task.state}: it cannot be ${action === "done" ? "completed" : `${action}ed`}`);
-  const { db, clock } = c.var.services;
+  const { db, clock, commit } = c.var.services;
   const at = clock.now().toISOString();
   const set =
     action === "accept" ? { acceptedAt: at } : action === "done" ? { doneAt: at, result: result ? JSON.stringify(result) : null } : { doneAt: at };
-  const [upd] = await db.batch(taskTransition(db, task.id, action, at, `probe:${task.probeId}`, set, result ? { result } : {}));
+  const [upd] = await commit(taskTransition(db, task.id, action, at, `probe:${task.probeId}`, set, result ? { result } : {}));
   if (changesOf(upd) !== 1) {
     // Someone else moved the task between our read and our write.
     const now = await db.select({ state: tasks.state }).from(tasks).where(eq(tasks.id, task.id)).get();
@@ -143,14 +143,14 @@ taskRoutes.openapi(
   }),
   async (c) => {
     const { token } = c.req.valid("param");
-    const { db, clock, settings } = c.var.services;
+    const { db, clock, settings, commit } = c.var.services;
     const claims = await verifyPingback(token, settings.jwtSecret, clock);
     const at = clock.now().toISOString();
     c.header("Cache-Control", "no-store");
     if (claims.kind === "alert") {
       const job = await db.select().from(jobs).where(eq(jobs.id, claims.jobId)).get();
       if (!job || job.kind !== "alert") throw new ApiError("not_found", "alert not found");
-      await db.batch([eventInsert(db, { at, type: "alert.fetched", actor: `probe:${claims.probeId}`, jobId: job.id, probeId: claims.probeId })]);
+      await commit([eventInsert(db, { at, type: "alert.fetched", actor: `probe:${claims.probeId}`, jobId: job.id, probeId: claims.probeId })]);
       return c.json(
         { type: "alert" as const, job_id: job.id, message: job.alertMessage ?? "", extra: JSON.parse(job.alertExtra ?? "{}") as Record<string, unknown> },
         200,
@@ -159,7 +159,7 @@ taskRoutes.openapi(
     const task = await db.select().from(tasks).where(eq(tasks.id, claims.taskId)).get();
     if (!task || task.probeId !== claims.probeId) throw new ApiError("not_found", "task not found");
     // Fetching proves the push arrived: a task still 'ready' (push answer not yet recorded) becomes notified.
-    await db.batch([
+    await commit([
       db.update(tasks).set({ fetchedAt: at }).where(eq(tasks.id, task.id)),
       ...taskTransition(db, task.id, "notify", at, `probe:${task.probeId}`, { notifiedAt: at }, { via: "pingback" }),
       eventInsert(db, { at, type: "task.fetched", actor: `probe:${task.probeId}`, jobId: task.jobId, probeId: task.probeId, taskId: task.id }),

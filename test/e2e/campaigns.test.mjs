@@ -121,6 +121,35 @@ describe("campaigns over real HTTP (wrangler dev + fake gorush)", () => {
     assert.deepEqual([sent.data.provider, sent.data.status], ["gorush", 200]);
   });
 
+  it("20 probes following their pingbacks and answering at once: every task ends done, each answer applied exactly once", async () => {
+    const probes = await Promise.all(Array.from({ length: 20 }, (_, i) => register("BR", `br-token-${i}`)));
+    const job = await call("POST", "/api/v1/admin/job", {
+      json: { schedule: "R1//P", delay: 0, comment: "e2e: a wave in Brazil", task: { test_name: "web_connectivity", arguments: {} }, target: { countries: ["BR"] } },
+      token: admin,
+    });
+    assert.equal(job.status, 200);
+    await fireCron();
+    await eventually(() => gw.received.filter((r) => r.token.startsWith("br-")).length >= 20, "twenty pushes at the gateway");
+    const pushes = gw.received.filter((r) => r.token.startsWith("br-"));
+    const outcomes = await Promise.all(
+      pushes.map(async (push) => {
+        const task = await call("GET", new URL(push.data.payload.pingback_url).pathname);
+        assert.equal(task.status, 200);
+        // The same answer sent twice at once (a retrying client): one applies, the other is refused.
+        const accepts = await Promise.all([call("POST", new URL(task.body.accept_url).pathname), call("POST", new URL(task.body.accept_url).pathname)]);
+        const done = await call("POST", new URL(task.body.done_url).pathname, { json: { result: { ok: true } } });
+        return { accepts: accepts.map((r) => r.status).sort(), done: done.status };
+      }),
+    );
+    for (const o of outcomes) assert.deepEqual(o, { accepts: [200, 409], done: 200 });
+    const detail = await call("GET", `/api/v1/admin/job/${job.body.id}`, { token: admin });
+    assert.equal(detail.body.task_counts.done, 20);
+    const story = await call("GET", `/api/v1/admin/events?job_id=${job.body.id}&type=task.*&limit=500`, { token: admin });
+    const count = (t) => story.body.events.filter((e) => e.type === t).length;
+    assert.deepEqual([count("task.fetched"), count("task.accepted"), count("task.done")], [20, 20, 20]);
+    assert.equal(new Set(probes.map((p) => p.id)).size, 20);
+  });
+
   it("gateway trouble: a 429 with Retry-After is retried and delivered; a dead token is marked expired", async () => {
     gw.reset();
     const ok = await register("FR", "fr-live");
