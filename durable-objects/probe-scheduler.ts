@@ -264,8 +264,9 @@ export class ProbeScheduler extends DurableObject<Env> {
     const payload = JSON.parse(row.payload) as { alertMessage: string | null; alertExtra: string | null };
     const message: PushMessage =
       row.kind === "task"
-        ? { kind: "task", taskId: row.task_id!, pingbackUrl: link }
-        : { kind: "alert", pingbackUrl: link, message: payload.alertMessage ?? "", data: stringValues(payload.alertExtra) };
+        ? { kind: "task", taskId: row.task_id!, pingbackUrl: link, collapseId: row.task_id! }
+        : // One alert run is one notification on a device, however many times it had to be sent.
+          { kind: "alert", pingbackUrl: link, message: payload.alertMessage ?? "", data: stringValues(payload.alertExtra), collapseId: row.run_id };
     const attempt = row.attempts + 1;
     this.sql.exec("UPDATE occurrences SET state = 'sending', attempts = ? WHERE id = ?", attempt, row.id);
     const result = await provider.send(target, message);

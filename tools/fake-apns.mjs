@@ -76,6 +76,8 @@ export async function startFakeApns({ port = 0, key = null, topic = "org.openobs
       const priority = req.headers["apns-priority"] ?? "10";
       if (!["1", "5", "10"].includes(priority)) return reply(400, "BadPriority");
       if (pushType === "background" && priority === "10") return reply(400, "BadPriority");
+      const collapseId = req.headers["apns-collapse-id"];
+      if (collapseId !== undefined && Buffer.byteLength(collapseId) > 64) return reply(400, "BadCollapseId");
       const device = m[1];
       if (!/^[0-9a-fA-F]{64,200}$/.test(device)) return reply(400, "BadDeviceToken");
       const raw = await readBody(req);
@@ -96,7 +98,7 @@ export async function startFakeApns({ port = 0, key = null, topic = "org.openobs
         return reply(fault.status, reason, fault.retryAfter !== undefined ? { "retry-after": String(fault.retryAfter) } : {});
       }
       if (fake.faults.dead.has(device)) return reply(410, "Unregistered");
-      fake.received.push({ at: Date.now(), apnsId, device, pushType, priority, topic: t, expiration: req.headers["apns-expiration"], payload: body });
+      fake.received.push({ at: Date.now(), apnsId, device, pushType, priority, topic: t, collapseId, expiration: req.headers["apns-expiration"], payload: body });
       reply(200, undefined);
     } catch (e) {
       if (e.tooLarge) return reply(413, "PayloadTooLarge");

@@ -1,6 +1,6 @@
 import { importPKCS8, SignJWT } from "jose";
 import type { Clock } from "../lib/clock";
-import { networkFailure, oversize, pushData, retryAfterMs } from "./payload";
+import { apnsCollapseId, networkFailure, oversize, pushData, retryAfterMs } from "./payload";
 import type { PushMessage, PushProvider, PushResult, PushTarget } from "./types";
 
 export type ApnsKey = { key: string; keyId: string; teamId: string };
@@ -20,14 +20,16 @@ export async function apnsProviderToken(k: ApnsKey, iat: number): Promise<string
 /** Tasks go as background pushes (content-available, no alert); alerts as visible alerts. */
 export function apnsRequest(m: PushMessage): { headers: Record<string, string>; body: string } {
   const data = pushData(m);
+  const collapse = apnsCollapseId(m);
+  const collapseHeader: Record<string, string> = collapse ? { "apns-collapse-id": collapse } : {};
   if (m.kind === "task") {
     return {
-      headers: { "apns-push-type": "background", "apns-priority": "5" },
+      headers: { "apns-push-type": "background", "apns-priority": "5", ...collapseHeader },
       body: JSON.stringify({ aps: { "content-available": 1 }, ...data }),
     };
   }
   return {
-    headers: { "apns-push-type": "alert", "apns-priority": "10" },
+    headers: { "apns-push-type": "alert", "apns-priority": "10", ...collapseHeader },
     body: JSON.stringify({ aps: { alert: { body: m.message ?? "" } }, ...data }),
   };
 }

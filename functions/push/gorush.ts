@@ -1,4 +1,4 @@
-import { retryAfterMs } from "./payload";
+import { apnsCollapseId, retryAfterMs } from "./payload";
 import type { PushMessage, PushProvider, PushResult, PushTarget } from "./types";
 
 export { retryAfterMs };
@@ -43,6 +43,8 @@ export function gorushBody(target: PushTarget, message: PushMessage, opts: Pick<
         data,
         content_available: message.kind === "task",
         notification: platform === 2 && opts.androidClickAction ? { click_action: opts.androidClickAction } : {},
+        // gorush's iOS field for apns-collapse-id (Android gets no collapse key: payload.ts apnsCollapseId).
+        ...(ios && apnsCollapseId(message) ? { collapse_id: apnsCollapseId(message) } : {}),
       },
     ],
   };

@@ -17,6 +17,18 @@ export function pushData(m: PushMessage): Record<string, string> {
   };
 }
 
+/** APNs refuses an apns-collapse-id over 64 bytes. */
+export const MAX_APNS_COLLAPSE_ID_BYTES = 64;
+
+/**
+ * The collapse id to send to APNs (and to gorush for iOS), or none when it would not fit. FCM gets none: a device
+ * keeps at most four collapse keys and collapsible messages are throttled harder (a burst of 20, then one every
+ * 3 minutes), so one key per task would lose pushes rather than merge repeats.
+ */
+export function apnsCollapseId(m: PushMessage): string | undefined {
+  return m.collapseId && byteLength(m.collapseId) <= MAX_APNS_COLLAPSE_ID_BYTES ? m.collapseId : undefined;
+}
+
 export function oversize(provider: ProviderName, body: string): PushResult | null {
   const n = byteLength(body);
   return n > MAX_PUSH_PAYLOAD_BYTES

@@ -19,6 +19,11 @@ export type PushMessage = {
   message?: string;
   /** Extra key/values delivered in the push's data (strings only: FCM data values must be strings). */
   data?: Record<string, string>;
+  /**
+   * The same for every copy of one push (a retry after a lost answer can deliver it twice). APNs shows copies with
+   * one collapse id as one notification; FCM is not given it (see collapseId in payload.ts).
+   */
+  collapseId?: string;
 };
 
 export type PushResult =

@@ -49,6 +49,14 @@ describe("gorush request (OONI Orchestra's payload)", () => {
     expect(gorushBody(ios, { kind: "alert", pingbackUrl: "u", message: "m" }, {}).notifications[0].data.type).toBe("default");
   });
 
+  it("gives iOS pushes gorush's collapse_id and Android pushes no collapse key (FCM keeps at most four per device)", () => {
+    const m: PushMessage = { ...task, collapseId: "t-1" };
+    expect(gorushBody(ios, m, { iosTopic: "topic" }).notifications[0]).toMatchObject({ platform: 1, collapse_id: "t-1" });
+    const a = gorushBody(android, m, {}).notifications[0];
+    expect(a).not.toHaveProperty("collapse_id");
+    expect(a).not.toHaveProperty("collapse_key");
+  });
+
   it("posts to {GORUSH_URL}/api/push with JSON, the optional Authorization header and a timeout signal", async () => {
     const seen = gateway(Response.json({ counts: 1, logs: [], success: "ok" }));
     expect(await provider({ authorization: "Basic dTpw" }).send(android, task)).toEqual({ outcome: "sent", provider: "gorush", status: 200 });

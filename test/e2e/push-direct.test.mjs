@@ -72,6 +72,9 @@ describe("direct FCM and APNs delivery (wrangler dev + fake providers)", () => {
     const a = apns.received[0];
     assert.deepEqual([a.device, a.pushType, a.priority], [ios.pushToken, "background", "5"]);
     assert.equal(a.payload.aps["content-available"], 1);
+    // The iOS push is collapsible by its task (a repeat after a lost answer shows once); FCM gets no collapse key.
+    assert.equal(a.collapseId, a.payload.task_id);
+    assert.ok(!JSON.stringify(f).includes("collapse"));
 
     for (const [pingback, probe] of [
       [f.data.pingback_url, android],

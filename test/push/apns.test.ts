@@ -52,6 +52,21 @@ describe("APNs requests", () => {
     expect(JSON.parse(r.body).aps.alert.body).toBe("Censorship event: please test");
   });
 
+  it("every copy of one push carries the same apns-collapse-id, so a repeated push shows as one notification", () => {
+    const first = apnsRequest({ ...task, collapseId: "t1", pingbackUrl: "https://probes.example.org/p/first" });
+    const again = apnsRequest({ ...task, collapseId: "t1", pingbackUrl: "https://probes.example.org/p/again" });
+    expect(first.headers["apns-collapse-id"]).toBe("t1");
+    expect(again.headers["apns-collapse-id"]).toBe("t1");
+    const alert = apnsRequest({ kind: "alert", message: "m", pingbackUrl: "u", collapseId: "job:1795572769192" });
+    expect(alert.headers["apns-collapse-id"]).toBe("job:1795572769192");
+  });
+
+  it("leaves out a collapse id Apple would refuse (over 64 bytes) instead of failing the push", () => {
+    expect(apnsRequest({ ...task, collapseId: "x".repeat(64) }).headers["apns-collapse-id"]).toBe("x".repeat(64));
+    expect(apnsRequest({ ...task, collapseId: "x".repeat(65) }).headers).not.toHaveProperty("apns-collapse-id");
+    expect(apnsRequest({ ...task, collapseId: "é".repeat(33) }).headers).not.toHaveProperty("apns-collapse-id"); // 66 bytes
+  });
+
   it("maps Apple's reasons: Unregistered/BadDeviceToken expire the token; 429/5xx retry; others reject", () => {
     expect(mapApnsResponse(200, "", "apns-id-1", null, clock)).toEqual({ outcome: "sent", provider: "apns", status: 200, providerMessageId: "apns-id-1" });
     expect(mapApnsResponse(410, '{"reason":"Unregistered","timestamp":1}', null, null, clock).outcome).toBe("token-expired");

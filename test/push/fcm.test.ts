@@ -105,6 +105,13 @@ describe("FcmProvider.send", () => {
     expect(init!.signal).toBeInstanceOf(AbortSignal);
   });
 
+  it("sends no collapse key even when the push has a collapse id (FCM keeps at most four per device and throttles them)", async () => {
+    const spy = vi.fn<typeof fetch>(async () => Response.json({ name: "projects/proj/messages/1" }));
+    await provider(tokens(), spy).send(target, { ...msg, collapseId: "task-1" });
+    const body = JSON.parse(String(spy.mock.calls[0][1]!.body));
+    expect(JSON.stringify(body)).not.toContain("collapse");
+  });
+
   it("a 401 mints a fresh access token once and retries", async () => {
     const t = tokens();
     const f = vi
