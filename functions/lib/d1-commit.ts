@@ -73,3 +73,13 @@ export function d1Commit(
     return results as BatchResponse<T>;
   };
 }
+
+/** A Commit without sharing (GROUP_COMMIT = "off"): each request's statements are their own D1 batch. */
+export function soloCommit(d1: D1Database, onCommitted: (sharedBy: number) => void = () => {}): Commit {
+  const db = drizzle(d1, { schema: tables });
+  return async <T extends Statements>(stmts: T) => {
+    const results = await db.batch(stmts);
+    onCommitted(1);
+    return results as BatchResponse<T>;
+  };
+}

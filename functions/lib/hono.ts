@@ -4,7 +4,7 @@ import type { ZodError } from "zod";
 import * as tables from "../../schema/tables";
 import type { Principal } from "../auth/tokens";
 import { type Clock, systemClock } from "./clock";
-import { type Commit, d1Commit } from "./d1-commit";
+import { type Commit, d1Commit, soloCommit } from "./d1-commit";
 import { ApiError } from "./errors";
 import { type Settings, settingsFrom } from "./settings";
 
@@ -30,7 +30,9 @@ export type ServiceOptions = {
 };
 
 export function buildServices(env: Env, { clock = systemClock, keepAlive = () => {}, onCommitted }: ServiceOptions = {}): Services {
-  return { db: drizzle(env.DB, { schema: tables }), settings: settingsFrom(env), clock, commit: d1Commit(env.DB, keepAlive, onCommitted) };
+  const settings = settingsFrom(env);
+  const commit = settings.groupCommit ? d1Commit(env.DB, keepAlive, onCommitted) : soloCommit(env.DB, onCommitted);
+  return { db: drizzle(env.DB, { schema: tables }), settings, clock, commit };
 }
 
 /** zod issues as `path: message` details, for the envelope and for forms that show errors next to fields. */

@@ -10,6 +10,8 @@ export type Settings = {
   operatorTokenTtlS: number;
   probeTokenTtlS: number;
   maxBodyBytes: number;
+  /** Concurrent probe writes share D1 round trips (GROUP_COMMIT, "on" unless "off"). */
+  groupCommit: boolean;
   testHelpers: Record<string, { address: string; type: string; front?: string }[]>;
   /** Minion registry (spec §4): status poll period, agent beacon schedule and validity, relay timeout. */
   minions: {
@@ -33,6 +35,12 @@ const positiveInt = (name: string, raw: string | undefined, fallback: number): n
   const n = Number(raw);
   if (!Number.isSafeInteger(n) || n <= 0) throw new ApiError("misconfigured", `setting ${name} must be a positive integer`);
   return n;
+};
+
+const onOff = (name: string, raw: string | undefined, fallback: boolean): boolean => {
+  if (raw === undefined || raw === "") return fallback;
+  if (raw === "on" || raw === "off") return raw === "on";
+  throw new ApiError("misconfigured", `setting ${name} must be "on" or "off"`);
 };
 
 const cache = new WeakMap<object, Settings>();
@@ -68,6 +76,7 @@ export function settingsFrom(env: Env): Settings {
     operatorTokenTtlS: positiveInt("OPERATOR_TOKEN_TTL_S", env.OPERATOR_TOKEN_TTL_S, 43_200),
     probeTokenTtlS: positiveInt("PROBE_TOKEN_TTL_S", env.PROBE_TOKEN_TTL_S, 604_800),
     maxBodyBytes: positiveInt("MAX_BODY_BYTES", env.MAX_BODY_BYTES, 65_536),
+    groupCommit: onOff("GROUP_COMMIT", env.GROUP_COMMIT, true),
     testHelpers: helpers,
     minions: {
       monitorIntervalMs: positiveInt("MONITOR_INTERVAL_MS", env.MONITOR_INTERVAL_MS, 15_000),

@@ -156,12 +156,8 @@ describe("task answers with the probe's token", () => {
     expect(await call("POST", `/api/v1/task/${task.id}/reject`, { token: probe.token })).toMatchObject({ status: 200, body: { status: "rejected" } });
   });
 
-  it("two concurrent accepts: one wins, the other gets 409, and one event is recorded", async () => {
-    const { probe, task } = await pushedTask();
-    const rs = await Promise.all([1, 2, 3].map(() => call("POST", `/api/v1/task/${task.id}/accept`, { token: probe.token })));
-    expect(rs.map((r) => r.status).sort()).toEqual([200, 409, 409]);
-    expect((await eventsOf({ taskId: task.id })).filter((e) => e.type === "task.accepted")).toHaveLength(1);
-  });
+  // Concurrent answers to one task (one wins, the rest 409, one event) are tested end to end
+  // (test/e2e/campaigns.test.mjs): answers share D1 round trips across requests, which this pool's runner cannot do.
 
   it("expired and failed tasks cannot be answered", async () => {
     const { probe, task } = await pushedTask();

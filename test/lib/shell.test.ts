@@ -37,6 +37,12 @@ describe("settings", () => {
     expect(() => settingsFrom({ ...env, PROBE_TOKEN_TTL_S: "soon" })).toThrow(ApiError);
     expect(() => settingsFrom({ ...env, TEST_HELPERS: '{"x": 1}' })).toThrow(/TEST_HELPERS/);
   });
+  it("GROUP_COMMIT is a switch: on by default, off only when it says off, anything else a misconfiguration", () => {
+    expect(settingsFrom({ ...env, GROUP_COMMIT: "" }).groupCommit).toBe(true);
+    expect(settingsFrom({ ...env, GROUP_COMMIT: "on" }).groupCommit).toBe(true);
+    expect(settingsFrom({ ...env, GROUP_COMMIT: "off" }).groupCommit).toBe(false);
+    expect(() => settingsFrom({ ...env, GROUP_COMMIT: "yes" })).toThrow(/GROUP_COMMIT/);
+  });
 });
 
 describe("cursors", () => {

@@ -5,6 +5,12 @@ import { call, seedProbe } from "../helpers";
 const countProbes = async () => (await env.DB.prepare("SELECT COUNT(*) AS n FROM probes").first<{ n: number }>())!.n;
 
 describe("POST /api/v1/register", () => {
+  it("says in Server-Timing how many requests its write shared a D1 round trip with (alone here: GROUP_COMMIT is off in this pool)", async () => {
+    const r = await call("POST", "/api/v1/register", { json: seedProbe() });
+    expect(r.status).toBe(200);
+    expect(r.headers.get("server-timing")).toContain('commit;desc="shared by 1"');
+  });
+
   it("accepts the seed's body exactly and returns a random client_id", async () => {
     const r = await call("POST", "/api/v1/register", { json: seedProbe() });
     expect(r.status).toBe(200);
