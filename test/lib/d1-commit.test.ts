@@ -15,6 +15,10 @@ const event = (type: string, actor: string) => db.insert(events).values({ at: "2
 // Requests sharing a round trip across request contexts are tested against wrangler dev (test/e2e/registry-burst.test.mjs):
 // the test pool's runner cannot settle one request's promise from another request's context.
 describe("D1 group commit", () => {
+  it("keeps a leader within D1 Free's 50 queries per invocation: one batch plus each member retried alone", () => {
+    expect(2 * MAX_GROUP_STATEMENTS).toBeLessThanOrEqual(50);
+  });
+
   it("stores every concurrent commit in fewer D1 round trips than commits", async () => {
     const commit = d1Commit(env.DB, noKeepAlive);
     const before = { ...groupCommitStats(env.DB) };
