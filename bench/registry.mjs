@@ -8,7 +8,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { client, probeBody as body, ROOT, SECRETS, startWorker } from "../test/e2e/harness.mjs";
+import { client, probeBody as body, ROOT, SECRETS, sharedBy, startWorker } from "../test/e2e/harness.mjs";
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -22,7 +22,6 @@ const DEVTOOLS = arg("devtools", "both");
 const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 const secret = () => Array.from({ length: 64 }, () => letters[Math.floor(Math.random() * letters.length)]).join("");
 
-const sharedBy = (headers) => Number(/commit;desc="shared by (\d+)"/.exec(headers.get("server-timing") ?? "")?.[1] ?? 0);
 
 /** Run `op` from CONCURRENCY workers for SECONDS; every non-expected status counts as an error. */
 async function measure(name, op, expect = 200) {

@@ -1,5 +1,6 @@
 import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
 import { drizzle } from "drizzle-orm/d1";
+import type { Db } from "./hono";
 import * as tables from "../../schema/tables";
 import { ApiError } from "./errors";
 import { GroupCommit } from "./group-commit";
@@ -74,9 +75,8 @@ export function d1Commit(
   };
 }
 
-/** A Commit without sharing (GROUP_COMMIT = "off"): each request's statements are their own D1 batch. */
-export function soloCommit(d1: D1Database, onCommitted: (sharedBy: number) => void = () => {}): Commit {
-  const db = drizzle(d1, { schema: tables });
+/** A Commit without sharing (GROUP_COMMIT = "off"): each request's statements are their own batch on its own `db`. */
+export function soloCommit(db: Db, onCommitted: (sharedBy: number) => void = () => {}): Commit {
   return async <T extends Statements>(stmts: T) => {
     const results = await db.batch(stmts);
     onCommitted(1);

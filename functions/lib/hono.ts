@@ -31,8 +31,9 @@ export type ServiceOptions = {
 
 export function buildServices(env: Env, { clock = systemClock, keepAlive = () => {}, onCommitted }: ServiceOptions = {}): Services {
   const settings = settingsFrom(env);
-  const commit = settings.groupCommit ? d1Commit(env.DB, keepAlive, onCommitted) : soloCommit(env.DB, onCommitted);
-  return { db: drizzle(env.DB, { schema: tables }), settings, clock, commit };
+  const db = drizzle(env.DB, { schema: tables });
+  const commit = settings.groupCommit ? d1Commit(env.DB, keepAlive, onCommitted) : soloCommit(db, onCommitted);
+  return { db, settings, clock, commit };
 }
 
 /** zod issues as `path: message` details, for the envelope and for forms that show errors next to fields. */

@@ -28,6 +28,7 @@ export function gorushPlatform(platform: string): number | null {
 export function gorushBody(target: PushTarget, message: PushMessage, opts: Pick<GorushOptions, "iosTopic" | "androidClickAction">) {
   const platform = gorushPlatform(target.platform);
   const ios = platform === 1;
+  const collapseId = ios ? apnsCollapseId(message) : undefined;
   const data =
     message.kind === "task"
       ? { type: "run_task", payload: { task_id: message.taskId, pingback_url: message.pingbackUrl, ...(message.data ?? {}) } }
@@ -44,7 +45,7 @@ export function gorushBody(target: PushTarget, message: PushMessage, opts: Pick<
         content_available: message.kind === "task",
         notification: platform === 2 && opts.androidClickAction ? { click_action: opts.androidClickAction } : {},
         // gorush's iOS field for apns-collapse-id (Android gets no collapse key: payload.ts apnsCollapseId).
-        ...(ios && apnsCollapseId(message) ? { collapse_id: apnsCollapseId(message) } : {}),
+        ...(collapseId ? { collapse_id: collapseId } : {}),
       },
     ],
   };

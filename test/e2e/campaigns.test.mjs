@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { startFakeGorush } from "../../tools/fake-gorush.mjs";
-import { client, SECRETS, startWorker, eventually } from "./harness.mjs";
+import { client, eventually, probeBody, SECRETS, startWorker } from "./harness.mjs";
 
 
 describe("campaigns over real HTTP (wrangler dev + fake gorush)", () => {
@@ -26,19 +26,7 @@ describe("campaigns over real HTTP (wrangler dev + fake gorush)", () => {
   });
 
   async function register(cc, token, platform = "android") {
-    const r = await call("POST", "/api/v1/register", {
-      json: {
-        probe_cc: cc,
-        probe_asn: "AS1234",
-        platform,
-        software_name: "ooniprobe-android",
-        software_version: "3.8.0",
-        supported_tests: ["web_connectivity"],
-        network_type: "wifi",
-        token,
-        password,
-      },
-    });
+    const r = await call("POST", "/api/v1/register", { json: probeBody({ probe_cc: cc, platform, token, password }) });
     assert.equal(r.status, 200);
     const login = await call("POST", "/api/v1/login", { json: { username: r.body.client_id, password } });
     return { id: r.body.client_id, token: login.body.token, pushToken: token };

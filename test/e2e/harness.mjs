@@ -170,6 +170,9 @@ export function probeBody(over = {}) {
   };
 }
 
+/** How many requests a write's D1 round trip carried, from its `Server-Timing: commit;desc="shared by N"` (0 if absent). */
+export const sharedBy = (headers) => Number(/commit;desc="shared by (\d+)"/.exec(headers.get("server-timing") ?? "")?.[1] ?? 0);
+
 /** A JSON client for one server. */
 export function client(base) {
   return async function call(method, p, { json, token, headers = {}, raw } = {}) {

@@ -3,9 +3,8 @@
 // here: one request's flush settles the others' promises, which only the real runtime does.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { client, probeBody as probe, SECRETS, startWorker } from "./harness.mjs";
+import { client, probeBody as probe, SECRETS, sharedBy, startWorker } from "./harness.mjs";
 
-const sharedBy = (headers) => Number(/commit;desc="shared by (\d+)"/.exec(headers.get("server-timing") ?? "")?.[1] ?? 0);
 
 describe("bursts of probe writes (wrangler dev)", () => {
   let w;
