@@ -26,12 +26,8 @@ const fcm = DIRECT ? await startFakeFcm() : null;
 const apns = DIRECT ? await startFakeApns() : null;
 /** Every push received by whichever fake provider(s), as {token, at}, in arrival order per provider. */
 const received = () =>
-  DIRECT
-    ? [...fcm.received.map((r) => ({ token: r.message.token, at: r.at })), ...apns.received.map((r) => ({ token: r.device, at: r.at }))]
-    : gw.received;
-const providerVars = DIRECT
-  ? directProviderVars(fcm, apns)
-  : { GORUSH_URL: gw.url };
+  DIRECT ? [...fcm.received.map((r) => ({ token: r.message.token, at: r.at })), ...apns.received.map((r) => ({ token: r.device, at: r.at }))] : gw.received;
+const providerVars = DIRECT ? directProviderVars(fcm, apns) : { GORUSH_URL: gw.url };
 // One page of probes every FANOUT_PAGE_INTERVAL_MS: the local runtime keeps every live probe object's SQLite files
 // open in one process and fails (SQLITE_NOMEM) beyond ~3,000 at once (bench/README.md "Campaign fan-out").
 const PAGE_INTERVAL_MS = process.env.FANOUT_PAGE_INTERVAL_MS ?? "12000";
@@ -119,7 +115,10 @@ try {
   out.pushes_per_s = Math.round(unique.size / out.cron_to_last_probe_pushed_s);
   const byToken = new Map();
   for (const r of got) byToken.set(r.token, [...(byToken.get(r.token) ?? []), r.at]);
-  out.duplicate_gaps_ms = [...byToken.values()].filter((v) => v.length > 1).map((v) => v[1] - v[0]).slice(0, 10);
+  out.duplicate_gaps_ms = [...byToken.values()]
+    .filter((v) => v.length > 1)
+    .map((v) => v[1] - v[0])
+    .slice(0, 10);
   // When the first copies of duplicated pushes went out (10 s buckets after the cron), and how busy that bucket was.
   const bucket = (t) => Math.floor((t - fired) / 10_000) * 10;
   const dupFirst = {};
@@ -161,5 +160,16 @@ try {
   await gw?.stop();
   await fcm?.stop();
   await apns?.stop();
-  if (DIRECT) console.log(JSON.stringify({ fcm_received: fcm.received.length, apns_received: apns.received.length, fcm_access_tokens_minted: fcm.tokenRequests, apns_provider_tokens: apns.providerTokens, sample: received().slice(0, 3).map((r) => r.token) }));
+  if (DIRECT)
+    console.log(
+      JSON.stringify({
+        fcm_received: fcm.received.length,
+        apns_received: apns.received.length,
+        fcm_access_tokens_minted: fcm.tokenRequests,
+        apns_provider_tokens: apns.providerTokens,
+        sample: received()
+          .slice(0, 3)
+          .map((r) => r.token),
+      }),
+    );
 }

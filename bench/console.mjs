@@ -24,18 +24,53 @@ const TARGET_MS = 300;
 
 // ---- a plausible fleet -------------------------------------------------------------------------------------------
 let seed = 42;
-const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
 const weighted = (pairs) => {
   const total = pairs.reduce((s, [, w]) => s + w, 0);
   let r = rand() * total;
   for (const [v, w] of pairs) if ((r -= w) < 0) return v;
   return pairs[pairs.length - 1][0];
 };
-const COUNTRIES = ["US", "IT", "BR", "IN", "DE", "RU", "IR", "GR", "FR", "GB", "ID", "TR", "MX", "UA", "CN", "NG", "KE", "PK", "EG", "VE", "ES", "CA", "AR", "PH", "VN"].map(
-  (c, i) => [c, 40 / (i + 1)],
-);
-const PLATFORMS = [["android", 60], ["ios", 25], ["linux", 6], ["macos", 5], ["windows", 4]];
-const NETWORKS = [["wifi", 55], ["mobile", 35], ["wired", 5], [null, 5]];
+const COUNTRIES = [
+  "US",
+  "IT",
+  "BR",
+  "IN",
+  "DE",
+  "RU",
+  "IR",
+  "GR",
+  "FR",
+  "GB",
+  "ID",
+  "TR",
+  "MX",
+  "UA",
+  "CN",
+  "NG",
+  "KE",
+  "PK",
+  "EG",
+  "VE",
+  "ES",
+  "CA",
+  "AR",
+  "PH",
+  "VN",
+].map((c, i) => [c, 40 / (i + 1)]);
+const PLATFORMS = [
+  ["android", 60],
+  ["ios", 25],
+  ["linux", 6],
+  ["macos", 5],
+  ["windows", 4],
+];
+const NETWORKS = [
+  ["wifi", 55],
+  ["mobile", 35],
+  ["wired", 5],
+  [null, 5],
+];
 const TESTS = '["web_connectivity","http_invalid_request_line","http_header_field_manipulation"]';
 const uuid = () => crypto.randomUUID();
 const q = (v) => (v === null ? "NULL" : `'${String(v).replace(/'/g, "''")}'`);
@@ -57,19 +92,38 @@ function fleetSql(n, now) {
     const asn = `AS${1000 + Math.floor(rand() * 400)}`;
     const sw = platform === "linux" ? "miniooni" : `ooniprobe-${platform}`;
     const ver = `3.${Math.floor(rand() * 10)}.${Math.floor(rand() * 5)}`;
-    const tokenState = platform === "linux" ? "none" : weighted([["valid", 85], ["expired", 10], ["none", 5]]);
+    const tokenState =
+      platform === "linux"
+        ? "none"
+        : weighted([
+            ["valid", 85],
+            ["expired", 10],
+            ["none", 5],
+          ]);
     const token = tokenState === "none" ? null : `tok-${id}`;
     probes.push(
       `(${q(id)},${q(created)},${q(created)},${q(lastSeen)},${q(cc)},${q(asn)},${q(platform)},${q(sw)},${q(ver)},${q(TESTS)},${q(net)},NULL,'en',NULL,NULL,${q(token)},${q(tokenState)},${tokenState === "none" ? "NULL" : q(created)},NULL)`,
     );
-    const snap = JSON.stringify({ probe_cc: cc, probe_asn: asn, platform, software_name: sw, software_version: ver, network_type: net, has_push_token: !!token });
+    const snap = JSON.stringify({
+      probe_cc: cc,
+      probe_asn: asn,
+      platform,
+      software_name: sw,
+      software_version: ver,
+      network_type: net,
+      has_push_token: !!token,
+    });
     updates.push(`(${q(id)},${q(created)},'register',${q(snap)},'[]')`);
     events.push(`(${q(created)},'probe.registered',${q(`probe:${id}`)},${q(id)},${q(JSON.stringify({ probe_cc: cc, probe_asn: asn, platform }))})`);
   }
   // A day of push traffic: 3,000 events over the last 24 h.
   for (let i = 0; i < 3000; i++) {
     const at = new Date(now - Math.floor(rand() * day)).toISOString();
-    const type = weighted([["push.sent", 85], ["push.failed", 5], ["push.retry", 10]]);
+    const type = weighted([
+      ["push.sent", 85],
+      ["push.failed", 5],
+      ["push.retry", 10],
+    ]);
     const id = ids[Math.floor(rand() * ids.length)];
     events.push(`(${q(at)},${q(type)},'system',${q(id)},'{}')`);
   }
@@ -86,7 +140,10 @@ function fleetSql(n, now) {
     const state = j < 5 ? "active" : STATES[j % STATES.length];
     const created = new Date(now - (40 - j) * 3_600_000).toISOString();
     const withRuns = j < 5;
-    const target = j === 0 ? '{"countries":[],"platforms":[],"asns":[],"network_types":[],"software_names":[],"supported_tests":[]}' : `{"countries":["${COUNTRIES[j % COUNTRIES.length][0]}"],"platforms":[],"asns":[],"network_types":[],"software_names":[],"supported_tests":[]}`;
+    const target =
+      j === 0
+        ? '{"countries":[],"platforms":[],"asns":[],"network_types":[],"software_names":[],"supported_tests":[]}'
+        : `{"countries":["${COUNTRIES[j % COUNTRIES.length][0]}"],"platforms":[],"asns":[],"network_types":[],"software_names":[],"supported_tests":[]}`;
     const next = state === "active" || state === "paused" ? new Date(Math.ceil(now / day) * day + (j % 24) * 3_600_000).toISOString() : null;
     jobs.push(
       `(${q(id)},${q(`bench campaign ${j}`)},'R/2026-01-01T00:00:00Z/P1D','iso','2026-01-01T00:00:00.000Z',0,'task','web_connectivity','{}',NULL,NULL,${q(target)},${q(state)},NULL,900,86400,${withRuns ? 5 : 0},${q(next)},NULL,${q(created)},'admin',${q(created)})`,
@@ -100,11 +157,35 @@ function fleetSql(n, now) {
       runs.push(`(${q(runId)},${q(id)},${k + 1},${q(iso)},${q(iso)},'dispatched',${reach},0,${q(iso)})`);
       for (let i = 0; i < reach; i++) {
         const probe = ids[(i * 7 + j) % ids.length];
-        const st = k === 4 ? weighted([["notified", 50], ["accepted", 20], ["done", 25], ["failed", 5]]) : weighted([["done", 70], ["expired", 20], ["rejected", 5], ["failed", 5]]);
-        tasks.push(`(${q(uuid())},${q(id)},${q(runId)},${q(probe)},'web_connectivity','{}',${q(st)},${q(iso)},${q(iso)},${q(new Date(at + day).toISOString())})`);
+        const st =
+          k === 4
+            ? weighted([
+                ["notified", 50],
+                ["accepted", 20],
+                ["done", 25],
+                ["failed", 5],
+              ])
+            : weighted([
+                ["done", 70],
+                ["expired", 20],
+                ["rejected", 5],
+                ["failed", 5],
+              ]);
+        tasks.push(
+          `(${q(uuid())},${q(id)},${q(runId)},${q(probe)},'web_connectivity','{}',${q(st)},${q(iso)},${q(iso)},${q(new Date(at + day).toISOString())})`,
+        );
         if (j === 0 && k === 4) {
-          const type = st === "failed" ? "push.failed" : weighted([["push.sent", 90], ["push.retry", 5], ["push.deferred", 5]]);
-          events.push(`(${q(iso)},${q(type)},'system',${q(probe)},${q(JSON.stringify({ provider: "gorush", status: type === "push.failed" ? 400 : 200, attempt: 1 }))},${q(id)})`);
+          const type =
+            st === "failed"
+              ? "push.failed"
+              : weighted([
+                  ["push.sent", 90],
+                  ["push.retry", 5],
+                  ["push.deferred", 5],
+                ]);
+          events.push(
+            `(${q(iso)},${q(type)},'system',${q(probe)},${q(JSON.stringify({ provider: "gorush", status: type === "push.failed" ? 400 : 200, attempt: 1 }))},${q(id)})`,
+          );
         }
       }
     }
@@ -142,7 +223,10 @@ function fleetSql(n, now) {
 // ---- a logged-in browser, by hand --------------------------------------------------------------------------------
 async function consoleLogin(url) {
   const page = await fetch(`${url}/console/login`);
-  const nonce = page.headers.getSetCookie().find((c) => c.startsWith("__Secure-eo_login="))?.split(";")[0];
+  const nonce = page.headers
+    .getSetCookie()
+    .find((c) => c.startsWith("__Secure-eo_login="))
+    ?.split(";")[0];
   const csrf = /name="_csrf" value="([^"]+)"/.exec(await page.text())[1];
   const r = await fetch(`${url}/console/login`, {
     method: "POST",
@@ -151,7 +235,10 @@ async function consoleLogin(url) {
     body: new URLSearchParams({ username: "admin", password: SECRETS.ADMIN_PASSWORD, _csrf: csrf }),
   });
   if (r.status !== 303) throw new Error(`console login failed: ${r.status}`);
-  return r.headers.getSetCookie().find((c) => c.startsWith("__Secure-eo_session="))?.split(";")[0];
+  return r.headers
+    .getSetCookie()
+    .find((c) => c.startsWith("__Secure-eo_session="))
+    ?.split(";")[0];
 }
 
 /** `form`: a POST body (a console form, with its CSRF token) instead of a GET. */
@@ -160,7 +247,17 @@ async function measure(url, cookie, name, p, form) {
   const app = [];
   let bytes = 0;
   const req = () =>
-    fetch(`${url}${p}`, form ? { method: "POST", headers: { cookie, origin: url, "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(form), redirect: "manual" } : { headers: { cookie }, redirect: "manual" });
+    fetch(
+      `${url}${p}`,
+      form
+        ? {
+            method: "POST",
+            headers: { cookie, origin: url, "content-type": "application/x-www-form-urlencoded" },
+            body: new URLSearchParams(form),
+            redirect: "manual",
+          }
+        : { headers: { cookie }, redirect: "manual" },
+    );
   for (let i = 0; i < 3; i++) await (await req()).text(); // warm
   for (let i = 0; i < REQUESTS; i++) {
     const t0 = performance.now();
@@ -208,8 +305,20 @@ console.log(
 try {
   const cookie = await consoleLogin(w.url);
   // Minions straight into the registry's shards through the benchmark-only route (bench/minions.mjs does the same).
-  const token = (await (await fetch(`${w.url}/api/v1/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "admin", password: SECRETS.ADMIN_PASSWORD }) })).json()).token;
-  const seeded = await fetch(`${w.url}/minions/_bench/seed`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({ count: MINIONS }) });
+  const token = (
+    await (
+      await fetch(`${w.url}/api/v1/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ username: "admin", password: SECRETS.ADMIN_PASSWORD }),
+      })
+    ).json()
+  ).token;
+  const seeded = await fetch(`${w.url}/minions/_bench/seed`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify({ count: MINIONS }),
+  });
   if (seeded.status !== 200) throw new Error(`minion seeding failed: ${seeded.status} ${await seeded.text()}`);
   const firstMinion = (await (await fetch(`${w.url}/minions`, { headers: { authorization: `Bearer ${token}` } })).json())[0].id;
   const newForm = await (await fetch(`${w.url}/console/campaigns/new`, { headers: { cookie } })).text();
@@ -240,7 +349,9 @@ try {
     ],
   ];
   const detail = await (await fetch(`${w.url}/console/campaigns/${jobIds[0]}`, { headers: { cookie } })).text();
-  pages[pages.findIndex((x) => x[1] === null && x[0].startsWith("Campaign"))][1] = /href="([^"]+)" rel="next">Older pushes/.exec(detail)[1].replace(/&amp;/g, "&");
+  pages[pages.findIndex((x) => x[1] === null && x[0].startsWith("Campaign"))][1] = /href="([^"]+)" rel="next">Older pushes/
+    .exec(detail)[1]
+    .replace(/&amp;/g, "&");
   // Page 2 follows the real "Next page" link of page 1.
   const first = await (await fetch(`${w.url}/console/probes`, { headers: { cookie } })).text();
   pages[4][1] = /href="([^"]+)" rel="next"/.exec(first)[1].replace(/&amp;/g, "&");
@@ -257,7 +368,8 @@ try {
     try {
       text = readFileSync(file, "utf8");
     } catch {
-      text = "# Benchmarks\n\nEvery figure here was measured against a real local `wrangler dev` (workerd + SQLite-backed D1) on the project's 2-core machine; the load generator shares those cores.\n";
+      text =
+        "# Benchmarks\n\nEvery figure here was measured against a real local `wrangler dev` (workerd + SQLite-backed D1) on the project's 2-core machine; the load generator shares those cores.\n";
     }
     const table = [
       "| page | path | wall p50 | wall p99 | server p50 | server p99 | HTML |",

@@ -50,9 +50,11 @@ async function headLatency(label, n) {
   const conc = 8;
   const per = Math.ceil(SAMPLES / conc);
   const a = performance.now();
-  await Promise.all(Array.from({ length: conc }, async () => {
-    for (let i = 0; i < per; i++) await call("HEAD", "/minions", { token });
-  }));
+  await Promise.all(
+    Array.from({ length: conc }, async () => {
+      for (let i = 0; i < per; i++) await call("HEAD", "/minions", { token });
+    }),
+  );
   const rps = (conc * per) / ((performance.now() - a) / 1000);
   const row = { label, minions: Number(count), p50: pct(xs, 50), p99: pct(xs, 99), mean: xs.reduce((s, x) => s + x, 0) / xs.length, rps8: rps };
   if (row.minions !== n) throw new Error(`expected ${n} minions, registry has ${row.minions}`);
@@ -142,19 +144,27 @@ try {
   const start = (await fetch(`${w.url}/minions`, { method: "GET", headers: { authorization: `Bearer ${token}` } })).headers.get("x-minions-cursor");
   const l0 = performance.now();
   for (const a of agents) a.installPackage("bench-pkg", "1.0.0");
-  let seen = new Set();
+  const seen = new Set();
   let next = start;
-  await until("every live agent's change in the feed", async () => {
-    for (;;) {
-      const r = await call("GET", `/minions?since=${encodeURIComponent(next)}&limit=1000`, { token });
-      for (const c of r.body.changes) if (c.type === "changed") seen.add(c.id);
-      next = r.body.next_cursor;
-      if (!r.body.more) break;
-    }
-    return seen.size >= agents.length;
-  }, MONITOR_MS * 3);
+  await until(
+    "every live agent's change in the feed",
+    async () => {
+      for (;;) {
+        const r = await call("GET", `/minions?since=${encodeURIComponent(next)}&limit=1000`, { token });
+        for (const c of r.body.changes) if (c.type === "changed") seen.add(c.id);
+        next = r.body.next_cursor;
+        if (!r.body.more) break;
+      }
+      return seen.size >= agents.length;
+    },
+    MONITOR_MS * 3,
+  );
   const lsec = (performance.now() - l0) / 1000;
-  results.changes.push({ path: `${agents.length} live agents change packages at once, detected by their ${MONITOR_MS / 1000} s polls`, changes: seen.size, seconds: lsec });
+  results.changes.push({
+    path: `${agents.length} live agents change packages at once, detected by their ${MONITOR_MS / 1000} s polls`,
+    changes: seen.size,
+    seconds: lsec,
+  });
   for (const c of results.changes) console.log(`${c.path}: ${c.changes} changes in ${c.seconds.toFixed(2)} s = ${(c.changes / c.seconds).toFixed(0)}/s`);
 } catch (e) {
   console.error(String(e?.stack ?? e));

@@ -22,7 +22,6 @@ const DEVTOOLS = arg("devtools", "both");
 const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 const secret = () => Array.from({ length: 64 }, () => letters[Math.floor(Math.random() * letters.length)]).join("");
 
-
 /** Run `op` from CONCURRENCY workers for SECONDS; every non-expected status counts as an error. */
 async function measure(name, op, expect = 200) {
   const lat = [];
@@ -56,7 +55,6 @@ async function measure(name, op, expect = 200) {
   return row;
 }
 
-
 // Request bodies are made before the clock starts, so the load generator (sharing the cores) does the same
 // little work per request on every route.
 const REGISTER_BODIES = Array.from({ length: 4096 }, () => JSON.stringify(body({ password: secret() })));
@@ -72,7 +70,11 @@ async function runAll(devtools) {
     await Promise.all(REGISTER_BODIES.slice(0, 64).map((raw) => call("POST", "/api/v1/register", { raw, headers: JSON_HEADERS })));
     const rows = [];
     rows.push(await measure("GET /health (bare, first)", () => call("GET", "/health")));
-    rows.push(await measure("POST /api/v1/register", (_, i) => call("POST", "/api/v1/register", { raw: REGISTER_BODIES[i % REGISTER_BODIES.length], headers: JSON_HEADERS })));
+    rows.push(
+      await measure("POST /api/v1/register", (_, i) =>
+        call("POST", "/api/v1/register", { raw: REGISTER_BODIES[i % REGISTER_BODIES.length], headers: JSON_HEADERS }),
+      ),
+    );
 
     // A pool of probes per worker for login and update.
     const probes = [];

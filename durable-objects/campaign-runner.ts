@@ -253,4 +253,3 @@ export async function pool<T>(items: T[], limit: number, f: (x: T) => Promise<un
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
-

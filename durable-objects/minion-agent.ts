@@ -151,7 +151,15 @@ export class MinionAgent extends DurableObject<Env> {
     s.capability = [...new Set(f.capability)];
     await this.save(s);
     const { monitorIntervalMs, beaconIntervalS, beaconRetry, beaconValidityS } = this.settings;
-    ws.send(JSON.stringify({ type: "hello:reply", beaconInterval: beaconIntervalS, beaconRetry, beaconValidity: beaconValidityS, monitorInterval: monitorIntervalMs }));
+    ws.send(
+      JSON.stringify({
+        type: "hello:reply",
+        beaconInterval: beaconIntervalS,
+        beaconRetry,
+        beaconValidity: beaconValidityS,
+        monitorInterval: monitorIntervalMs,
+      }),
+    );
     await this.poll();
   }
 

@@ -228,7 +228,15 @@ export class ProbeScheduler extends DurableObject<Env> {
     if (!provider) {
       const reason = info.tokenState !== "valid" ? `push token ${info.tokenState}` : "no push provider for this probe";
       await db.batch([
-        eventInsert(db, { at: new Date(now).toISOString(), type: "push.skipped", actor: "system", jobId: row.job_id, probeId: row.probe_id, taskId: row.task_id, data: { reason } }),
+        eventInsert(db, {
+          at: new Date(now).toISOString(),
+          type: "push.skipped",
+          actor: "system",
+          jobId: row.job_id,
+          probeId: row.probe_id,
+          taskId: row.task_id,
+          data: { reason },
+        }),
       ]);
       // The task stays ready for the probe to pull until it times out; an alert without push has nowhere to go.
       if (row.kind === "task") this.sql.exec("UPDATE occurrences SET state = 'awaiting', next_at = ?, outcome = ? WHERE id = ?", row.expire_at, reason, row.id);
@@ -237,7 +245,10 @@ export class ProbeScheduler extends DurableObject<Env> {
     }
     const budget = budgetFor(info.platform, pushConfigFrom(this.env).budgets);
     if (budget) {
-      const sent = this.sql.exec<{ at: number }>("SELECT at FROM push_log WHERE at > ?", now - 3_600_000).toArray().map((r) => r.at);
+      const sent = this.sql
+        .exec<{ at: number }>("SELECT at FROM push_log WHERE at > ?", now - 3_600_000)
+        .toArray()
+        .map((r) => r.at);
       const verdict = budgetAllows(sent, now, budget);
       if (!verdict.ok) {
         // Over the device's push budget: not pushed, left for the probe to pull, and recorded as such.
@@ -252,14 +263,18 @@ export class ProbeScheduler extends DurableObject<Env> {
             data: { reason: "push budget", provider: provider.name, window: verdict.window, sent: verdict.sent, limit: verdict.limit },
           }),
         ]);
-        if (row.kind === "task") this.sql.exec("UPDATE occurrences SET state = 'awaiting', next_at = ?, outcome = 'deferred: push budget' WHERE id = ?", row.expire_at, row.id);
+        if (row.kind === "task")
+          this.sql.exec("UPDATE occurrences SET state = 'awaiting', next_at = ?, outcome = 'deferred: push budget' WHERE id = ?", row.expire_at, row.id);
         else this.close(row.id, "deferred: push budget");
         return;
       }
     }
     const cs = campaignSettings(this.env);
     const settings = settingsFrom(this.env);
-    const claims = row.kind === "task" ? { kind: "task" as const, taskId: row.task_id!, probeId: row.probe_id } : { kind: "alert" as const, jobId: row.job_id, probeId: row.probe_id };
+    const claims =
+      row.kind === "task"
+        ? { kind: "task" as const, taskId: row.task_id!, probeId: row.probe_id }
+        : { kind: "alert" as const, jobId: row.job_id, probeId: row.probe_id };
     const link = pingbackUrl(settings.publicBaseUrl, await signPingback(claims, settings.jwtSecret, this.clock, cs.pingbackTtlS));
     const payload = JSON.parse(row.payload) as { alertMessage: string | null; alertExtra: string | null };
     const message: PushMessage =
@@ -293,7 +308,9 @@ export class ProbeScheduler extends DurableObject<Env> {
     const stmts: any[] = [];
     if (d.action === "sent") {
       const messageId = r.result.outcome === "sent" ? r.result.providerMessageId : undefined;
-      stmts.push(eventInsert(db, { ...base, at, type: "push.sent", data: { ...answer, kind: row.kind, ...(messageId ? { provider_message_id: messageId } : {}) } }));
+      stmts.push(
+        eventInsert(db, { ...base, at, type: "push.sent", data: { ...answer, kind: row.kind, ...(messageId ? { provider_message_id: messageId } : {}) } }),
+      );
       if (row.task_id) stmts.push(...taskTransition(db, row.task_id, "notify", at, "system", { notifiedAt: at }, { provider: r.result.provider }));
     } else if (d.action === "retry") {
       stmts.push(eventInsert(db, { ...base, at, type: "push.retry", data: { ...answer, retry_at: new Date(d.atMs).toISOString() } }));
@@ -323,7 +340,10 @@ export class ProbeScheduler extends DurableObject<Env> {
       if (isThrottle(r.result)) {
         // The provider is throttling: the campaign's rollout slows down, and this push waits for a slot at the new rate.
         try {
-          const slot = await this.env.CAMPAIGN_RUNNER.getByName(row.job_id).throttled(row.run_id, r.result.outcome === "retry" ? r.result.retryAfterMs : undefined);
+          const slot = await this.env.CAMPAIGN_RUNNER.getByName(row.job_id).throttled(
+            row.run_id,
+            r.result.outcome === "retry" ? r.result.retryAfterMs : undefined,
+          );
           if (slot !== null) retryAt = Math.max(retryAt, slot);
         } catch (e) {
           console.error(JSON.stringify({ level: "error", where: "ProbeScheduler.throttled", occurrence: row.id, message: String(e) }));
@@ -349,4 +369,3 @@ function stringValues(json: string | null): Record<string, string> {
   const o = JSON.parse(json) as Record<string, unknown>;
   return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
 }
-

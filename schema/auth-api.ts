@@ -8,9 +8,7 @@ export const LoginBody = z
   })
   .openapi("LoginRequest");
 
-export const LoginResponse = z
-  .object({ token: z.string(), expire: z.string().openapi({ example: "2026-11-25T10:00:00Z" }) })
-  .openapi("LoginResponse");
+export const LoginResponse = z.object({ token: z.string(), expire: z.string().openapi({ example: "2026-11-25T10:00:00Z" }) }).openapi("LoginResponse");
 
 export const OperatorUsername = z
   .string()
@@ -37,5 +35,9 @@ export const Operator = z
   .openapi("Operator");
 
 export const UsernameParam = z.object({
-  username: z.string().min(1).max(64).openapi({ param: { name: "username", in: "path" } }),
+  username: z
+    .string()
+    .min(1)
+    .max(64)
+    .openapi({ param: { name: "username", in: "path" } }),
 });

@@ -4,7 +4,11 @@ import { Asn, CountryCode, Platform, TestName } from "./probes-api";
 
 // Request/response schemas of the campaign surface (OONI Orchestra's orchestrate API, extended).
 const any = z.literal("any");
-const list = <T extends z.ZodType>(item: T) => z.array(z.union([any, item])).max(500).default([]);
+const list = <T extends z.ZodType>(item: T) =>
+  z
+    .array(z.union([any, item]))
+    .max(500)
+    .default([]);
 
 export const TargetBody = z
   .object({
@@ -15,7 +19,7 @@ export const TargetBody = z
     software_names: list(z.string().trim().min(1).max(100)),
     supported_tests: list(TestName),
   })
-  .openapi("Target", { description: "Who the campaign reaches. An empty list (or \"any\") means all; lists combine with AND." });
+  .openapi("Target", { description: 'Who the campaign reaches. An empty list (or "any") means all; lists combine with AND.' });
 
 const JsonObject = z.record(z.string(), z.unknown());
 
@@ -26,15 +30,36 @@ export const JobBody = z
       .trim()
       .min(1)
       .max(200)
-      .openapi({ description: "ISO 8601 `R[n]/<start>/<period>` (empty start = now, R = forever) or 5-field cron (UTC)", example: "R/2017-05-01T00:00:00Z/P1D" }),
+      .openapi({
+        description: "ISO 8601 `R[n]/<start>/<period>` (empty start = now, R = forever) or 5-field cron (UTC)",
+        example: "R/2017-05-01T00:00:00Z/P1D",
+      }),
     delay: z.number().int().min(0).max(86_400).default(0).openapi({ description: "Seconds over which each run's pushes are spread at random" }),
     comment: z.string().trim().min(1).max(1000),
     task: z.object({ test_name: TestName, arguments: JsonObject.default({}) }).nullish(),
     alert: z.object({ message: z.string().trim().min(1).max(1000), extra: JsonObject.default({}) }).nullish(),
     target: TargetBody.default({ countries: [], platforms: [], asns: [], network_types: [], software_names: [], supported_tests: [] }),
-    rollout_per_minute: z.number().int().min(1).max(1_000_000).nullish().openapi({ description: "Max pushes per minute; a large run is spread instead of sent at once" }),
-    starting_deadline_s: z.number().int().min(60).max(86_400).default(900).openapi({ description: "A run missed while the service was down still fires if it is at most this late" }),
-    task_timeout_s: z.number().int().min(60).max(30 * 86_400).default(86_400).openapi({ description: "A task unanswered (not accepted/rejected) this long after its run expires" }),
+    rollout_per_minute: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .nullish()
+      .openapi({ description: "Max pushes per minute; a large run is spread instead of sent at once" }),
+    starting_deadline_s: z
+      .number()
+      .int()
+      .min(60)
+      .max(86_400)
+      .default(900)
+      .openapi({ description: "A run missed while the service was down still fires if it is at most this late" }),
+    task_timeout_s: z
+      .number()
+      .int()
+      .min(60)
+      .max(30 * 86_400)
+      .default(86_400)
+      .openapi({ description: "A task unanswered (not accepted/rejected) this long after its run expires" }),
   })
   .refine((b) => b.task || b.alert, { message: "task or alert must be defined", path: ["task"] })
   .openapi("JobRequest", {
@@ -49,7 +74,10 @@ export const JobBody = z
 export type JobBody = z.infer<typeof JobBody>;
 
 export const JobIdParam = z.object({
-  job_id: z.string().uuid("must be a job id this service issued").openapi({ param: { name: "job_id", in: "path" } }),
+  job_id: z
+    .string()
+    .uuid("must be a job id this service issued")
+    .openapi({ param: { name: "job_id", in: "path" } }),
 });
 
 export const JobCreated = z.object({ id: z.string() }).openapi("JobCreated");
@@ -122,7 +150,10 @@ export const DryRun = z
   .openapi("DryRun");
 
 export const TaskIdParam = z.object({
-  task_id: z.string().uuid("must be a task id this service issued").openapi({ param: { name: "task_id", in: "path" } }),
+  task_id: z
+    .string()
+    .uuid("must be a task id this service issued")
+    .openapi({ param: { name: "task_id", in: "path" } }),
 });
 
 export const TasksQuery = z.object({
@@ -144,7 +175,12 @@ export const TaskDoneBody = z
   .openapi("TaskDone");
 
 export const PingbackParam = z.object({
-  token: z.string().min(10).max(2048).regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/, "not a pingback link").openapi({ param: { name: "token", in: "path" } }),
+  token: z
+    .string()
+    .min(10)
+    .max(2048)
+    .regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/, "not a pingback link")
+    .openapi({ param: { name: "token", in: "path" } }),
 });
 export const PingbackActionParam = PingbackParam.extend({
   action: z.enum(["accept", "reject", "done"]).openapi({ param: { name: "action", in: "path" } }),

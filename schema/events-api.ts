@@ -29,6 +29,4 @@ export const Event = z
   })
   .openapi("Event");
 
-export const EventList = z
-  .object({ events: z.array(Event), next_cursor: z.string().nullable() })
-  .openapi("EventList");
+export const EventList = z.object({ events: z.array(Event), next_cursor: z.string().nullable() }).openapi("EventList");

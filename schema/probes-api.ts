@@ -44,22 +44,20 @@ const metadataFields = {
   probe_id: z.string().trim().max(128).optional(),
 };
 
-export const RegisterBody = z
-  .object({ ...metadataFields, password: z.string().min(1).max(1024).optional() })
-  .openapi("RegisterRequest", {
-    example: {
-      probe_cc: "IT",
-      probe_asn: "AS1234",
-      platform: "android",
-      software_name: "ooniprobe-android",
-      software_version: "3.8.0",
-      supported_tests: ["web_connectivity"],
-      network_type: "wifi",
-      available_bandwidth: "100",
-      software_language: "en",
-      token: "fcm-registration-token",
-    },
-  });
+export const RegisterBody = z.object({ ...metadataFields, password: z.string().min(1).max(1024).optional() }).openapi("RegisterRequest", {
+  example: {
+    probe_cc: "IT",
+    probe_asn: "AS1234",
+    platform: "android",
+    software_name: "ooniprobe-android",
+    software_version: "3.8.0",
+    supported_tests: ["web_connectivity"],
+    network_type: "wifi",
+    available_bandwidth: "100",
+    software_language: "en",
+    token: "fcm-registration-token",
+  },
+});
 export type RegisterBody = z.infer<typeof RegisterBody>;
 
 /** Update takes any subset of the metadata; only what is sent changes. */
@@ -67,7 +65,10 @@ export const UpdateBody = z.object(metadataFields).partial().openapi("UpdateRequ
 export type UpdateBody = z.infer<typeof UpdateBody>;
 
 export const ClientIdParam = z.object({
-  client_id: z.string().uuid("must be a client_id this service issued").openapi({ param: { name: "client_id", in: "path" } }),
+  client_id: z
+    .string()
+    .uuid("must be a client_id this service issued")
+    .openapi({ param: { name: "client_id", in: "path" } }),
 });
 
 export const RegisterResponse = z.object({ client_id: z.string() }).openapi("RegisterResponse");
@@ -82,7 +83,12 @@ export const TOKEN_STATES = ["none", "valid", "expired"] as const;
 const csv = <T extends string>(item: z.ZodType<T, string>, max = 50) =>
   z
     .string()
-    .transform((s) => s.split(",").map((x) => x.trim()).filter((x) => x !== ""))
+    .transform((s) =>
+      s
+        .split(",")
+        .map((x) => x.trim())
+        .filter((x) => x !== ""),
+    )
     .pipe(z.array(item).max(max));
 
 export const ClientListQuery = z.object({

@@ -24,7 +24,9 @@ export const probes = sqliteTable(
     /** Push device token (FCM registration token, APNs device token), or null when the probe has none. */
     pushToken: text("push_token"),
     /** none | valid | expired: expired once a provider reported the token dead. */
-    pushTokenState: text("push_token_state", { enum: ["none", "valid", "expired"] }).notNull().default("none"),
+    pushTokenState: text("push_token_state", { enum: ["none", "valid", "expired"] })
+      .notNull()
+      .default("none"),
     pushTokenUpdatedAt: text("push_token_updated_at"),
     /** Null for probes registered without a password (the seed's original flow). See docs/decisions/0002. */
     passwordHash: text("password_hash"),

@@ -62,7 +62,9 @@ export class WsClient extends EventEmitter {
         });
       });
       req.on("upgrade", (res, socket, head) => {
-        const expect = createHash("sha1").update(key + GUID).digest("base64");
+        const expect = createHash("sha1")
+          .update(key + GUID)
+          .digest("base64");
         if (res.headers["sec-websocket-accept"] !== expect) {
           socket.destroy();
           return reject(new Error("bad Sec-WebSocket-Accept"));
@@ -380,7 +382,14 @@ export class StormflashAgent extends EventEmitter {
     }
     if (f.method === "GET" && path === "/packages") return json(200, this.status.packages);
     if (f.method === "POST" && path === "/packages") {
-      const p = { name: String(f.data?.name ?? "unnamed"), version: String(f.data?.version ?? "*"), source: "npm", type: "npm", status: { installed: true }, id: randomUUID() };
+      const p = {
+        name: String(f.data?.name ?? "unnamed"),
+        version: String(f.data?.version ?? "*"),
+        source: "npm",
+        type: "npm",
+        status: { installed: true },
+        id: randomUUID(),
+      };
       this.status.packages.push(p);
       return json(201, p);
     }

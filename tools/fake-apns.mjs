@@ -98,7 +98,17 @@ export async function startFakeApns({ port = 0, key = null, topic = "org.openobs
         return reply(fault.status, reason, fault.retryAfter !== undefined ? { "retry-after": String(fault.retryAfter) } : {});
       }
       if (fake.faults.dead.has(device)) return reply(410, "Unregistered");
-      fake.received.push({ at: Date.now(), apnsId, device, pushType, priority, topic: t, collapseId, expiration: req.headers["apns-expiration"], payload: body });
+      fake.received.push({
+        at: Date.now(),
+        apnsId,
+        device,
+        pushType,
+        priority,
+        topic: t,
+        collapseId,
+        expiration: req.headers["apns-expiration"],
+        payload: body,
+      });
       reply(200, undefined);
     } catch (e) {
       if (e.tooLarge) return reply(413, "PayloadTooLarge");

@@ -39,9 +39,7 @@ export function verifyJwt(jwt, publicKey, alg) {
   const data = Buffer.from(`${parts[0]}.${parts[1]}`);
   const sig = Buffer.from(parts[2], "base64url");
   const ok =
-    alg === "RS256"
-      ? crypto.verify("RSA-SHA256", data, publicKey, sig)
-      : crypto.verify("SHA256", data, { key: publicKey, dsaEncoding: "ieee-p1363" }, sig);
+    alg === "RS256" ? crypto.verify("RSA-SHA256", data, publicKey, sig) : crypto.verify("SHA256", data, { key: publicKey, dsaEncoding: "ieee-p1363" }, sig);
   if (!ok) throw new Error("bad signature");
   return { header, payload };
 }
@@ -92,18 +90,18 @@ export function sendJson(res, status, body, headers = {}) {
 /** Control endpoints shared by the fakes, for use by hand: /__fake/received, /__fake/inject, /__fake/dead, /__fake/reset. */
 export async function control(req, res, fake) {
   const url = new URL(req.url, "http://x");
-  if (req.method === "GET" && url.pathname === "/__fake/received") return sendJson(res, 200, fake.received), true;
+  if (req.method === "GET" && url.pathname === "/__fake/received") return (sendJson(res, 200, fake.received), true);
   if (req.method === "POST" && url.pathname === "/__fake/inject") {
     fake.faults.inject(JSON.parse((await readBody(req)).toString() || "{}"));
-    return sendJson(res, 200, { ok: true }), true;
+    return (sendJson(res, 200, { ok: true }), true);
   }
   if (req.method === "POST" && url.pathname === "/__fake/dead") {
     fake.faults.markDead(JSON.parse((await readBody(req)).toString() || "[]"));
-    return sendJson(res, 200, { ok: true }), true;
+    return (sendJson(res, 200, { ok: true }), true);
   }
   if (req.method === "POST" && url.pathname === "/__fake/reset") {
     fake.reset();
-    return sendJson(res, 200, { ok: true }), true;
+    return (sendJson(res, 200, { ok: true }), true);
   }
   return false;
 }

@@ -72,7 +72,12 @@ export async function startFakeFcm({ port = 0, serviceAccount = null, projectId 
     const now = Math.floor(Date.now() / 1000);
     if (claims.iss !== fake.account.client_email) return bad("iss is not the service account");
     if (claims.aud !== `${baseUrl}${url.pathname}` && claims.aud !== fake.account.token_uri) return bad("aud is not the token endpoint");
-    if (!String(claims.scope ?? "").split(" ").includes(SCOPE)) return bad("scope lacks firebase.messaging");
+    if (
+      !String(claims.scope ?? "")
+        .split(" ")
+        .includes(SCOPE)
+    )
+      return bad("scope lacks firebase.messaging");
     if (typeof claims.iat !== "number" || typeof claims.exp !== "number") return bad("iat/exp missing");
     if (claims.exp - claims.iat > 3600) return bad("assertion lifetime over 1 hour");
     if (claims.exp < now || claims.iat > now + 300) return bad("Invalid JWT: Token must be a short-lived token and in a reasonable timeframe");

@@ -147,6 +147,8 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     maxNotification: Number(opt("max-notification", 100)),
     quiet: args.includes("--quiet"),
   });
-  console.log(`fake gorush listening on ${gw.url} (POST /api/push; GET /_received; POST /_inject {"deadTokens":[...],"status":{"code":429,"count":2,"retryAfter":5}}; POST /_reset)`);
+  console.log(
+    `fake gorush listening on ${gw.url} (POST /api/push; GET /_received; POST /_inject {"deadTokens":[...],"status":{"code":429,"count":2,"retryAfter":5}}; POST /_reset)`,
+  );
   for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => gw.stop().then(() => process.exit(0)));
 }

@@ -101,9 +101,6 @@ export async function verifyPassword(password: string, stored: string): Promise<
 
 /** Compare two strings in constant time with respect to their content (used for the bootstrap admin password). */
 export async function secretsEqual(a: string, b: string): Promise<boolean> {
-  const [da, db] = await Promise.all([
-    crypto.subtle.digest("SHA-256", enc.encode(a)),
-    crypto.subtle.digest("SHA-256", enc.encode(b)),
-  ]);
+  const [da, db] = await Promise.all([crypto.subtle.digest("SHA-256", enc.encode(a)), crypto.subtle.digest("SHA-256", enc.encode(b))]);
   return constantTimeEqual(new Uint8Array(da), new Uint8Array(db));
 }

@@ -44,7 +44,14 @@ authRoutes.openapi(
         // so a login is one D1 read in the common case.
         const now = clock.now();
         if (now.getTime() - Date.parse(row.lastSeenAt) > LAST_SEEN_RESOLUTION_MS) {
-          c.executionCtx.waitUntil(db.update(probes).set({ lastSeenAt: now.toISOString() }).where(eq(probes.id, row.id)).run().then(() => undefined));
+          c.executionCtx.waitUntil(
+            db
+              .update(probes)
+              .set({ lastSeenAt: now.toISOString() })
+              .where(eq(probes.id, row.id))
+              .run()
+              .then(() => undefined),
+          );
         }
       }
     } else if (username === settings.adminUsername) {

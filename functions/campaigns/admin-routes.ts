@@ -45,7 +45,10 @@ campaignAdminRoutes.openapi(
     const now = clock.now();
     const schedule = scheduleFromBody(body.schedule, now.getTime());
     const first = schedule.slotAtOrAfter(now.getTime());
-    if (!first) throw new ApiError("validation_failed", "invalid request: schedule: it has no runs left after now", [{ path: "schedule", message: "no runs left after now" }]);
+    if (!first)
+      throw new ApiError("validation_failed", "invalid request: schedule: it has no runs left after now", [
+        { path: "schedule", message: "no runs left after now" },
+      ]);
     const hash = idemKey ? await requestHash(body) : null;
     const replay = async () => {
       if (!idemKey) return null;
@@ -132,7 +135,13 @@ campaignAdminRoutes.openapi(
     const where = conds.length ? and(...conds) : undefined;
     const live = and(...([...conds, eq(probes.pushTokenState, "valid")] as SQL[]));
     const by = (col: typeof probes.probeCc | typeof probes.probeAsn | typeof probes.platform) =>
-      db.select({ key: sql<string>`${col}`, count: count() }).from(probes).where(where).groupBy(col).orderBy(desc(count()), col).limit(100);
+      db
+        .select({ key: sql<string>`${col}`, count: count() })
+        .from(probes)
+        .where(where)
+        .groupBy(col)
+        .orderBy(desc(count()), col)
+        .limit(100);
     const [total, withToken, byCountry, byAsn, byPlatform] = await db.batch([
       db.select({ n: count() }).from(probes).where(where),
       db.select({ n: count() }).from(probes).where(live),

@@ -4,11 +4,7 @@ import type { PushResult } from "../push/types";
  * Provider-agnostic dispatch decisions, pure: what to do with a PushResult, when to retry, when a probe's push is
  * due within its run. Every provider maps its answers to PushResult; these rules apply the same way to all.
  */
-export type Decision =
-  | { action: "sent" }
-  | { action: "retry"; atMs: number }
-  | { action: "token-expired" }
-  | { action: "failed"; reason: string };
+export type Decision = { action: "sent" } | { action: "retry"; atMs: number } | { action: "token-expired" } | { action: "failed"; reason: string };
 
 export const BACKOFF_BASE_MS = 2_000;
 export const BACKOFF_CAP_MS = 15 * 60_000;

@@ -9,7 +9,8 @@ export function scheduleFromBody(source: string, nowMs: number): Schedule {
   try {
     return parseSchedule(source, nowMs);
   } catch (e) {
-    if (e instanceof ScheduleError) throw new ApiError("validation_failed", `invalid request: schedule: ${e.message}`, [{ path: "schedule", message: e.message }]);
+    if (e instanceof ScheduleError)
+      throw new ApiError("validation_failed", `invalid request: schedule: ${e.message}`, [{ path: "schedule", message: e.message }]);
     throw e;
   }
 }
@@ -56,7 +57,9 @@ export function jobView(r: JobRow) {
 
 /** SHA-256 hex of a canonical JSON text: a reused Idempotency-Key with a different body is refused. */
 export async function requestHash(body: unknown): Promise<string> {
-  const canon = JSON.stringify(body, (_k, v) => (v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v));
+  const canon = JSON.stringify(body, (_k, v) =>
+    v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
+  );
   const d = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(canon)));
   return Array.from(d, (x) => x.toString(16).padStart(2, "0")).join("");
 }

@@ -44,11 +44,11 @@ async function ownTask(c: Context<AppEnv>, taskId: string, probeId: string): Pro
 
 /** accept / reject / done, from the probe's token or from its pingback link: one path, one state machine. */
 async function answer(c: Context<AppEnv>, task: TaskRow, action: ProbeAction, result?: Record<string, unknown>) {
-  if (!canTransition(task.state, action)) throw new ApiError("illegal_transition", `task is ${task.state}: it cannot be ${action === "done" ? "completed" : `${action}ed`}`);
+  if (!canTransition(task.state, action))
+    throw new ApiError("illegal_transition", `task is ${task.state}: it cannot be ${action === "done" ? "completed" : `${action}ed`}`);
   const { db, clock, commit } = c.var.services;
   const at = clock.now().toISOString();
-  const set =
-    action === "accept" ? { acceptedAt: at } : action === "done" ? { doneAt: at, result: result ? JSON.stringify(result) : null } : { doneAt: at };
+  const set = action === "accept" ? { acceptedAt: at } : action === "done" ? { doneAt: at, result: result ? JSON.stringify(result) : null } : { doneAt: at };
   const [upd] = await commit(taskTransition(db, task.id, action, at, `probe:${task.probeId}`, set, result ? { result } : {}));
   if (changesOf(upd) !== 1) {
     // Someone else moved the task between our read and our write.
@@ -74,7 +74,13 @@ taskRoutes.openapi(
     const me = principal(c);
     const conds = [eq(tasks.probeId, me.sub), inArray(tasks.state, [...OPEN_STATES])];
     if (since) conds.push(gte(tasks.createdAt, new Date(since).toISOString()));
-    const rows = await c.var.services.db.select().from(tasks).where(and(...conds)).orderBy(asc(tasks.createdAt)).limit(500).all();
+    const rows = await c.var.services.db
+      .select()
+      .from(tasks)
+      .where(and(...conds))
+      .orderBy(asc(tasks.createdAt))
+      .limit(500)
+      .all();
     return c.json({ tasks: rows.map(taskView) }, 200);
   },
 );
@@ -124,7 +130,8 @@ async function optionalBody(c: Context<AppEnv>): Promise<{ result?: Record<strin
     throw new ApiError("invalid_json", "request body is not valid JSON");
   }
   const r = TaskDoneBody.safeParse(json);
-  if (!r.success) throw new ApiError("validation_failed", `invalid request: ${r.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ")}`);
+  if (!r.success)
+    throw new ApiError("validation_failed", `invalid request: ${r.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ")}`);
   return r.data as { result?: Record<string, unknown> };
 }
 

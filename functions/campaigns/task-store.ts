@@ -27,9 +27,11 @@ export function taskTransition(db: Db, taskId: string, action: TaskAction, at: s
       .update(tasks)
       .set({ state: t.to, updatedAt: at, ...set })
       .where(and(eq(tasks.id, taskId), inArray(tasks.state, t.from as TaskState[]))),
-    db.insert(events).select(
-      sql`SELECT NULL, ${at}, ${EVENT_TYPE[action]}, ${actor}, job_id, probe_id, id, ${JSON.stringify(data)} FROM tasks WHERE id = ${taskId} AND changes() = 1`,
-    ),
+    db
+      .insert(events)
+      .select(
+        sql`SELECT NULL, ${at}, ${EVENT_TYPE[action]}, ${actor}, job_id, probe_id, id, ${JSON.stringify(data)} FROM tasks WHERE id = ${taskId} AND changes() = 1`,
+      ),
   ] as const;
 }
 

@@ -7,9 +7,7 @@ export type ApiClient = {
   request: (input: string, init: RequestInit, env: Env, ctx?: ExecutionContext) => Response | Promise<Response>;
 };
 
-export type ApiReply<T = unknown> =
-  | { ok: true; status: number; body: T }
-  | { ok: false; status: number; error: string; code: string; details?: ErrorDetail[] };
+export type ApiReply<T = unknown> = { ok: true; status: number; body: T } | { ok: false; status: number; error: string; code: string; details?: ErrorDetail[] };
 
 /**
  * One API call as the signed-in operator (the session's own token as Bearer), e.g. a console form's create.

@@ -22,11 +22,7 @@ export async function campaignList(db: Db): Promise<CampaignListRow[]> {
   const newest = sql`SELECT id FROM ${jobs} ORDER BY created_at DESC, id DESC LIMIT ${CAMPAIGN_LIST_LIMIT}`;
   const [rows, counts] = await db.batch([
     db.select().from(jobs).orderBy(desc(jobs.createdAt), desc(jobs.id)).limit(CAMPAIGN_LIST_LIMIT),
-    db
-      .select({ job_id: tasks.jobId, state: tasks.state, n: count() })
-      .from(tasks)
-      .where(sql`${tasks.jobId} IN (${newest})`)
-      .groupBy(tasks.jobId, tasks.state),
+    db.select({ job_id: tasks.jobId, state: tasks.state, n: count() }).from(tasks).where(sql`${tasks.jobId} IN (${newest})`).groupBy(tasks.jobId, tasks.state),
   ]);
   const byJob = new Map<string, Partial<Record<TaskState, number>>>();
   for (const c of counts) {

@@ -21,7 +21,16 @@ import { type ApiClient, callApi } from "./api";
 import { campaignDetail, campaignList, fleetValues } from "./campaign-queries";
 import { CONSOLE_CSS, CONSOLE_CSS_ETAG } from "./assets";
 import { ASSET_CSS } from "./components/layout";
-import { eventQueryInput, type EventFilterForm, EVENT_FILTER_FIELDS, issuesByField, PROBE_FILTER_FIELDS, PROBE_PATH_TO_FIELD, type ProbeFilterForm, probeQueryInput } from "./lib/filters";
+import {
+  eventQueryInput,
+  type EventFilterForm,
+  EVENT_FILTER_FIELDS,
+  issuesByField,
+  PROBE_FILTER_FIELDS,
+  PROBE_PATH_TO_FIELD,
+  type ProbeFilterForm,
+  probeQueryInput,
+} from "./lib/filters";
 import { campaignFieldErrors, type CampaignForm, campaignFormFrom, jobBodyFromForm, mergeErrors } from "./lib/campaign-form";
 import { type FieldErrors, fieldErrors, safeNext } from "./lib/forms";
 import { schedulePreview } from "./lib/schedule-text";
@@ -192,10 +201,7 @@ export function consoleRoutes(api: ApiClient) {
       listEvents(db, { probe_id: id.data.client_id.toLowerCase(), order: "desc", limit: 20 }),
     ]);
     if (!found) throw new ApiError("not_found", "There is no probe with that client id.");
-    return render(
-      c,
-      <ProbePage session={c.var.session} now={clock.now()} probe={found.probe} updates={found.updates} tasks={tasks} events={events.events} />,
-    );
+    return render(c, <ProbePage session={c.var.session} now={clock.now()} probe={found.probe} updates={found.updates} tasks={tasks} events={events.events} />);
   });
 
   r.get("/console/events", async (c) => {
@@ -296,7 +302,14 @@ export function consoleRoutes(api: ApiClient) {
     const done = c.req.query("done");
     return render(
       c,
-      <CampaignPage session={c.var.session} now={clock.now()} detail={detail} deliveries={deliveries} cursor={cursor} flash={done ? (DONE[done] ?? null) : null} />,
+      <CampaignPage
+        session={c.var.session}
+        now={clock.now()}
+        detail={detail}
+        deliveries={deliveries}
+        cursor={cursor}
+        flash={done ? (DONE[done] ?? null) : null}
+      />,
     );
   });
 

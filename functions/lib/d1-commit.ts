@@ -63,11 +63,7 @@ export function groupCommitStats(d1: D1Database) {
  * A Commit for one request: `keepAlive` is its `waitUntil`, which carries a leader's flush to the end;
  * `onCommitted` learns how many requests shared the round trip (the API reports it in `Server-Timing`).
  */
-export function d1Commit(
-  d1: D1Database,
-  keepAlive: (work: Promise<unknown>) => void,
-  onCommitted: (sharedBy: number) => void = () => {},
-): Commit {
+export function d1Commit(d1: D1Database, keepAlive: (work: Promise<unknown>) => void, onCommitted: (sharedBy: number) => void = () => {}): Commit {
   return async <T extends Statements>(stmts: T) => {
     const { results, sharedBy } = await groupFor(d1).submit(stmts, stmts.length, keepAlive);
     onCommitted(sharedBy);

@@ -25,10 +25,7 @@ export type Settings = {
   };
 };
 
-const testHelpersSchema = z.record(
-  z.string(),
-  z.array(z.object({ address: z.string(), type: z.string(), front: z.string().optional() })),
-);
+const testHelpersSchema = z.record(z.string(), z.array(z.object({ address: z.string(), type: z.string(), front: z.string().optional() })));
 
 const positiveInt = (name: string, raw: string | undefined, fallback: number): number => {
   if (raw === undefined || raw === "") return fallback;

@@ -17,7 +17,12 @@ export function benchStatus(id: string, round: number): MinionStatus {
       instance: md5Hex(`instance-${id}`),
       activated: true,
       running: true,
-      env: { provider: "openstack", tracker: "https://stormtracker.example.net/", id, bolt: { beaconValidity: 45, beaconRetry: 3, beaconInterval: 10, allowedPorts: [5000] } },
+      env: {
+        provider: "openstack",
+        tracker: "https://stormtracker.example.net/",
+        id,
+        bolt: { beaconValidity: 45, beaconRetry: 3, beaconInterval: 10, allowedPorts: [5000] },
+      },
       haveCredentials: true,
       config: { repeatInterval: 25000, allowedPorts: [5000], beaconInterval: 10, beaconRetry: 3, beaconValidity: 45, port: 5000 },
       os: { hostname: `kvm-${id.slice(0, 6)}`, type: "Linux", platform: "linux", arch: "x64", uptime: round * 15, loadavg: [0.1, 0.05, 0] },

@@ -55,11 +55,13 @@ export function bucketOf(id: string): string {
 
 export type MinionSum = { id: string; checksum: string };
 
-const byKey = <T>(key: (t: T) => string) => (a: T, b: T) => {
-  const x = key(a);
-  const y = key(b);
-  return x < y ? -1 : x > y ? 1 : 0;
-};
+const byKey =
+  <T>(key: (t: T) => string) =>
+  (a: T, b: T) => {
+    const x = key(a);
+    const y = key(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  };
 
 /** A bucket's digest: MD5 hex of `${id}:${checksum}\n` over its minions sorted by id (code-unit order). */
 export function bucketDigest(minions: MinionSum[]): string {

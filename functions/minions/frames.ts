@@ -9,7 +9,10 @@ export const RelayReplyFrame = z.object({
   type: z.literal("relay-reply"),
   rid: z.string().min(1).max(64),
   statusCode: z.number().int().min(100).max(599).optional(),
-  headers: z.record(z.string(), z.union([z.string(), z.number(), z.array(z.string())])).nullable().optional(),
+  headers: z
+    .record(z.string(), z.union([z.string(), z.number(), z.array(z.string())]))
+    .nullable()
+    .optional(),
   body: z.string().nullable().optional(),
   /** An agent-side failure (stormbolt's request error): relayed to the caller as 500. */
   error: z.string().max(1000).optional(),

@@ -168,9 +168,19 @@ minionRoutes.openapi(
     summary: "One bucket's members and their checksums",
     security: [{ bearer: [] }],
     middleware: [requireOperator("viewer")] as const,
-    request: { params: z.object({ bucket: z.string().regex(/^[0-9a-f]{2}$/, "must be two lowercase hex characters").openapi({ param: { name: "bucket", in: "path" } }) }) },
+    request: {
+      params: z.object({
+        bucket: z
+          .string()
+          .regex(/^[0-9a-f]{2}$/, "must be two lowercase hex characters")
+          .openapi({ param: { name: "bucket", in: "path" } }),
+      }),
+    },
     responses: {
-      200: jsonContent(z.object({ bucket: z.string(), digest: z.string().nullable(), minions: z.array(z.object({ id: z.string(), checksum: z.string() })) }), "Members"),
+      200: jsonContent(
+        z.object({ bucket: z.string(), digest: z.string().nullable(), minions: z.array(z.object({ id: z.string(), checksum: z.string() })) }),
+        "Members",
+      ),
       ...errorResponses(400, 401, 403),
     },
   }),
@@ -309,4 +319,3 @@ minionRoutes.post("/minions/_bench/seed", async (c) => {
   }
   return c.json({ applied, ms: Date.now() - started }, 200);
 });
-

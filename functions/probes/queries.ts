@@ -47,8 +47,7 @@ export async function listProbes(db: Db, q: ClientListQuery, opts: { withCountri
     .where(where)
     .groupBy(probes.probeCc)
     .orderBy(desc(count()), asc(probes.probeCc));
-  const [rows, total, countries] =
-    opts.withCountries === false ? [...(await db.batch([rowsQ, totalQ])), []] : await db.batch([rowsQ, totalQ, countriesQ]);
+  const [rows, total, countries] = opts.withCountries === false ? [...(await db.batch([rowsQ, totalQ])), []] : await db.batch([rowsQ, totalQ, countriesQ]);
   const more = rows.length > q.limit;
   const results = rows.slice(0, q.limit);
   const last = results[results.length - 1];

@@ -45,9 +45,7 @@ export function probeUpdateBatch(db: Db, clientId: string, next: Partial<ProbeMe
       )}, ',') || ']'`
     : sql`'[]'`;
   const snapshot = sql`json_object(${sql.join(
-    WIRE.filter(([k]) => k !== "pushToken").map(([k, wire]) =>
-      k === "supportedTests" ? sql`${wire}, json(${value(k)})` : sql`${wire}, ${value(k)}`,
-    ),
+    WIRE.filter(([k]) => k !== "pushToken").map(([k, wire]) => (k === "supportedTests" ? sql`${wire}, json(${value(k)})` : sql`${wire}, ${value(k)}`)),
     sql`, `,
   )}, 'has_push_token', json(CASE WHEN ${value("pushToken")} IS NULL THEN 'false' ELSE 'true' END))`;
 
@@ -71,4 +69,3 @@ export function probeUpdateBatch(db: Db, clientId: string, next: Partial<ProbeMe
     .returning({ id: probes.id });
   return [history, event, update] as const;
 }
-

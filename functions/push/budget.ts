@@ -20,7 +20,8 @@ export type BudgetVerdict = { ok: true } | { ok: false; window: "minute" | "hour
 export function budgetAllows(sentAtMs: number[], nowMs: number, b: Budget): BudgetVerdict {
   const hour = sentAtMs.filter((t) => t > nowMs - 3_600_000).sort((x, y) => x - y);
   const minute = hour.filter((t) => t > nowMs - 60_000);
-  if (minute.length >= b.perMinute) return { ok: false, window: "minute", sent: minute.length, limit: b.perMinute, freeAtMs: minute[minute.length - b.perMinute] + 60_000 };
+  if (minute.length >= b.perMinute)
+    return { ok: false, window: "minute", sent: minute.length, limit: b.perMinute, freeAtMs: minute[minute.length - b.perMinute] + 60_000 };
   if (hour.length >= b.perHour) return { ok: false, window: "hour", sent: hour.length, limit: b.perHour, freeAtMs: hour[hour.length - b.perHour] + 3_600_000 };
   return { ok: true };
 }

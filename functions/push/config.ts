@@ -76,7 +76,10 @@ export function pushConfigFrom(env: Env): PushConfig {
     budgets: {
       ios: { perHour: iosPerHour, perMinute: Math.min(iosPerHour, DEFAULT_BUDGETS.ios.perMinute) },
       // FCM allows 240/min per device; the collapsible burst is 20.
-      android: { perHour: androidPerHour, perMinute: Math.min(androidPerHour, 240, Math.max(DEFAULT_BUDGETS.android.perMinute, Math.ceil(androidPerHour / 6))) },
+      android: {
+        perHour: androidPerHour,
+        perMinute: Math.min(androidPerHour, 240, Math.max(DEFAULT_BUDGETS.android.perMinute, Math.ceil(androidPerHour / 6))),
+      },
     },
     problems,
   };

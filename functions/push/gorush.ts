@@ -73,7 +73,13 @@ export class GorushProvider implements PushProvider {
     }
     const text = await res.text().catch(() => "");
     if (res.status === 429 || res.status >= 500) {
-      return { outcome: "retry", provider: this.name, status: res.status, error: text.slice(0, 300) || `HTTP ${res.status}`, retryAfterMs: retryAfterMs(res.headers.get("retry-after")) };
+      return {
+        outcome: "retry",
+        provider: this.name,
+        status: res.status,
+        error: text.slice(0, 300) || `HTTP ${res.status}`,
+        retryAfterMs: retryAfterMs(res.headers.get("retry-after")),
+      };
     }
     if (res.status !== 200) return { outcome: "rejected", provider: this.name, status: res.status, error: text.slice(0, 300) || `HTTP ${res.status}` };
     let body: { success?: string; counts?: number; logs?: GorushLog[] } = {};

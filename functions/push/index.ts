@@ -43,7 +43,13 @@ export function selectProvider(env: Env, target: PushTarget, config: PushConfig 
     case "gorush":
       return new GorushProvider({ ...config.gorush!, timeoutMs });
     case "fcm":
-      return new FcmProvider({ baseUrl: config.fcm!.baseUrl, projectId: config.fcm!.account.project_id, tokens: credentials(env), clock: systemClock, timeoutMs });
+      return new FcmProvider({
+        baseUrl: config.fcm!.baseUrl,
+        projectId: config.fcm!.account.project_id,
+        tokens: credentials(env),
+        clock: systemClock,
+        timeoutMs,
+      });
     case "apns":
       return new ApnsProvider({ baseUrl: config.apns!.baseUrl, topic: config.apns!.topic, tokens: credentials(env), clock: systemClock, timeoutMs });
     default:

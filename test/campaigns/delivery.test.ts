@@ -50,10 +50,14 @@ describe("delivery behaviour under the providers' limits", () => {
     const [run] = await runner(jobId).runs();
     expect(JSON.parse(run.pace!).current).toBe(300);
     // Nothing dropped: both probes end up notified.
-    await waitFor(async () => {
-      await settle([a.clientId, b.clientId]);
-      return (await tasksOf(jobId)).every((t: any) => t.state === "notified");
-    }, "both tasks delivered", 15_000);
+    await waitFor(
+      async () => {
+        await settle([a.clientId, b.clientId]);
+        return (await tasksOf(jobId)).every((t: any) => t.state === "notified");
+      },
+      "both tasks delivered",
+      15_000,
+    );
     const retried = (await Promise.all([a, b].map((p) => scheduler(p.clientId).list()))).flat().find((o) => o.attempts === 2);
     expect(retried).toBeDefined();
   });

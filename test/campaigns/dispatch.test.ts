@@ -47,7 +47,12 @@ describe("cron → campaign runner → probe scheduler → gateway", () => {
     await fireAndDispatch(jobId);
     await settle([a.clientId, b.clientId, other.clientId]);
 
-    expect(gw.calls(c1).map((c) => c.token).sort()).toEqual([`${c1}-a`, `${c1}-b`]);
+    expect(
+      gw
+        .calls(c1)
+        .map((c) => c.token)
+        .sort(),
+    ).toEqual([`${c1}-a`, `${c1}-b`]);
     expect(gw.calls(c2)).toHaveLength(0);
     const ts = await tasksOf(jobId);
     expect(ts.map((t: any) => t.probe_id).sort()).toEqual([a.clientId, b.clientId].sort());
@@ -123,13 +128,26 @@ describe("cron → campaign runner → probe scheduler → gateway", () => {
     await registerProbe({ ...base, supported_tests: ["web_connectivity"], token: `${c1}-4` });
     await registerProbe({ ...base, supported_tests: ["ndt"], token: `${c1}-5` });
     await registerProbe({ ...base, software_name: "other", token: `${c1}-6` });
-    const target = { countries: [c1], platforms: ["android"], asns: ["AS3269"], network_types: ["wifi"], software_names: ["ooniprobe-android"], supported_tests: ["ndt"] };
+    const target = {
+      countries: [c1],
+      platforms: ["android"],
+      asns: ["AS3269"],
+      network_types: ["wifi"],
+      software_names: ["ooniprobe-android"],
+      supported_tests: ["ndt"],
+    };
     const dry = await call("POST", "/api/v1/admin/job/dry-run", {
       json: { schedule: "R1//P", comment: "x", task: { test_name: "web_connectivity" }, target },
       token: admin,
     });
     expect(dry.status).toBe(200);
-    expect(dry.body).toMatchObject({ targets: 1, with_push_token: 1, projected_pushes_per_run: 1, by_country: [{ key: c1, count: 1 }], by_asn: [{ key: "AS3269", count: 1 }] });
+    expect(dry.body).toMatchObject({
+      targets: 1,
+      with_push_token: 1,
+      projected_pushes_per_run: 1,
+      by_country: [{ key: c1, count: 1 }],
+      by_asn: [{ key: "AS3269", count: 1 }],
+    });
     fakeGateway(c1);
     const jobId = await createJob(admin, { target });
     await fireAndDispatch(jobId);
@@ -154,12 +172,20 @@ describe("cron → campaign runner → probe scheduler → gateway", () => {
     const [p] = await probesIn(c1, 1);
     await registerProbe({ probe_cc: c1, token: "" });
     const gw = fakeGateway(c1);
-    const jobId = await createJob(admin, { task: null, alert: { message: "Censorship event in progress", extra: { href: "https://ooni.org/x" } }, target: { countries: [c1] } });
+    const jobId = await createJob(admin, {
+      task: null,
+      alert: { message: "Censorship event in progress", extra: { href: "https://ooni.org/x" } },
+      target: { countries: [c1] },
+    });
     await fireAndDispatch(jobId);
     await settle([p.clientId]);
     expect(await tasksOf(jobId)).toHaveLength(0);
     const [n] = gw.calls(c1).map((c) => c.body.notifications[0]);
-    expect(n).toMatchObject({ message: "Censorship event in progress", content_available: false, data: { type: "open_href", payload: { href: "https://ooni.org/x" } } });
+    expect(n).toMatchObject({
+      message: "Censorship event in progress",
+      content_available: false,
+      data: { type: "open_href", payload: { href: "https://ooni.org/x" } },
+    });
     const pb = await call("GET", new URL(n.data.payload.pingback_url).pathname);
     expect(pb.body).toEqual({ type: "alert", job_id: jobId, message: "Censorship event in progress", extra: { href: "https://ooni.org/x" } });
     expect((await runsOf(jobId))[0].targets).toBe(1);
@@ -296,7 +322,9 @@ describe("campaign life cycle", () => {
     const now = Date.now();
     const slot = anchor + Math.floor((now - anchor) / 3_600_000) * 3_600_000;
     // The service was down for the five runs before `slot`.
-    await env.DB.prepare("UPDATE jobs SET next_run_at = ? WHERE id = ?").bind(new Date(slot - 5 * 3_600_000).toISOString(), jobId).run();
+    await env.DB.prepare("UPDATE jobs SET next_run_at = ? WHERE id = ?")
+      .bind(new Date(slot - 5 * 3_600_000).toISOString(), jobId)
+      .run();
     await fireAndDispatch(jobId, slot + 60_000);
     const runs = await runsOf(jobId);
     expect(runs.map((r: any) => [r.state, r.missed_count])).toEqual([

@@ -5,7 +5,6 @@ import { normalizeTarget, probeMatches } from "../../functions/campaigns/targeti
 import { GorushProvider, gorushBody, retryAfterMs } from "../../functions/push/gorush";
 import type { PushMessage, PushTarget } from "../../functions/push/types";
 
-
 const android: PushTarget = { probeId: "p1", platform: "android", token: "fcm-token" };
 const ios: PushTarget = { probeId: "p2", platform: "ios", token: "apns-hex" };
 const task: PushMessage = { kind: "task", taskId: "t-1", pingbackUrl: "https://probes.example.org/api/v1/pingback/x.y.z" };
@@ -45,7 +44,13 @@ describe("gorush request (OONI Orchestra's payload)", () => {
 
   it("alert push to iOS: platform 1, the topic, the message, open_href when extra has href", () => {
     const body = gorushBody(ios, { kind: "alert", pingbackUrl: "u", message: "hello", data: { href: "https://x" } }, { iosTopic: "topic" });
-    expect(body.notifications[0]).toMatchObject({ platform: 1, topic: "topic", message: "hello", content_available: false, data: { type: "open_href", payload: { href: "https://x", pingback_url: "u" } } });
+    expect(body.notifications[0]).toMatchObject({
+      platform: 1,
+      topic: "topic",
+      message: "hello",
+      content_available: false,
+      data: { type: "open_href", payload: { href: "https://x", pingback_url: "u" } },
+    });
     expect(gorushBody(ios, { kind: "alert", pingbackUrl: "u", message: "m" }, {}).notifications[0].data.type).toBe("default");
   });
 
@@ -105,7 +110,10 @@ describe("gorush answers → PushResult", () => {
 describe("dispatch decisions (provider-agnostic)", () => {
   const now = 1_000_000;
   it("retry honours Retry-After, otherwise exponential backoff with jitter, and gives up at max attempts", () => {
-    expect(decide({ outcome: "retry", provider: "gorush", status: 429, error: "", retryAfterMs: 90_000 }, 1, 6, now, 0.3)).toEqual({ action: "retry", atMs: now + 90_000 });
+    expect(decide({ outcome: "retry", provider: "gorush", status: 429, error: "", retryAfterMs: 90_000 }, 1, 6, now, 0.3)).toEqual({
+      action: "retry",
+      atMs: now + 90_000,
+    });
     expect(decide({ outcome: "retry", provider: "gorush", status: 503, error: "" }, 3, 6, now, 1)).toEqual({ action: "retry", atMs: now + 8_000 });
     expect(decide({ outcome: "retry", provider: "gorush", status: 503, error: "x" }, 6, 6, now, 1)).toMatchObject({ action: "failed" });
     expect(decide({ outcome: "token-expired", provider: "gorush", status: 200, error: "Unregistered" }, 1, 6, now, 0)).toEqual({ action: "token-expired" });
@@ -125,7 +133,14 @@ describe("dispatch decisions (provider-agnostic)", () => {
 });
 
 describe("targeting (pure)", () => {
-  const p = { probeCc: "IT", platform: "android", probeAsn: "AS1", networkType: "wifi", softwareName: "ooniprobe-android", supportedTests: '["web_connectivity","ndt"]' };
+  const p = {
+    probeCc: "IT",
+    platform: "android",
+    probeAsn: "AS1",
+    networkType: "wifi",
+    softwareName: "ooniprobe-android",
+    supportedTests: '["web_connectivity","ndt"]',
+  };
   it("empty lists and 'any' mean all; lists AND together; the task's own test is required", () => {
     expect(normalizeTarget({ countries: ["any", "IT"], platforms: ["Android"] })).toMatchObject({ countries: [], platforms: ["android"] });
     expect(probeMatches(p, normalizeTarget({}), null)).toBe(true);

@@ -119,9 +119,9 @@ export const gorushOk = (logs: unknown[] = []) => Response.json({ counts: 1, log
 export async function eventsOf(where: { jobId?: string; probeId?: string; taskId?: string }) {
   const conds: string[] = [];
   const args: string[] = [];
-  if (where.jobId) (conds.push("job_id = ?"), args.push(where.jobId));
-  if (where.probeId) (conds.push("probe_id = ?"), args.push(where.probeId));
-  if (where.taskId) (conds.push("task_id = ?"), args.push(where.taskId));
+  if (where.jobId) conds.push("job_id = ?"), args.push(where.jobId);
+  if (where.probeId) conds.push("probe_id = ?"), args.push(where.probeId);
+  if (where.taskId) conds.push("task_id = ?"), args.push(where.taskId);
   const r = await env.DB.prepare(`SELECT * FROM events ${conds.length ? `WHERE ${conds.join(" AND ")}` : ""} ORDER BY id`)
     .bind(...args)
     .all<any>();

@@ -106,8 +106,12 @@ describe("POST /api/v1/admin/job", () => {
   });
 
   it("malformed JSON, a wrong content type and a bad Idempotency-Key are 4xx envelopes", async () => {
-    expect((await call("POST", "/api/v1/admin/job", { raw: "{", headers: { "content-type": "application/json" }, token: operator })).body.code).toBe("invalid_json");
-    expect((await call("POST", "/api/v1/admin/job", { raw: "x=1", headers: { "content-type": "text/plain" }, token: operator })).status).toBeGreaterThanOrEqual(400);
+    expect((await call("POST", "/api/v1/admin/job", { raw: "{", headers: { "content-type": "application/json" }, token: operator })).body.code).toBe(
+      "invalid_json",
+    );
+    expect((await call("POST", "/api/v1/admin/job", { raw: "x=1", headers: { "content-type": "text/plain" }, token: operator })).status).toBeGreaterThanOrEqual(
+      400,
+    );
     const k = await call("POST", "/api/v1/admin/job", { json: TASK_JOB, token: operator, headers: { "Idempotency-Key": "a b" } });
     expect(k.status).toBe(400);
   });
@@ -149,7 +153,10 @@ describe("list, get, delete, pause, resume", () => {
     await registerProbe({ probe_cc: "DR", probe_asn: "AS10", platform: "ios", token: "t2" });
     await registerProbe({ probe_cc: "DR", probe_asn: "AS20", platform: "android", token: "" });
     const before = await countJobs();
-    const r = await call("POST", "/api/v1/admin/job/dry-run", { json: { ...TASK_JOB, schedule: "R3//PT1H", target: { countries: ["DR"] }, rollout_per_minute: 1 }, token: viewer });
+    const r = await call("POST", "/api/v1/admin/job/dry-run", {
+      json: { ...TASK_JOB, schedule: "R3//PT1H", target: { countries: ["DR"] }, rollout_per_minute: 1 },
+      token: viewer,
+    });
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({
       targets: 3,

@@ -12,11 +12,7 @@ describe("ISO 8601 repeating intervals, as OONI wrote them", () => {
   it("R/2017-05-01T00:00:00Z/P1D repeats forever from its anchor", () => {
     const s = parseSchedule("R/2017-05-01T00:00:00Z/P1D", NOW);
     expect(s.repeat).toBeNull();
-    expect(upcoming(s, T("2017-04-01T00:00:00Z"), 3).map(iso)).toEqual([
-      "2017-05-01T00:00:00.000Z",
-      "2017-05-02T00:00:00.000Z",
-      "2017-05-03T00:00:00.000Z",
-    ]);
+    expect(upcoming(s, T("2017-04-01T00:00:00Z"), 3).map(iso)).toEqual(["2017-05-01T00:00:00.000Z", "2017-05-02T00:00:00.000Z", "2017-05-03T00:00:00.000Z"]);
     expect(iso(s.slotAtOrAfter(NOW)!.at)).toBe("2026-03-11T00:00:00.000Z");
   });
 

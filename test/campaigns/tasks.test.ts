@@ -25,7 +25,10 @@ async function pushedTask() {
   await fireAndDispatch(jobId);
   await settle([probe.clientId]);
   const [push] = await waitFor(async () => gw.calls(`${country}-tok`).length > 0 && gw.calls(`${country}-tok`), "the push");
-  const [task] = await waitFor(async () => (await tasksOf(jobId)).filter((t: any) => t.state === "notified").length > 0 && tasksOf(jobId), "the task to be notified");
+  const [task] = await waitFor(
+    async () => (await tasksOf(jobId)).filter((t: any) => t.state === "notified").length > 0 && tasksOf(jobId),
+    "the task to be notified",
+  );
   return { probe, jobId, task, pingback: push.body.notifications[0].data.payload.pingback_url as string };
 }
 
@@ -103,7 +106,12 @@ describe("pingback", () => {
     const tampered = `/api/v1/pingback/${h}.${body}.${sig.slice(0, -2)}${sig.endsWith("AA") ? "BB" : "AA"}`;
     expect(await call("GET", tampered)).toMatchObject({ status: 401, body: { code: "invalid_token" } });
     const s = settingsFrom(env);
-    const old = await signPingback({ kind: "task", taskId: crypto.randomUUID(), probeId: probe.clientId }, s.jwtSecret, fixedClock(new Date(Date.now() - 7200_000)), 60);
+    const old = await signPingback(
+      { kind: "task", taskId: crypto.randomUUID(), probeId: probe.clientId },
+      s.jwtSecret,
+      fixedClock(new Date(Date.now() - 7200_000)),
+      60,
+    );
     expect(await call("GET", path(pingbackUrl(s.publicBaseUrl, old)))).toMatchObject({ status: 410, body: { code: "gone" } });
     expect(await call("GET", `/api/v1/pingback/${probe.token}`)).toMatchObject({ status: 401 });
     const forged = await new SignJWT({ k: "task", tid: crypto.randomUUID() })
@@ -181,7 +189,9 @@ describe("task answers with the probe's token", () => {
     expect((await call("GET", `/api/v1/task/${crypto.randomUUID()}`, { token: probe.token })).status).toBe(404);
     expect((await call("GET", `/api/v1/task/not-a-uuid`, { token: probe.token })).status).toBe(400);
     await call("POST", `/api/v1/task/${task.id}/accept`, { token: probe.token });
-    expect((await call("POST", `/api/v1/task/${task.id}/done`, { token: probe.token, raw: "{nope", headers: { "content-type": "application/json" } })).status).toBe(400);
+    expect(
+      (await call("POST", `/api/v1/task/${task.id}/done`, { token: probe.token, raw: "{nope", headers: { "content-type": "application/json" } })).status,
+    ).toBe(400);
     expect((await call("POST", `/api/v1/task/${task.id}/done`, { token: probe.token, json: { result: { measurement_id: 42 } } })).status).toBe(400);
     expect((await call("POST", `/api/v1/task/${task.id}/done`, { token: probe.token, json: [] })).status).toBe(400);
     const row = await env.DB.prepare("SELECT state FROM tasks WHERE id = ?").bind(task.id).first<any>();

@@ -28,7 +28,16 @@ describe("aggregation for charts", () => {
   it("fills a window of UTC days ending today, zero where nothing happened", () => {
     const now = new Date("2026-03-02T05:00:00Z");
     expect(windowStart(now, 3)).toBe("2026-02-28");
-    expect(fillDays([{ day: "2026-03-01", n: 4 }, { day: "2026-02-01", n: 99 }], now, 3)).toEqual([
+    expect(
+      fillDays(
+        [
+          { day: "2026-03-01", n: 4 },
+          { day: "2026-02-01", n: 99 },
+        ],
+        now,
+        3,
+      ),
+    ).toEqual([
       { label: "2026-02-28", value: 0 },
       { label: "2026-03-01", value: 4 },
       { label: "2026-03-02", value: 0 },
@@ -36,7 +45,16 @@ describe("aggregation for charts", () => {
   });
 
   it("turns a daily series into a running total from a base", () => {
-    expect(cumulative([{ label: "a", value: 1 }, { label: "b", value: 0 }, { label: "c", value: 2 }], 10).map((d) => d.value)).toEqual([11, 11, 13]);
+    expect(
+      cumulative(
+        [
+          { label: "a", value: 1 },
+          { label: "b", value: 0 },
+          { label: "c", value: 2 },
+        ],
+        10,
+      ).map((d) => d.value),
+    ).toEqual([11, 11, 13]);
   });
 
   it("counts push outcomes from push.* events; unknown kinds are ignored", () => {

@@ -108,7 +108,13 @@ describe("console campaign pages", () => {
       const at = new Date(t0 + k * 86_400_000).toISOString();
       const run = `${jobId}:${t0 + k * 86_400_000}`;
       stmts.push(
-        env.DB.prepare("INSERT INTO job_runs (id, job_id, run_no, scheduled_at, fired_at, state, targets) VALUES (?, ?, ?, ?, ?, 'dispatched', 2)").bind(run, jobId, k + 1, at, at),
+        env.DB.prepare("INSERT INTO job_runs (id, job_id, run_no, scheduled_at, fired_at, state, targets) VALUES (?, ?, ?, ?, ?, 'dispatched', 2)").bind(
+          run,
+          jobId,
+          k + 1,
+          at,
+          at,
+        ),
       );
       for (const [p, state] of [
         [probes.it1, k === 2 ? "notified" : "done"],
@@ -125,7 +131,13 @@ describe("console campaign pages", () => {
       const type = i === 0 ? "push.failed" : i === 1 ? "push.deferred" : "push.sent";
       const data = JSON.stringify({ provider: "gorush", status: i === 0 ? 400 : 200, attempt: 1, ...(i === 0 ? { error: "bad token format" } : {}) });
       stmts.push(
-        env.DB.prepare("INSERT INTO events (at, type, actor, job_id, probe_id, data) VALUES (?, ?, 'system', ?, ?, ?)").bind(new Date(t0 + i * 1000).toISOString(), type, jobId, probes.it1, data),
+        env.DB.prepare("INSERT INTO events (at, type, actor, job_id, probe_id, data) VALUES (?, ?, 'system', ?, ?, ?)").bind(
+          new Date(t0 + i * 1000).toISOString(),
+          type,
+          jobId,
+          probes.it1,
+          data,
+        ),
       );
     }
     await env.DB.batch(stmts);
@@ -153,7 +165,9 @@ describe("console campaign pages", () => {
     expect(older.status).toBe(200);
     const olderLog = older.body.slice(older.body.indexOf('id="deliveries"'));
     expect(olderLog.match(/<tr><th scope="row">/g)).toHaveLength(5);
-    expect(olderLog).toMatch(/failed<\/span><\/td><td><a href="\/console\/probes\/[^"]+"[^>]*>[0-9a-f]{8}<\/a><\/td><td>gorush<\/td><td>400<\/td><td class="num">1<\/td><td>bad token format<\/td>/);
+    expect(olderLog).toMatch(
+      /failed<\/span><\/td><td><a href="\/console\/probes\/[^"]+"[^>]*>[0-9a-f]{8}<\/a><\/td><td>gorush<\/td><td>400<\/td><td class="num">1<\/td><td>bad token format<\/td>/,
+    );
     expect(olderLog).toContain(">deferred</span>");
     expect((await get(admin, `/console/campaigns/${jobId}?cursor=garbage!`)).status).toBe(400);
   });

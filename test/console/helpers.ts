@@ -2,11 +2,7 @@ import { exports } from "cloudflare:workers";
 import { ADMIN, BASE, type Reply } from "../helpers";
 
 /** Like test/helpers.ts `call`, but as a browser sees it: redirects are not followed, bodies stay text. */
-export async function call<T = string>(
-  method: string,
-  path: string,
-  opts: { raw?: BodyInit; headers?: Record<string, string> } = {},
-): Promise<Reply<T>> {
+export async function call<T = string>(method: string, path: string, opts: { raw?: BodyInit; headers?: Record<string, string> } = {}): Promise<Reply<T>> {
   const res = await (exports as unknown as { default: Fetcher }).default.fetch(
     new Request(`${BASE}${path}`, { method, headers: opts.headers, body: opts.raw, redirect: "manual" }),
   );

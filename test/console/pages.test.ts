@@ -88,7 +88,11 @@ describe("console pages", () => {
     // The same counts per UTC hour, stacked, with a table of the numbers.
     const hour = `${at.slice(11, 13)}:00`;
     expect(r.body).toContain(`<title>${hour}, sent: 2 pushes</title>`);
-    expect(r.body).toMatch(new RegExp(`<th scope="row">${hour}</th><td class="num">2</td><td class="num">1</td><td class="num">1</td><td class="num">2</td><td class="num">1</td><td class="num">7</td>`));
+    expect(r.body).toMatch(
+      new RegExp(
+        `<th scope="row">${hour}</th><td class="num">2</td><td class="num">1</td><td class="num">1</td><td class="num">2</td><td class="num">1</td><td class="num">7</td>`,
+      ),
+    );
   });
 
   it("filters probes with the API's filter and links each row to its detail page", async () => {

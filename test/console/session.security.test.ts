@@ -130,7 +130,12 @@ describe("console CSRF protection", () => {
   it("a POST from another origin is refused even with a valid token", async () => {
     const admin = await consoleLogin();
     const before = await operatorCount();
-    const r = await post(admin, "/console/operators", { username: "cross-site", password: "long enough password", role: "admin" }, { origin: "https://evil.example" });
+    const r = await post(
+      admin,
+      "/console/operators",
+      { username: "cross-site", password: "long enough password", role: "admin" },
+      { origin: "https://evil.example" },
+    );
     expect(r.status).toBe(403);
     expect(r.body).toContain("cross-site");
     const fetchMeta = await call("POST", "/console/logout", {

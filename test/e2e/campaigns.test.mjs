@@ -6,7 +6,6 @@ import { after, before, describe, it } from "node:test";
 import { startFakeGorush } from "../../tools/fake-gorush.mjs";
 import { client, eventually, probeBody, SECRETS, startWorker } from "./harness.mjs";
 
-
 describe("campaigns over real HTTP (wrangler dev + fake gorush)", () => {
   let w;
   let gw;
@@ -49,7 +48,13 @@ describe("campaigns over real HTTP (wrangler dev + fake gorush)", () => {
     assert.deepEqual([dry.body.targets, dry.body.projected_pushes_per_run], [2, 2]);
 
     const job = await call("POST", "/api/v1/admin/job", {
-      json: { schedule: "R1//P", delay: 0, comment: "e2e: one run in Italy", task: { test_name: "web_connectivity", arguments: {} }, target: { countries: ["IT"] } },
+      json: {
+        schedule: "R1//P",
+        delay: 0,
+        comment: "e2e: one run in Italy",
+        task: { test_name: "web_connectivity", arguments: {} },
+        target: { countries: ["IT"] },
+      },
       token: admin,
       headers: { "Idempotency-Key": "e2e-campaign-1" },
     });
@@ -76,7 +81,10 @@ describe("campaigns over real HTTP (wrangler dev + fake gorush)", () => {
 
     // The probe also sees it by pulling with its own token; the other Italian probe cannot touch it.
     const pulled = await call("GET", "/api/v1/tasks", { token: it1.token });
-    assert.deepEqual(pulled.body.tasks.map((t) => t.id), [taskId]);
+    assert.deepEqual(
+      pulled.body.tasks.map((t) => t.id),
+      [taskId],
+    );
     assert.equal((await call("POST", `/api/v1/task/${taskId}/accept`, { token: it2.token })).status, 403);
 
     const accepted = await call("POST", new URL(task.body.accept_url).pathname);
@@ -95,7 +103,17 @@ describe("campaigns over real HTTP (wrangler dev + fake gorush)", () => {
 
     const story = await call("GET", `/api/v1/admin/events?job_id=${jobId}&order=asc&limit=500`, { token: admin });
     const types = story.body.events.map((e) => e.type);
-    for (const t of ["job.created", "run.started", "task.created", "run.dispatched", "push.sent", "task.notified", "task.fetched", "task.accepted", "task.done"]) {
+    for (const t of [
+      "job.created",
+      "run.started",
+      "task.created",
+      "run.dispatched",
+      "push.sent",
+      "task.notified",
+      "task.fetched",
+      "task.accepted",
+      "task.done",
+    ]) {
       assert.ok(types.includes(t), `event ${t} missing from ${types.join(", ")}`);
     }
     assert.equal(types.filter((t) => t === "push.sent").length, 2);
@@ -112,7 +130,13 @@ describe("campaigns over real HTTP (wrangler dev + fake gorush)", () => {
   it("20 probes following their pingbacks and answering at once: every task ends done, each answer applied exactly once", async () => {
     const probes = await Promise.all(Array.from({ length: 20 }, (_, i) => register("BR", `br-token-${i}`)));
     const job = await call("POST", "/api/v1/admin/job", {
-      json: { schedule: "R1//P", delay: 0, comment: "e2e: a wave in Brazil", task: { test_name: "web_connectivity", arguments: {} }, target: { countries: ["BR"] } },
+      json: {
+        schedule: "R1//P",
+        delay: 0,
+        comment: "e2e: a wave in Brazil",
+        task: { test_name: "web_connectivity", arguments: {} },
+        target: { countries: ["BR"] },
+      },
       token: admin,
     });
     assert.equal(job.status, 200);

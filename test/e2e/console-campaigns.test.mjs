@@ -7,8 +7,6 @@ import { launchChromium, shot, submitForm } from "./browser.mjs";
 import { StormflashAgent } from "../../tools/agent-sim.mjs";
 import { client, eventually, SECRETS, startWorker } from "./harness.mjs";
 
-
-
 describe("console campaigns and minions in Chromium (wrangler dev)", () => {
   let w;
   let call;
@@ -29,7 +27,6 @@ describe("console campaigns and minions in Chromium (wrangler dev)", () => {
     await p.getByRole("button", { name: "Log in" }).click();
     await p.waitForURL(/\/console$/);
   }
-
 
   before(async () => {
     w = await startWorker({ vars: { MONITOR_INTERVAL_MS: "60000" } });
@@ -139,7 +136,11 @@ describe("console campaigns and minions in Chromium (wrangler dev)", () => {
     await page.goto(`${w.url}/console/campaigns/${id}`);
     assert.equal(await page.locator("#runs tbody tr").count(), 1);
     assert.match(await page.locator("#runs tbody tr").innerText(), /#1[\s\S]*dispatch/);
-    assert.ok((await page.locator("figure[aria-labelledby='run-progress-title'] svg rect.seg-0, figure[aria-labelledby='run-progress-title'] svg rect[class^='seg-']").count()) >= 1);
+    assert.ok(
+      (await page
+        .locator("figure[aria-labelledby='run-progress-title'] svg rect.seg-0, figure[aria-labelledby='run-progress-title'] svg rect[class^='seg-']")
+        .count()) >= 1,
+    );
     await page.locator("figure[aria-labelledby='run-progress-title'] summary").click();
     assert.match(await page.locator("#run-progress-table tbody tr").innerText(), /#1/);
     await shot(page, "campaign-detail-run");
@@ -171,7 +172,14 @@ describe("console campaigns and minions in Chromium (wrangler dev)", () => {
       assert.match(await p.getByRole("alert").innerText(), /requires the operator role/);
       assert.equal(await jobState(created), "active");
       await p.goto(`${w.url}/console/campaigns/new`);
-      const made = await submitForm(p, "/console/campaigns/new", { _csrf: csrf, intent: "create", kind: "task", comment: "viewer-made", schedule: "R1//PT1M", test_name: "dnscheck" });
+      const made = await submitForm(p, "/console/campaigns/new", {
+        _csrf: csrf,
+        intent: "create",
+        kind: "task",
+        comment: "viewer-made",
+        schedule: "R1//PT1M",
+        test_name: "dnscheck",
+      });
       assert.equal(made, 403);
       assert.ok(!(await call("GET", "/api/v1/admin/jobs", { token: adminToken })).body.jobs.some((j) => j.comment === "viewer-made"));
     } finally {

@@ -5,7 +5,6 @@ import { after, before, describe, it } from "node:test";
 import { launchChromium, shot, submitForm } from "./browser.mjs";
 import { client, SECRETS, startWorker } from "./harness.mjs";
 
-
 describe("operator console in Chromium (wrangler dev)", () => {
   let w;
   let call;
@@ -14,8 +13,6 @@ describe("operator console in Chromium (wrangler dev)", () => {
   let adminToken;
   const viewer = { username: "vera-viewer", password: "viewer password 123" };
   const probeIds = {};
-
-
 
   async function logIn(page, username, password) {
     await page.goto(`${w.url}/console/login`);
@@ -229,7 +226,10 @@ describe("operator console in Chromium (wrangler dev)", () => {
     await page.waitForURL(/\/console\/login\?reason=logged-out$/);
     assert.match(await page.getByRole("status").innerText(), /You have logged out/);
     await shot(page, "logged-out");
-    assert.equal((await context.cookies()).some((c) => c.name === "__Secure-eo_session"), false);
+    assert.equal(
+      (await context.cookies()).some((c) => c.name === "__Secure-eo_session"),
+      false,
+    );
     await page.goto(`${w.url}/console/operators`);
     assert.match(page.url(), /\/console\/login/);
   });

@@ -86,7 +86,10 @@ describe("minion registry over real WebSockets (wrangler dev)", () => {
     assert.equal(got.body.packages.at(-1).name, "tcpdump");
     const feed = await call("GET", `/minions?since=${encodeURIComponent(cursor)}`, { token });
     assert.deepEqual(feed.body.ids, [agents[1].id]);
-    assert.deepEqual(feed.body.changes.map((c) => c.type), ["changed"]);
+    assert.deepEqual(
+      feed.body.changes.map((c) => c.type),
+      ["changed"],
+    );
     const buckets = await call("GET", "/minions/buckets", { token });
     assert.equal(buckets.body.checksum, await sumOf("/minions"));
     assert.equal(buckets.body.count, 3);

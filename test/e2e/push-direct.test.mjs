@@ -11,7 +11,6 @@ import { client, SECRETS, startWorker, eventually as waitUntil } from "./harness
 
 const eventually = (check, what, timeoutMs = 45_000) => waitUntil(check, what, timeoutMs);
 
-
 const hex = (n) => n.toString(16).padStart(2, "0").repeat(32);
 
 describe("direct FCM and APNs delivery (wrangler dev + fake providers)", () => {
@@ -39,7 +38,16 @@ describe("direct FCM and APNs delivery (wrangler dev + fake providers)", () => {
 
   async function register(cc, platform, token) {
     const r = await call("POST", "/api/v1/register", {
-      json: { probe_cc: cc, probe_asn: "AS1", platform, software_name: "ooniprobe", software_version: "3.8.0", supported_tests: ["web_connectivity"], token, password },
+      json: {
+        probe_cc: cc,
+        probe_asn: "AS1",
+        platform,
+        software_name: "ooniprobe",
+        software_version: "3.8.0",
+        supported_tests: ["web_connectivity"],
+        token,
+        password,
+      },
     });
     assert.equal(r.status, 200);
     const login = await call("POST", "/api/v1/login", { json: { username: r.body.client_id, password } });
@@ -89,7 +97,10 @@ describe("direct FCM and APNs delivery (wrangler dev + fake providers)", () => {
     assert.equal(detail.body.delivery.sent, 2);
     const events = await call("GET", `/api/v1/admin/events?job_id=${jobId}&type=push.sent`, { token: admin });
     assert.deepEqual(events.body.events.map((e) => e.data.provider).sort(), ["apns", "fcm"]);
-    assert.ok(events.body.events.every((e) => e.data.provider_message_id), "provider message ids are logged");
+    assert.ok(
+      events.body.events.every((e) => e.data.provider_message_id),
+      "provider message ids are logged",
+    );
   });
 
   it("a run during which FCM answers 429 for a while completes late, with nothing lost or duplicated", async () => {
@@ -132,7 +143,10 @@ describe("direct FCM and APNs delivery (wrangler dev + fake providers)", () => {
     await fireCron();
     await eventually(() => fcm.received.length >= 1, "the live probe's push");
     await new Promise((r) => setTimeout(r, 1500));
-    assert.deepEqual(fcm.received.map((r) => r.message.token), [alive.pushToken]);
+    assert.deepEqual(
+      fcm.received.map((r) => r.message.token),
+      [alive.pushToken],
+    );
     assert.equal(apns.received.length, 0);
     const skipped = await call("GET", `/api/v1/admin/events?job_id=${second}&type=push.skipped`, { token: admin });
     assert.equal(skipped.body.events.length, 2, "the dead probes were skipped, not pushed");

@@ -10,8 +10,7 @@ function sign(alg, header, payload, pem) {
   const h = b64({ alg, typ: "JWT", ...header });
   const p = b64(payload);
   const data = Buffer.from(`${h}.${p}`);
-  const sig =
-    alg === "RS256" ? crypto.sign("RSA-SHA256", data, pem) : crypto.sign("SHA256", data, { key: pem, dsaEncoding: "ieee-p1363" });
+  const sig = alg === "RS256" ? crypto.sign("RSA-SHA256", data, pem) : crypto.sign("SHA256", data, { key: pem, dsaEncoding: "ieee-p1363" });
   return `${h}.${p}.${sig.toString("base64url")}`;
 }
 const now = () => Math.floor(Date.now() / 1000);

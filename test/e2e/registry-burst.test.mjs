@@ -5,7 +5,6 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { client, probeBody as probe, SECRETS, sharedBy, startWorker } from "./harness.mjs";
 
-
 describe("bursts of probe writes (wrangler dev)", () => {
   let w;
   let call;
@@ -31,8 +30,14 @@ describe("bursts of probe writes (wrangler dev)", () => {
     assert.equal(new Set(ids).size, 60);
     // Every write says how many requests its round trip carried; in a burst some carried more than one.
     const shared = replies.map((r) => sharedBy(r.headers));
-    assert.ok(shared.every((n) => n >= 1), `every register reports its commit: ${shared}`);
-    assert.ok(shared.some((n) => n > 1), `a burst of 60 shares round trips: ${shared}`);
+    assert.ok(
+      shared.every((n) => n >= 1),
+      `every register reports its commit: ${shared}`,
+    );
+    assert.ok(
+      shared.some((n) => n > 1),
+      `a burst of 60 shares round trips: ${shared}`,
+    );
     for (const [i, id] of ids.entries()) {
       const d = await detail(id);
       assert.equal(d.status, 200);
@@ -44,7 +49,10 @@ describe("bursts of probe writes (wrangler dev)", () => {
     }
     const ev = await call("GET", "/api/v1/admin/events?type=probe.registered&limit=200", { token: admin });
     const registered = new Set(ev.body.events.map((e) => e.probe_id));
-    assert.ok(ids.every((id) => registered.has(id)), "one probe.registered event per probe");
+    assert.ok(
+      ids.every((id) => registered.has(id)),
+      "one probe.registered event per probe",
+    );
   });
 
   it("a burst of updates, with unknown and password-protected clients mixed in, answers each correctly and changes only the right probes", async () => {

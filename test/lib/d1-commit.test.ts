@@ -8,8 +8,7 @@ import * as tables from "../../schema/tables";
 
 const db = drizzle(env.DB, { schema: tables });
 const noKeepAlive = () => {};
-const countEvents = async (type: string) =>
-  (await env.DB.prepare("SELECT COUNT(*) AS n FROM events WHERE type = ?").bind(type).first<{ n: number }>())!.n;
+const countEvents = async (type: string) => (await env.DB.prepare("SELECT COUNT(*) AS n FROM events WHERE type = ?").bind(type).first<{ n: number }>())!.n;
 const event = (type: string, actor: string) => db.insert(events).values({ at: "2026-11-25T00:00:00.000Z", type, actor, data: "{}" });
 
 // Requests sharing a round trip across request contexts are tested against wrangler dev (test/e2e/registry-burst.test.mjs):

@@ -25,7 +25,9 @@ export async function closeAll(token: string) {
   for (const sim of open) if (!sim.closed) sim.close();
   for (const sim of open) {
     await waitFor(
-      async () => (await exports.default.fetch(new Request(`${BASE}/minions/${sim.id}`, { method: "HEAD", headers: { authorization: `Bearer ${token}` } }))).status === 404,
+      async () =>
+        (await exports.default.fetch(new Request(`${BASE}/minions/${sim.id}`, { method: "HEAD", headers: { authorization: `Bearer ${token}` } }))).status ===
+        404,
       3000,
       `minion ${sim.id} to leave`,
     );

@@ -167,8 +167,22 @@ describe("wire helpers", () => {
 
   it("settings: monitor interval, beacon interval/retry/validity and proxy timeout are configurable, with defaults", () => {
     const s = settingsFrom({ ...env, MONITOR_INTERVAL_MS: "", BEACON_INTERVAL_S: "", BEACON_RETRY: "", BEACON_VALIDITY_S: "", PROXY_TIMEOUT_MS: "" } as Env);
-    expect(s.minions).toMatchObject({ monitorIntervalMs: 15000, beaconIntervalS: 10, beaconRetry: 3, beaconValidityS: 45, proxyTimeoutMs: 20000, benchSeed: false });
-    const t = settingsFrom({ ...env, MONITOR_INTERVAL_MS: "500", BEACON_VALIDITY_S: "5", BEACON_RETRY: "2", BEACON_INTERVAL_S: "1", PROXY_TIMEOUT_MS: "99" } as Env);
+    expect(s.minions).toMatchObject({
+      monitorIntervalMs: 15000,
+      beaconIntervalS: 10,
+      beaconRetry: 3,
+      beaconValidityS: 45,
+      proxyTimeoutMs: 20000,
+      benchSeed: false,
+    });
+    const t = settingsFrom({
+      ...env,
+      MONITOR_INTERVAL_MS: "500",
+      BEACON_VALIDITY_S: "5",
+      BEACON_RETRY: "2",
+      BEACON_INTERVAL_S: "1",
+      PROXY_TIMEOUT_MS: "99",
+    } as Env);
     expect(t.minions).toMatchObject({ monitorIntervalMs: 500, beaconIntervalS: 1, beaconRetry: 2, beaconValidityS: 5, proxyTimeoutMs: 99 });
     expect(() => settingsFrom({ ...env, BEACON_VALIDITY_S: "-1" } as Env)).toThrow(/BEACON_VALIDITY_S/);
   });

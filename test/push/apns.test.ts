@@ -102,7 +102,14 @@ describe("APNs requests", () => {
 
   it("a token that is not hex is dead without a request; an oversized payload is refused before sending", async () => {
     const spy = vi.fn<typeof fetch>();
-    const p = new ApnsProvider({ baseUrl: "https://apns.test", topic: "t", tokens: { apnsProviderToken: async () => "jwt" }, clock, timeoutMs: 1000, fetcher: spy });
+    const p = new ApnsProvider({
+      baseUrl: "https://apns.test",
+      topic: "t",
+      tokens: { apnsProviderToken: async () => "jwt" },
+      clock,
+      timeoutMs: 1000,
+      fetcher: spy,
+    });
     expect((await p.send({ probeId: "p", platform: "ios", token: "not-hex" }, task)).outcome).toBe("token-expired");
     expect((await p.send({ probeId: "p", platform: "ios", token: HEX }, { ...task, data: { pad: "x".repeat(5000) } })).outcome).toBe("rejected");
     expect(spy).not.toHaveBeenCalled();

@@ -41,7 +41,7 @@ describe("per-device push budget", () => {
 
 describe("adaptive rollout pace", () => {
   it("spaces sends at the configured rate with no drift across pages", () => {
-    let p = newPace(60, T);
+    const p = newPace(60, T);
     const a = schedule(p, 3, T);
     expect(a.times).toEqual([T, T + 1000, T + 2000]);
     const b = schedule(a.pace, 2, T);

@@ -53,7 +53,9 @@ describe("FCM service-account assertion", () => {
 
 describe("FCM error mapping", () => {
   const fcmError = (status: number, errorCode: string, message = "x") =>
-    JSON.stringify({ error: { code: status, message, status: errorCode, details: [{ "@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", errorCode }] } });
+    JSON.stringify({
+      error: { code: status, message, status: errorCode, details: [{ "@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", errorCode }] },
+    });
 
   it("200 is sent, with the message name as the provider id", () => {
     expect(mapFcmResponse(200, '{"name":"projects/p/messages/0:123"}', null, clock)).toEqual({
@@ -78,7 +80,10 @@ describe("FCM error mapping", () => {
     expect(mapFcmResponse(500, "<html>oops</html>", null, clock).outcome).toBe("retry");
   });
   it("other errors (bad sender, bad payload) are permanent rejections, not token deaths", () => {
-    expect(mapFcmResponse(403, fcmError(403, "SENDER_ID_MISMATCH"), null, clock)).toMatchObject({ outcome: "rejected", error: expect.stringContaining("SENDER_ID_MISMATCH") });
+    expect(mapFcmResponse(403, fcmError(403, "SENDER_ID_MISMATCH"), null, clock)).toMatchObject({
+      outcome: "rejected",
+      error: expect.stringContaining("SENDER_ID_MISMATCH"),
+    });
     expect(mapFcmResponse(400, fcmError(400, "INVALID_ARGUMENT", "Invalid JSON payload received"), null, clock).outcome).toBe("rejected");
   });
 });

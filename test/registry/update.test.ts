@@ -3,8 +3,7 @@ import { describe, expect, it } from "vitest";
 import { adminToken, call, createOperator, registerProbe } from "../helpers";
 
 const row = (id: string) => env.DB.prepare("SELECT * FROM probes WHERE id = ?").bind(id).first<any>();
-const history = async (id: string) =>
-  (await env.DB.prepare("SELECT * FROM probe_updates WHERE probe_id = ? ORDER BY id").bind(id).all<any>()).results;
+const history = async (id: string) => (await env.DB.prepare("SELECT * FROM probe_updates WHERE probe_id = ? ORDER BY id").bind(id).all<any>()).results;
 
 describe("PUT /api/v1/update/:client_id", () => {
   it("a probe updates its own metadata and push token with its token; the history keeps both versions", async () => {

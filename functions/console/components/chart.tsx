@@ -34,7 +34,11 @@ function ChartFrame({ id, title, description, data, unit, labelHeader, empty, ch
           </details>
         </>
       )}
-      {description ? <p class="visually-hidden" id={`${id}-desc`}>{description}</p> : null}
+      {description ? (
+        <p class="visually-hidden" id={`${id}-desc`}>
+          {description}
+        </p>
+      ) : null}
     </figure>
   );
 }
@@ -190,7 +194,11 @@ export function StackedColumnChart(p: StackedProps) {
               rows={l.stacked}
               columns={[
                 { label: p.labelHeader ?? "", cell: (c) => c.label, header: true },
-                ...p.keys.map((k) => ({ label: k, numeric: true, cell: (c: (typeof l.stacked)[number]) => formatCount(c.segments.find((s) => s.key === k)?.value ?? 0) })),
+                ...p.keys.map((k) => ({
+                  label: k,
+                  numeric: true,
+                  cell: (c: (typeof l.stacked)[number]) => formatCount(c.segments.find((s) => s.key === k)?.value ?? 0),
+                })),
                 { label: "total", cell: (c) => formatCount(c.total), numeric: true },
               ]}
             />

@@ -33,7 +33,7 @@ export function DataTable<T>({ caption, columns, rows, empty, id }: { caption: C
               </td>
             </tr>
           ) : (
-            rows.map((r) =>
+            rows.map((r) => (
               <tr>
                 {columns.map((col) =>
                   col.header ? (
@@ -44,8 +44,8 @@ export function DataTable<T>({ caption, columns, rows, empty, id }: { caption: C
                     <td class={col.numeric ? "num" : undefined}>{col.cell(r)}</td>
                   ),
                 )}
-              </tr>,
-            )
+              </tr>
+            ))
           )}
         </tbody>
       </table>

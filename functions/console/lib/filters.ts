@@ -1,4 +1,4 @@
-import { z } from "zod";
+import type { z } from "zod";
 import { type FieldErrors, utcInput } from "./forms";
 
 // Console filter forms (plain GET forms with readable field names) mapped onto the API's query schemas, so the same
@@ -10,7 +10,7 @@ export const SEEN_WINDOWS = {
   "24h": { label: "In the last 24 hours", afterMs: 86_400_000 },
   "7d": { label: "In the last 7 days", afterMs: 7 * 86_400_000 },
   "30d": { label: "In the last 30 days", afterMs: 30 * 86_400_000 },
-  "stale30d": { label: "Not in the last 30 days", beforeMs: 30 * 86_400_000 },
+  stale30d: { label: "Not in the last 30 days", beforeMs: 30 * 86_400_000 },
 } as const satisfies Record<string, { label: string; afterMs?: number; beforeMs?: number }>;
 
 export const PROBE_FILTER_FIELDS = ["country", "asn", "platform", "network_type", "software_name", "software_version", "token_state", "seen", "limit"] as const;

@@ -97,9 +97,7 @@ export function describeIso(source: string, startMs: number, startWasEmpty: bool
   return repeat === null ? `${every}, forever, ${from}` : `${every}, ${repeat} times, ${from}`;
 }
 
-export type SchedulePreview =
-  | { ok: true; kind: "iso" | "cron"; text: string; next: string[]; finite: boolean }
-  | { ok: false; error: string };
+export type SchedulePreview = { ok: true; kind: "iso" | "cron"; text: string; next: string[]; finite: boolean } | { ok: false; error: string };
 
 /**
  * What a schedule means and when it next runs, exactly as the API will compute it (the same parser); an empty or

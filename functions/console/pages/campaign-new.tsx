@@ -58,7 +58,19 @@ const describedBy = (name: string, errors?: FieldErrors) =>
   [`${fieldId(name)}-hint`, errors?.[name]?.length ? `${fieldId(name)}-error` : null].filter(Boolean).join(" ");
 
 /** A multiple-choice list of the values present in the fleet (countries, networks), most probes first. */
-function MultiSelect({ name, values, selected, errors, hint }: { name: TargetField; values: FleetValue[]; selected: string[]; errors?: FieldErrors; hint: string }) {
+function MultiSelect({
+  name,
+  values,
+  selected,
+  errors,
+  hint,
+}: {
+  name: TargetField;
+  values: FleetValue[];
+  selected: string[];
+  errors?: FieldErrors;
+  hint: string;
+}) {
   const id = fieldId(name);
   return (
     <div class={`field${errors?.[name]?.length ? " has-error" : ""}`}>
@@ -70,7 +82,14 @@ function MultiSelect({ name, values, selected, errors, hint }: { name: TargetFie
         {hint}
       </p>
       <Errors name={name} errors={errors} />
-      <select id={id} name={name} multiple size={Math.min(8, Math.max(3, values.length))} aria-describedby={describedBy(name, errors)} aria-invalid={errors?.[name]?.length ? "true" : undefined}>
+      <select
+        id={id}
+        name={name}
+        multiple
+        size={Math.min(8, Math.max(3, values.length))}
+        aria-describedby={describedBy(name, errors)}
+        aria-invalid={errors?.[name]?.length ? "true" : undefined}
+      >
         {values.map((v) => (
           <option value={v.value} selected={selected.includes(v.value)}>
             {`${v.value} (${formatCount(v.n)} probe${v.n === 1 ? "" : "s"})`}
@@ -82,7 +101,19 @@ function MultiSelect({ name, values, selected, errors, hint }: { name: TargetFie
 }
 
 /** Checkboxes for a short list of values present in the fleet (platforms, network types, software, tests). */
-function Checkboxes({ name, values, selected, errors, hint }: { name: TargetField; values: FleetValue[]; selected: string[]; errors?: FieldErrors; hint: string }) {
+function Checkboxes({
+  name,
+  values,
+  selected,
+  errors,
+  hint,
+}: {
+  name: TargetField;
+  values: FleetValue[];
+  selected: string[];
+  errors?: FieldErrors;
+  hint: string;
+}) {
   const id = fieldId(name);
   const extra = selected.filter((s) => !values.some((v) => v.value === s));
   const all = [...values, ...extra.map((value) => ({ value, n: 0 }))];
@@ -205,8 +236,7 @@ export function NewCampaignPage({ session, now, fleet, form, errors, general, pr
           <legend>What it sends</legend>
           <div class="checks" role="radiogroup" aria-label={LABELS.kind}>
             <label for="kind-task">
-              <input type="radio" id="kind-task" name="kind" value="task" checked={kind === "task"} />
-              A task (probes run a test)
+              <input type="radio" id="kind-task" name="kind" value="task" checked={kind === "task"} />A task (probes run a test)
             </label>
             <label for="kind-alert">
               <input type="radio" id="kind-alert" name="kind" value="alert" checked={kind === "alert"} />
@@ -217,7 +247,16 @@ export function NewCampaignPage({ session, now, fleet, form, errors, general, pr
         <fieldset>
           <legend>Task (used when sending a task)</legend>
           <div class="stack">
-            <Field name="test_name" label={LABELS.test_name} value={v("test_name")} errors={errors} hint={HINTS.test_name} list="fleet-tests" autocomplete="off" markOptional={false} />
+            <Field
+              name="test_name"
+              label={LABELS.test_name}
+              value={v("test_name")}
+              errors={errors}
+              hint={HINTS.test_name}
+              list="fleet-tests"
+              autocomplete="off"
+              markOptional={false}
+            />
             <datalist id="fleet-tests">
               {fleet.supported_tests.map((t) => (
                 <option value={t.value} />
@@ -229,7 +268,14 @@ export function NewCampaignPage({ session, now, fleet, form, errors, general, pr
         <fieldset>
           <legend>Alert (used when sending an alert)</legend>
           <div class="stack">
-            <Field name="alert_message" label={LABELS.alert_message} value={v("alert_message")} errors={errors} hint={HINTS.alert_message} markOptional={false} />
+            <Field
+              name="alert_message"
+              label={LABELS.alert_message}
+              value={v("alert_message")}
+              errors={errors}
+              hint={HINTS.alert_message}
+              markOptional={false}
+            />
             <Field name="alert_extra" label={LABELS.alert_extra} value={v("alert_extra")} errors={errors} hint={HINTS.alert_extra} rows={2} />
           </div>
         </fieldset>
@@ -238,7 +284,13 @@ export function NewCampaignPage({ session, now, fleet, form, errors, general, pr
           <legend>Target</legend>
           <p class="hint">Nothing selected in a list means every value. Lists combine: a probe must match all of them.</p>
           <div class="stack">
-            <MultiSelect name="countries" values={fleet.countries} selected={form.countries ?? []} errors={errors} hint="Countries in the fleet, most probes first. Ctrl/Cmd or Shift to select several." />
+            <MultiSelect
+              name="countries"
+              values={fleet.countries}
+              selected={form.countries ?? []}
+              errors={errors}
+              hint="Countries in the fleet, most probes first. Ctrl/Cmd or Shift to select several."
+            />
             <MultiSelect
               name="asns"
               values={fleet.asns}
@@ -248,8 +300,20 @@ export function NewCampaignPage({ session, now, fleet, form, errors, general, pr
             />
             <Field name="asns_other" label="Other networks (ASN, comma-separated)" value={otherAsns} hint="e.g. AS3269, AS30722" autocomplete="off" />
             <Checkboxes name="platforms" values={fleet.platforms} selected={form.platforms ?? []} errors={errors} hint="Platforms in the fleet." />
-            <Checkboxes name="network_types" values={fleet.network_types} selected={form.network_types ?? []} errors={errors} hint="Network types probes reported." />
-            <Checkboxes name="software_names" values={fleet.software_names} selected={form.software_names ?? []} errors={errors} hint="Probe software in the fleet." />
+            <Checkboxes
+              name="network_types"
+              values={fleet.network_types}
+              selected={form.network_types ?? []}
+              errors={errors}
+              hint="Network types probes reported."
+            />
+            <Checkboxes
+              name="software_names"
+              values={fleet.software_names}
+              selected={form.software_names ?? []}
+              errors={errors}
+              hint="Probe software in the fleet."
+            />
             <Checkboxes
               name="supported_tests"
               values={fleet.supported_tests}
@@ -264,9 +328,32 @@ export function NewCampaignPage({ session, now, fleet, form, errors, general, pr
           <legend>Delivery</legend>
           <div class="stack">
             <Field name="delay" label={LABELS.delay} value={v("delay")} errors={errors} hint={HINTS.delay} inputmode="numeric" placeholder="0" />
-            <Field name="rollout_per_minute" label={LABELS.rollout_per_minute} value={v("rollout_per_minute")} errors={errors} hint={HINTS.rollout_per_minute} inputmode="numeric" />
-            <Field name="starting_deadline_s" label={LABELS.starting_deadline_s} value={v("starting_deadline_s")} errors={errors} hint={HINTS.starting_deadline_s} inputmode="numeric" placeholder="900" />
-            <Field name="task_timeout_s" label={LABELS.task_timeout_s} value={v("task_timeout_s")} errors={errors} hint={HINTS.task_timeout_s} inputmode="numeric" placeholder="86400" />
+            <Field
+              name="rollout_per_minute"
+              label={LABELS.rollout_per_minute}
+              value={v("rollout_per_minute")}
+              errors={errors}
+              hint={HINTS.rollout_per_minute}
+              inputmode="numeric"
+            />
+            <Field
+              name="starting_deadline_s"
+              label={LABELS.starting_deadline_s}
+              value={v("starting_deadline_s")}
+              errors={errors}
+              hint={HINTS.starting_deadline_s}
+              inputmode="numeric"
+              placeholder="900"
+            />
+            <Field
+              name="task_timeout_s"
+              label={LABELS.task_timeout_s}
+              value={v("task_timeout_s")}
+              errors={errors}
+              hint={HINTS.task_timeout_s}
+              inputmode="numeric"
+              placeholder="86400"
+            />
           </div>
         </fieldset>
 

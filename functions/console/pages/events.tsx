@@ -8,7 +8,15 @@ import { utcMinute } from "../lib/format";
 import { type FieldErrors, queryString } from "../lib/forms";
 import type { ConsoleSession } from "../session";
 
-const LABELS = { type: "Event type", probe_id: "Probe id", job_id: "Campaign id", since: "From (UTC)", until: "Until (UTC)", limit: "Per page", cursor: "Page" };
+const LABELS = {
+  type: "Event type",
+  probe_id: "Probe id",
+  job_id: "Campaign id",
+  since: "From (UTC)",
+  until: "Until (UTC)",
+  limit: "Per page",
+  cursor: "Page",
+};
 
 /** Known event types, offered as suggestions (the field accepts any type or a prefix such as task.*). */
 export const EVENT_TYPES = [
@@ -39,7 +47,15 @@ export function EventsPage({ session, form, errors, result }: Props) {
       <h1>Events</h1>
       <ErrorSummary errors={errors} labels={LABELS} />
       <form method="get" action="/console/events" class="filters" role="search" aria-label="Filter events">
-        <Field markOptional={false} name="type" label={LABELS.type} value={form.type} errors={errors} list="event-types" hint="a type, or a prefix such as push.*" />
+        <Field
+          markOptional={false}
+          name="type"
+          label={LABELS.type}
+          value={form.type}
+          errors={errors}
+          list="event-types"
+          hint="a type, or a prefix such as push.*"
+        />
         <datalist id="event-types">
           {EVENT_TYPES.map((t) => (
             <option value={t} />

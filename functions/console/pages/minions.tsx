@@ -36,8 +36,8 @@ export function MinionsPage({ session, now, fleet, page }: { session: ConsoleSes
         </div>
       </dl>
       <p class="muted">
-        The fleet checksum changes whenever any minion's status (without its <code>os</code> block) changes; controllers poll it with{" "}
-        <code>HEAD /minions</code>. See docs/minions.md.
+        The fleet checksum changes whenever any minion's status (without its <code>os</code> block) changes; controllers poll it with <code>HEAD /minions</code>
+        . See docs/minions.md.
       </p>
       <DataTable
         id="minions"

@@ -49,7 +49,11 @@ export function OperatorsPage({ session, operators, form, errors, general, flash
               {
                 label: "Status",
                 cell: (o) =>
-                  o.disabledAt ? <span class="state state-disabled">disabled {utcMinute(o.disabledAt)}</span> : <span class="state state-enabled">enabled</span>,
+                  o.disabledAt ? (
+                    <span class="state state-disabled">disabled {utcMinute(o.disabledAt)}</span>
+                  ) : (
+                    <span class="state state-enabled">enabled</span>
+                  ),
               },
               {
                 label: "Actions",
@@ -80,14 +84,25 @@ export function OperatorsPage({ session, operators, form, errors, general, flash
               autocomplete="off"
               hint="3-64 characters: a letter first, then a-z, 0-9, _ . -"
             />
-            <Field name="password" label={LABELS.password} type="password" errors={errors} required autocomplete="new-password" hint="At least 12 characters." />
+            <Field
+              name="password"
+              label={LABELS.password}
+              type="password"
+              errors={errors}
+              required
+              autocomplete="new-password"
+              hint="At least 12 characters."
+            />
             <Field
               name="role"
               label={LABELS.role}
               value={form?.role ?? "viewer"}
               errors={errors}
               required
-              options={OPERATOR_ROLES.map((r) => ({ value: r, label: r === "viewer" ? "viewer (read only)" : r === "operator" ? "operator (campaigns)" : "admin (accounts too)" }))}
+              options={OPERATOR_ROLES.map((r) => ({
+                value: r,
+                label: r === "viewer" ? "viewer (read only)" : r === "operator" ? "operator (campaigns)" : "admin (accounts too)",
+              }))}
             />
             <div class="actions">
               <button type="submit">Create operator</button>

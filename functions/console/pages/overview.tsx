@@ -48,23 +48,56 @@ export function OverviewPage({ session, now, fleet, campaigns }: Props) {
       <h2>Probes</h2>
       <div class="grid">
         <section class="panel" aria-label="Probes by country">
-          <BarChart id="by-country" title="Probes by country (top 12)" labelHeader="Country" unit={["probe", "probes"]} data={topN(fleet.byCountry, 12)} empty="No probes registered yet." />
+          <BarChart
+            id="by-country"
+            title="Probes by country (top 12)"
+            labelHeader="Country"
+            unit={["probe", "probes"]}
+            data={topN(fleet.byCountry, 12)}
+            empty="No probes registered yet."
+          />
         </section>
         <section class="panel" aria-label="Probes by platform">
-          <BarChart id="by-platform" title="Probes by platform" labelHeader="Platform" unit={["probe", "probes"]} data={topN(fleet.byPlatform, 10)} empty="No probes registered yet." />
+          <BarChart
+            id="by-platform"
+            title="Probes by platform"
+            labelHeader="Platform"
+            unit={["probe", "probes"]}
+            data={topN(fleet.byPlatform, 10)}
+            empty="No probes registered yet."
+          />
         </section>
         <section class="panel" aria-label="Probes by network type">
-          <BarChart id="by-network" title="Probes by network type" labelHeader="Network type" unit={["probe", "probes"]} data={topN(fleet.byNetwork, 10)} empty="No probes registered yet." />
+          <BarChart
+            id="by-network"
+            title="Probes by network type"
+            labelHeader="Network type"
+            unit={["probe", "probes"]}
+            data={topN(fleet.byNetwork, 10)}
+            empty="No probes registered yet."
+          />
         </section>
       </div>
 
       <h2>Registrations</h2>
       <div class="grid">
         <section class="panel" aria-label="Registrations per day">
-          <ColumnChart id="registrations" title={`Registrations per day, last ${REGISTRATION_DAYS} days (UTC)`} labelHeader="Day" unit={["registration", "registrations"]} data={perDay} />
+          <ColumnChart
+            id="registrations"
+            title={`Registrations per day, last ${REGISTRATION_DAYS} days (UTC)`}
+            labelHeader="Day"
+            unit={["registration", "registrations"]}
+            data={perDay}
+          />
         </section>
         <section class="panel" aria-label="Fleet size">
-          <LineChart id="fleet-size" title={`Registered probes over the last ${REGISTRATION_DAYS} days`} labelHeader="Day" unit={["probe", "probes"]} data={cumulative(perDay, t.before)} />
+          <LineChart
+            id="fleet-size"
+            title={`Registered probes over the last ${REGISTRATION_DAYS} days`}
+            labelHeader="Day"
+            unit={["probe", "probes"]}
+            data={cumulative(perDay, t.before)}
+          />
         </section>
       </div>
 
@@ -76,7 +109,13 @@ export function OverviewPage({ session, now, fleet, campaigns }: Props) {
       ) : (
         <div class="grid">
           <section class="panel" aria-label="Campaigns by state">
-            <BarChart id="campaign-states" title="Campaigns by state" labelHeader="State" unit={["campaign", "campaigns"]} data={campaigns.byState.map((r) => ({ label: r.state, value: r.n }))} />
+            <BarChart
+              id="campaign-states"
+              title="Campaigns by state"
+              labelHeader="State"
+              unit={["campaign", "campaigns"]}
+              data={campaigns.byState.map((r) => ({ label: r.state, value: r.n }))}
+            />
           </section>
           <section class="panel" aria-label="Active campaigns">
             <DataTable
@@ -88,7 +127,17 @@ export function OverviewPage({ session, now, fleet, campaigns }: Props) {
                 { label: "Campaign", cell: (j) => <a href={`/console/campaigns/${j.id}`}>{j.comment}</a>, header: true },
                 { label: "Kind", cell: (j) => j.kind },
                 { label: "Schedule", cell: (j) => <code>{j.schedule}</code> },
-                { label: "Next run", cell: (j) => (j.next_run_at ? <time datetime={j.next_run_at} title={j.next_run_at}>{relativeTime(j.next_run_at, now)}</time> : "none") },
+                {
+                  label: "Next run",
+                  cell: (j) =>
+                    j.next_run_at ? (
+                      <time datetime={j.next_run_at} title={j.next_run_at}>
+                        {relativeTime(j.next_run_at, now)}
+                      </time>
+                    ) : (
+                      "none"
+                    ),
+                },
               ]}
             />
             <p>
@@ -110,7 +159,14 @@ export function OverviewPage({ session, now, fleet, campaigns }: Props) {
             </p>
           </section>
           <section class="panel" aria-label="Pushes per hour">
-            <StackedColumnChart id="pushes-hourly" title="Push notifications per hour by outcome (UTC)" labelHeader="Hour (UTC)" unit={["push", "pushes"]} keys={[...PUSH_OUTCOMES]} data={perHour} />
+            <StackedColumnChart
+              id="pushes-hourly"
+              title="Push notifications per hour by outcome (UTC)"
+              labelHeader="Hour (UTC)"
+              unit={["push", "pushes"]}
+              keys={[...PUSH_OUTCOMES]}
+              data={perHour}
+            />
           </section>
         </div>
       )}

@@ -84,7 +84,15 @@ export function ProbePage({ session, now, probe: p, updates, tasks, events }: Pr
         rows={tasks}
         empty="No tasks for this probe yet."
         columns={[
-          { label: "Task", header: true, cell: (t) => <span class="mono" title={t.id}>{shortId(t.id)}</span> },
+          {
+            label: "Task",
+            header: true,
+            cell: (t) => (
+              <span class="mono" title={t.id}>
+                {shortId(t.id)}
+              </span>
+            ),
+          },
           {
             label: "Campaign",
             cell: (t) => (

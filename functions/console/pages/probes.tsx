@@ -41,7 +41,14 @@ export function ProbesPage({ session, now, form, errors, result }: Props) {
         <Field markOptional={false} name="asn" label={LABELS.asn} value={form.asn} errors={errors} hint="e.g. AS1234" size="s" />
         <Field markOptional={false} name="platform" label={LABELS.platform} value={form.platform} errors={errors} hint="e.g. android,ios" />
         <Field markOptional={false} name="network_type" label={LABELS.network_type} value={form.network_type} errors={errors} hint="e.g. wifi,mobile" />
-        <Field markOptional={false} name="software_name" label={LABELS.software_name} value={form.software_name} errors={errors} hint="e.g. ooniprobe-android" />
+        <Field
+          markOptional={false}
+          name="software_name"
+          label={LABELS.software_name}
+          value={form.software_name}
+          errors={errors}
+          hint="e.g. ooniprobe-android"
+        />
         <Field markOptional={false} name="software_version" label={LABELS.software_version} value={form.software_version} errors={errors} />
         <Field
           markOptional={false}
