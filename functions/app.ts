@@ -13,6 +13,7 @@ import { type AppEnv, buildServices, newRouter } from "./lib/hono";
 import { minionRoutes } from "./minions/routes";
 import { probeAdminRoutes } from "./probes/admin-routes";
 import { probeRoutes } from "./probes/routes";
+import { schoolAdminRoutes, schoolRoutes } from "./school";
 
 /** The request's waitUntil, when it has an execution context (in-process calls from tests may not). */
 function waitUntil(c: Context<AppEnv>, work: Promise<unknown>): void {
@@ -76,6 +77,8 @@ export function createApp() {
   app.route("/", consoleRoutes(app));
   app.route("/", campaignAdminRoutes);
   app.route("/", taskRoutes);
+  app.route("/", schoolRoutes);
+  app.route("/", schoolAdminRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
   app.doc31("/openapi.json", (c) => ({
