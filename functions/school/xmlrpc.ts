@@ -161,8 +161,8 @@ const DOUBLE_RE = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,3})?$/;
 
 function decodeValue(valueNode: Node): XmlRpcValue {
   const kids = childrenOf(valueNode);
+  if (kids.every((k) => tagOf(k) === "#text" || tagOf(k) === "#cdata")) return textOf(kids); // untyped value: a string
   const els = elements(kids, "value");
-  if (els.length === 0) return textOf(kids); // untyped value: a string
   if (els.length !== 1) throw new XmlRpcFault(FAULT.invalidRequest, "<value> must hold one typed element");
   const typed = els[0];
   const type = tagOf(typed);
