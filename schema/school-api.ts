@@ -4,7 +4,11 @@ import { SERIAL_INPUT_RE, UID_RE } from "../functions/school/registration";
 // Request/response schemas of the school surface (sugar-server's contract). Its envelope is its own:
 // {"success": "OK", ...} or {"success": "ERR", "error": "..."}. Unknown fields are stripped.
 
-export const Uid = z.string().trim().regex(UID_RE, "must be 1-128 characters of letters, digits, . _ : -").openapi({ example: "6e1f8d2a-1c7e-11ee-9f7b-0800200c9a66" });
+export const Uid = z
+  .string()
+  .trim()
+  .regex(UID_RE, "must be 1-128 characters of letters, digits, . _ : -")
+  .openapi({ example: "6e1f8d2a-1c7e-11ee-9f7b-0800200c9a66" });
 export const Serial = z
   .string()
   .trim()
@@ -65,14 +69,22 @@ export const Jwks = z.object({ keys: z.array(z.record(z.string(), z.unknown())) 
 
 export const StolenBody = z.object({ serial: Serial });
 
-export const MachinesImportBody = z.object({ machines: z.array(z.object({ serial: Serial, uuid: Uid })).min(1).max(90) });
+export const MachinesImportBody = z.object({
+  machines: z
+    .array(z.object({ serial: Serial, uuid: Uid }))
+    .min(1)
+    .max(90),
+});
 
 export const DelegationsBody = z.object({ delegations: z.array(z.string().trim().min(16).max(8_192)).min(1).max(90) });
 
 export const MachineListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(100),
   cursor: z.string().max(512).optional(),
-  stolen: z.enum(["true", "false"]).transform((s) => s === "true").optional(),
+  stolen: z
+    .enum(["true", "false"])
+    .transform((s) => s === "true")
+    .optional(),
 });
 
 export const MachineView = z

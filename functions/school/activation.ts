@@ -2,7 +2,7 @@ import type { Services } from "../lib/hono";
 import { log } from "./log";
 import { activationText, signMachineLease } from "./keyring";
 import { delegationQuery } from "./queries";
-import { type Keyring, type SchoolSettings } from "./settings";
+import type { Keyring, SchoolSettings } from "./settings";
 import { saveLeaseBatch, touchMachine } from "./store";
 
 export type Activation = { kind: "stolen" } | { kind: "unknown" } | { kind: "lease"; lease: string; legacy: string | null; expiresAt: string };

@@ -142,10 +142,7 @@ schoolAdminRoutes.openapi(
     middleware: [requireOperator("operator")] as const,
     request: { body: jsonBody(DelegationsBody) },
     responses: {
-      200: jsonContent(
-        z.object({ imported: z.number().int(), rejected: z.array(z.object({ index: z.number().int(), reason: z.string() })) }),
-        "Import result",
-      ),
+      200: jsonContent(z.object({ imported: z.number().int(), rejected: z.array(z.object({ index: z.number().int(), reason: z.string() })) }), "Import result"),
       ...errorResponses(400, 401, 403, 413),
     },
   }),
@@ -203,7 +200,12 @@ schoolAdminRoutes.openapi(
       {
         generated_at: rfc3339(now),
         jwks: { keys: keyring.jwks },
-        leases: leases.map((l) => ({ serial: l.serial, lease: l.lease as string, ...(l.legacy ? { legacy: l.legacy.trimEnd() } : {}), expires_at: l.expiresAt as string })),
+        leases: leases.map((l) => ({
+          serial: l.serial,
+          lease: l.lease as string,
+          ...(l.legacy ? { legacy: l.legacy.trimEnd() } : {}),
+          expires_at: l.expiresAt as string,
+        })),
         stolen: stolen.map((s) => s.serial),
       },
       200,

@@ -64,7 +64,10 @@ export async function signLease(key: ServerKey, claims: LeaseClaims, delegation?
   const header: Record<string, unknown> = { alg: "ES256", kid: key.kid, typ: LEASE_TYP };
   if (delegation) header.del = delegation;
   const { iss, ...rest } = claims;
-  const jwt = new SignJWT({ ...rest }).setProtectedHeader(header as { alg: string }).setIssuedAt(claims.iat).setExpirationTime(claims.exp);
+  const jwt = new SignJWT({ ...rest })
+    .setProtectedHeader(header as { alg: string })
+    .setIssuedAt(claims.iat)
+    .setExpirationTime(claims.exp);
   if (iss) jwt.setIssuer(iss);
   return jwt.sign(key.privateKey);
 }

@@ -68,7 +68,10 @@ export async function rsaLeaseKeyFrom(raw: string): Promise<RsaLeaseKey> {
 
 /** `YYYYMMDDTHHMMSSZ` in UTC. */
 export function olpcTime(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}Z$/, "Z");
+  return d
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}Z$/, "Z");
 }
 
 export function signedPayload(sn: string, uuid: string, expiry: string): string {
@@ -77,7 +80,11 @@ export function signedPayload(sn: string, uuid: string, expiry: string): string 
 
 export async function legacyLease(key: RsaLeaseKey, sn: string, uuid: string, expiry: Date): Promise<string> {
   const exp = olpcTime(expiry);
-  const sig = await crypto.subtle.sign({ name: "RSA-PSS", saltLength: PSS_SALT_LENGTH }, key.privateKey, new TextEncoder().encode(signedPayload(sn, uuid, exp)));
+  const sig = await crypto.subtle.sign(
+    { name: "RSA-PSS", saltLength: PSS_SALT_LENGTH },
+    key.privateKey,
+    new TextEncoder().encode(signedPayload(sn, uuid, exp)),
+  );
   return `act01: ${sn} K ${exp} sig01: sha256 ${key.keyId} ${hex(new Uint8Array(sig))}\n`;
 }
 

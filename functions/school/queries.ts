@@ -105,7 +105,11 @@ export async function bundleContent(db: Db, at: string) {
       .from(schoolMachines)
       .where(and(eq(schoolMachines.stolen, false), isNotNull(schoolMachines.lease), gt(schoolMachines.leaseExpiresAt, at)))
       .orderBy(asc(schoolMachines.serial)),
-    db.select({ serial: schoolMachines.serial, stolenAt: schoolMachines.stolenAt }).from(schoolMachines).where(eq(schoolMachines.stolen, true)).orderBy(asc(schoolMachines.serial)),
+    db
+      .select({ serial: schoolMachines.serial, stolenAt: schoolMachines.stolenAt })
+      .from(schoolMachines)
+      .where(eq(schoolMachines.stolen, true))
+      .orderBy(asc(schoolMachines.serial)),
   ]);
   return { leases, stolen };
 }

@@ -81,7 +81,11 @@ export function clientConfig(services: ClientServices, apiUrl: string): Record<s
  * starts with the serial is enough (reference §2.4). Null when the body holds no serial.
  */
 export function activationSerial(body: string): string | null {
-  const line = body.replace(/^\uFEFF/, "").trimStart().split(/\r?\n/, 1)[0] ?? "";
+  const line =
+    body
+      .replace(/^\uFEFF/, "")
+      .trimStart()
+      .split(/\r?\n/, 1)[0] ?? "";
   const m = /^([A-Za-z0-9]{11})(?![A-Za-z0-9])/.exec(line);
   return m ? normaliseSerial(m[1]) : null;
 }

@@ -1,18 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
-import {
-  BackupReply,
-  Jwks,
-  LeaseReply,
-  RegisterBody,
-  RegisterReply,
-  SchoolError,
-  SerialQuery,
-  StatusReply,
-  UidParam,
-  UidQuery,
-} from "../../schema/school-api";
+import { BackupReply, Jwks, LeaseReply, RegisterBody, RegisterReply, SchoolError, SerialQuery, StatusReply, UidParam, UidQuery } from "../../schema/school-api";
 import { ApiError, ERROR_STATUS } from "../lib/errors";
 import { type AppEnv, newRouter, type Services } from "../lib/hono";
 import { activate, activationBody } from "./activation";
@@ -221,7 +210,10 @@ schoolRoutes.openapi(
     summary: "Anti-theft activation (what the TCP relay forwards from port 191)",
     description:
       "Body: the machine's 11-character serial (text/plain; a line starting with it is enough). Answer (text/plain): `STOLEN`, the lease (its OLPC act01 line first when an RSA key is configured, then the JWS), or `UNKNOWN`.",
-    responses: { 200: { description: "STOLEN, the lease, or UNKNOWN", content: { "text/plain": { schema: { type: "string" } } } }, 400: { description: "UNKNOWN: no serial in the body" } },
+    responses: {
+      200: { description: "STOLEN, the lease, or UNKNOWN", content: { "text/plain": { schema: { type: "string" } } } },
+      400: { description: "UNKNOWN: no serial in the body" },
+    },
   }),
   async (c) => {
     const body = await c.req.text();
@@ -258,7 +250,8 @@ schoolRoutes.openapi(
     path: "/.well-known/jwks.json",
     tags: ["school"],
     summary: "Public keys that verify leases (server keys) and delegations (master key)",
-    description: "Each key has its RFC 7638 thumbprint as `kid` and a `role` (server | master). Retired server keys stay listed so older leases keep verifying.",
+    description:
+      "Each key has its RFC 7638 thumbprint as `kid` and a `role` (server | master). Retired server keys stay listed so older leases keep verifying.",
     responses: { 200: json("JWKS", Jwks), 503: { description: "Keys not configured" } },
   }),
   async (c) => {

@@ -118,7 +118,10 @@ export function admitBackupBatch(db: Db, uid: string, at: string, expiresAt: str
       .select({ expiresAt: schoolBackups.expiresAt })
       .from(schoolBackups)
       .where(and(eq(schoolBackups.uid, uid), live)),
-    db.select({ next: sql<string | null>`min(${schoolBackups.expiresAt})` }).from(schoolBackups).where(live),
+    db
+      .select({ next: sql<string | null>`min(${schoolBackups.expiresAt})` })
+      .from(schoolBackups)
+      .where(live),
   ] as const;
 }
 

@@ -130,7 +130,10 @@ function textOf(nodes: Node[]): string {
   for (const n of nodes) {
     const t = tagOf(n);
     if (t === "#text") s += decodeText(String(n["#text"]));
-    else if (t === "#cdata") s += childrenOf(n).map((c) => String(c["#text"] ?? "")).join("");
+    else if (t === "#cdata")
+      s += childrenOf(n)
+        .map((c) => String(c["#text"] ?? ""))
+        .join("");
     else throw new XmlRpcFault(FAULT.invalidRequest, `unexpected <${t}> inside a scalar`);
   }
   return s;
@@ -152,7 +155,8 @@ function elements(nodes: Node[], where: string): Node[] {
 
 function one(nodes: Node[], where: string, name?: string): Node {
   const els = elements(nodes, where);
-  if (els.length !== 1 || (name && tagOf(els[0]) !== name)) throw new XmlRpcFault(FAULT.invalidRequest, `<${where}> must hold exactly one <${name ?? "value"}>`);
+  if (els.length !== 1 || (name && tagOf(els[0]) !== name))
+    throw new XmlRpcFault(FAULT.invalidRequest, `<${where}> must hold exactly one <${name ?? "value"}>`);
   return els[0];
 }
 

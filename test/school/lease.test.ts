@@ -41,7 +41,10 @@ async function reason(p: Promise<unknown>): Promise<string> {
 function tamper(token: string, change: Record<string, unknown>): string {
   const [h, p, s] = token.split(".");
   const payload = JSON.parse(atob(p.replace(/-/g, "+").replace(/_/g, "/")));
-  const np = btoa(JSON.stringify({ ...payload, ...change })).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  const np = btoa(JSON.stringify({ ...payload, ...change }))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
   return `${h}.${np}.${s}`;
 }
 
@@ -84,7 +87,8 @@ describe("plain leases", () => {
 });
 
 describe("delegated leases", () => {
-  const delegate = async (master: JWK, serverPub: JWK, sn = SN, days = 30) => signDelegation(master, serverPub, sn, NOW, new Date(NOW.getTime() + days * DAY * 1000));
+  const delegate = async (master: JWK, serverPub: JWK, sn = SN, days = 30) =>
+    signDelegation(master, serverPub, sn, NOW, new Date(NOW.getTime() + days * DAY * 1000));
 
   it("verify through an unexpired master delegation for the same serial, even where delegation is required", async () => {
     const { server, jwks } = await ring();
@@ -127,7 +131,10 @@ describe("delegated leases", () => {
     const { server, jwks } = await ring();
     const lease = await signLease(server, claims(), await delegate(DEV_MASTER, server.publicJwk));
     const [, p, s] = lease.split(".");
-    const bare = btoa(JSON.stringify({ alg: "ES256", kid: server.kid, typ: "olpc-lease+jwt" })).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+    const bare = btoa(JSON.stringify({ alg: "ES256", kid: server.kid, typ: "olpc-lease+jwt" }))
+      .replace(/=+$/, "")
+      .replace(/\+/g, "-")
+      .replace(/\//g, "_");
     expect(await reason(verifyLease(`${bare}.${p}.${s}`, jwks, { now: NOW }))).toMatch(/bad signature/);
   });
 });

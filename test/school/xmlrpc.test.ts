@@ -63,12 +63,24 @@ describe("hostile or broken XML is a fault, fast", () => {
     ],
     ["an undeclared entity", "<methodCall><methodName>a</methodName><params><param><value>&xxe;</value></param></params></methodCall>", FAULT.parseError],
     ["absurd nesting", `<methodCall><methodName>a</methodName><params><param>${"<value><array><data>".repeat(5000)}`, FAULT.invalidRequest],
-    ["too many elements", `<methodCall><methodName>a</methodName><params>${"<param><value>x</value></param>".repeat(1500)}</params></methodCall>`, FAULT.invalidRequest],
+    [
+      "too many elements",
+      `<methodCall><methodName>a</methodName><params>${"<param><value>x</value></param>".repeat(1500)}</params></methodCall>`,
+      FAULT.invalidRequest,
+    ],
     ["mismatched tags", "<methodCall><methodName>a</methodCall></methodName>", FAULT.parseError],
     ["another root", "<methodResponse><params/></methodResponse>", FAULT.invalidRequest],
     ["no method name", "<methodCall><params/></methodCall>", FAULT.invalidRequest],
-    ["an unknown value type", "<methodCall><methodName>a</methodName><params><param><value><blob>1</blob></value></param></params></methodCall>", FAULT.invalidRequest],
-    ["an int out of range", "<methodCall><methodName>a</methodName><params><param><value><int>99999999999</int></value></param></params></methodCall>", FAULT.invalidRequest],
+    [
+      "an unknown value type",
+      "<methodCall><methodName>a</methodName><params><param><value><blob>1</blob></value></param></params></methodCall>",
+      FAULT.invalidRequest,
+    ],
+    [
+      "an int out of range",
+      "<methodCall><methodName>a</methodName><params><param><value><int>99999999999</int></value></param></params></methodCall>",
+      FAULT.invalidRequest,
+    ],
     ["a foreign encoding", "<?xml version='1.0' encoding='ISO-8859-1'?><methodCall><methodName>a</methodName></methodCall>", FAULT.unsupportedEncoding],
   ];
   for (const [name, body, code] of cases) {
