@@ -1,6 +1,13 @@
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+
+/** The school surface's development lease keys, from the committed .dev.vars.example (one source for both). */
+function devLeaseKeys(): Record<string, string> {
+  const text = readFileSync(path.join(import.meta.dirname, ".dev.vars.example"), "utf8");
+  return Object.fromEntries([...text.matchAll(/^(LEASE_[A-Z_]+)='(.*)'$/gm)].map((m) => [m[1], m[2]]));
+}
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
@@ -24,6 +31,9 @@ export default defineConfig(async () => {
             // Campaign tests: a gateway whose fetches the tests intercept, and small pages so paging is exercised.
             GORUSH_URL: "https://gorush.test",
             FANOUT_PAGE_SIZE: "3",
+            // School server: development lease keys and a small backup capacity so the limit is exercised.
+            ...devLeaseKeys(),
+            MAX_CONCURRENT_BACKUPS: "2",
           },
         },
       }),

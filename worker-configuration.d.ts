@@ -24,6 +24,15 @@ declare namespace Cloudflare {
 		BEACON_VALIDITY_S: string;
 		PROXY_TIMEOUT_MS: string;
 		MINIONS_BENCH_SEED: string;
+		SCHOOL_JABBER_SERVER: string;
+		SCHOOL_BACKUP_URL: string;
+		SCHOOL_BACKUP_PATH: string;
+		MAX_CONCURRENT_BACKUPS: string;
+		BACKUP_ADMISSION_TTL_S: string;
+		LEASE_LIFETIME_S: string;
+		LEASE_RENEW_BEFORE_S: string;
+		LEASE_REQUIRE_DELEGATION: string;
+		LEASE_RENEW_BATCH: string;
 		JWT_SECRET: string;
 		ADMIN_PASSWORD: string;
 		PUSH_CREDENTIALS: DurableObjectNamespace<import("./functions/index").PushCredentials>;

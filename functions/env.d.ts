@@ -38,3 +38,13 @@ declare namespace Cloudflare {
     FANOUT_PAGE_INTERVAL_MS?: string;
   }
 }
+
+// School server (functions/school/): lease keys are secrets; LEASE_RSA_PRIVATE_KEY and LEASE_RETIRED_PUBLIC_KEYS are optional.
+declare namespace Cloudflare {
+  interface Env {
+    LEASE_SIGNING_KEY?: string;
+    LEASE_MASTER_PUBLIC_KEY?: string;
+    LEASE_RSA_PRIVATE_KEY?: string;
+    LEASE_RETIRED_PUBLIC_KEYS?: string;
+  }
+}
