@@ -24,6 +24,8 @@ export default defineConfig(async () => {
             // Campaign tests: a gateway whose fetches the tests intercept, and small pages so paging is exercised.
             GORUSH_URL: "https://gorush.test",
             FANOUT_PAGE_SIZE: "3",
+            // OONI hand-off: an upstream whose fetches test/ooni intercepts.
+            PROBE_SERVICES_UPSTREAM: "https://upstream.ooni.test",
           },
         },
       }),

@@ -11,6 +11,8 @@ import { healthRoutes } from "./health";
 import { ApiError, envelope, ERROR_STATUS } from "./lib/errors";
 import { type AppEnv, buildServices, newRouter } from "./lib/hono";
 import { minionRoutes } from "./minions/routes";
+import { hasOwnBodyLimit } from "./ooni/body";
+import { ooniSurfaceRouters } from "./ooni";
 import { probeAdminRoutes } from "./probes/admin-routes";
 import { probeRoutes } from "./probes/routes";
 
@@ -46,7 +48,8 @@ const init = createMiddleware<AppEnv>(async (c, next) => {
 
 /** Bodies larger than MAX_BODY_BYTES are refused with 413 before any handler reads them. */
 const limitBody = createMiddleware<AppEnv>((c, next) =>
-  bodyLimit({
+  // OONI measurements and whole test lists are larger; those routes read their bodies with their own caps.
+  hasOwnBodyLimit(c.req.path) ? next() : bodyLimit({
     maxSize: c.var.services.settings.maxBodyBytes,
     onError: () => {
       throw new ApiError("payload_too_large", `request body exceeds ${c.var.services.settings.maxBodyBytes} bytes`);
@@ -76,6 +79,7 @@ export function createApp() {
   app.route("/", consoleRoutes(app));
   app.route("/", campaignAdminRoutes);
   app.route("/", taskRoutes);
+  for (const r of ooniSurfaceRouters) app.route("/", r);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
   app.doc31("/openapi.json", (c) => ({
