@@ -3,7 +3,12 @@ import { OPERATOR_ROLES } from "./operators";
 
 export const LoginBody = z
   .object({
-    username: z.string().trim().min(1).max(1024).openapi({ description: "a probe's client_id (ours, or one OONI's backend issued: adopted on first login), or an operator's username" }),
+    username: z
+      .string()
+      .trim()
+      .min(1)
+      .max(1024)
+      .openapi({ description: "a probe's client_id (ours, or one OONI's backend issued: adopted on first login), or an operator's username" }),
     password: z.string().min(1).max(1024),
   })
   .openapi("LoginRequest");

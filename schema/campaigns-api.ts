@@ -26,15 +26,10 @@ const JsonObject = z.record(z.string(), z.unknown());
 
 export const JobBody = z
   .object({
-    schedule: z
-      .string()
-      .trim()
-      .min(1)
-      .max(200)
-      .openapi({
-        description: "ISO 8601 `R[n]/<start>/<period>` (empty start = now, R = forever) or 5-field cron (UTC)",
-        example: "R/2017-05-01T00:00:00Z/P1D",
-      }),
+    schedule: z.string().trim().min(1).max(200).openapi({
+      description: "ISO 8601 `R[n]/<start>/<period>` (empty start = now, R = forever) or 5-field cron (UTC)",
+      example: "R/2017-05-01T00:00:00Z/P1D",
+    }),
     delay: z.number().int().min(0).max(86_400).default(0).openapi({ description: "Seconds over which each run's pushes are spread at random" }),
     comment: z.string().trim().min(1).max(1000),
     task: z.object({ test_name: TestName, arguments: JsonObject.default({}) }).nullish(),
@@ -69,7 +64,8 @@ export const JobBody = z
   .superRefine((b, ctx) => {
     if (b.task?.test_name !== "web_connectivity") return;
     const r = WebConnectivityArguments.safeParse(b.task.arguments);
-    for (const i of r.success ? [] : r.error.issues) ctx.addIssue({ code: "custom", message: i.message, path: ["task", "arguments", ...i.path] as (string | number)[] });
+    for (const i of r.success ? [] : r.error.issues)
+      ctx.addIssue({ code: "custom", message: i.message, path: ["task", "arguments", ...i.path] as (string | number)[] });
   })
   .openapi("JobRequest", {
     example: {

@@ -31,7 +31,13 @@ export const CheckInBody = z
     web_connectivity: z
       .object({
         category_codes: z
-          .union([z.array(CategoryCode).max(100), z.string().max(2000).regex(/^[A-Za-z, ]*$/, "must be comma-separated letters (e.g. NEWS,HUMR)")])
+          .union([
+            z.array(CategoryCode).max(100),
+            z
+              .string()
+              .max(2000)
+              .regex(/^[A-Za-z, ]*$/, "must be comma-separated letters (e.g. NEWS,HUMR)"),
+          ])
           .nullish(),
       })
       .nullish(),
@@ -145,22 +151,14 @@ const isHttpUrl = (u: string): boolean => {
 /** Per-test `arguments` of a campaign task (validated at creation). web_connectivity: the URLs to measure. */
 export const WebConnectivityArguments = z
   .object({
-    urls: z
-      .array(
-        z
-          .string()
-          .max(2048, "must be at most 2,048 characters")
-          .refine(isHttpUrl, "must be an http(s) URL"),
-      )
-      .max(500, "at most 500 URLs")
-      .optional(),
+    urls: z.array(z.string().max(2048, "must be at most 2,048 characters").refine(isHttpUrl, "must be an http(s) URL")).max(500, "at most 500 URLs").optional(),
   })
   .strict();
 
 export const CampaignFeatures = z
   .record(z.string().min(1).max(64), z.boolean())
   .refine((m) => Object.keys(m).length <= 50, "at most 50 features")
-  .openapi({ description: "Check-in feature flags for the probes this campaign targets, e.g. {\"torsf_enabled\": true}" });
+  .openapi({ description: 'Check-in feature flags for the probes this campaign targets, e.g. {"torsf_enabled": true}' });
 
 export const CampaignMeasurement = z.object({
   measurement_uid: z.string(),
@@ -220,7 +218,10 @@ export const OpenReportBody = z
   .passthrough()
   .openapi("OpenReportRequest");
 
-export const ReportUpdateBody = z.object({ format: z.enum(["json", "yaml"]), content: z.union([MeasurementContent, z.string()]) }).passthrough().openapi("ReportUpdateRequest");
+export const ReportUpdateBody = z
+  .object({ format: z.enum(["json", "yaml"]), content: z.union([MeasurementContent, z.string()]) })
+  .passthrough()
+  .openapi("ReportUpdateRequest");
 export { MeasurementContent };
 
 export const MeasurementMetaQuery = z

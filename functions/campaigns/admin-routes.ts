@@ -235,7 +235,11 @@ campaignAdminRoutes.openapi(
     for (const r of counts) taskCounts[r.state] = r.n;
     const next = job.nextRunAt && (job.state === "active" || job.state === "paused") ? Date.parse(job.nextRunAt) : null;
     const up = next === null ? [] : upcoming(storedSchedule(job.schedule, Date.parse(job.startAt)), Math.max(next, 0), 5).map(iso);
-    const reach = await campaignReach(db, job.id, runs.map((r) => r.id));
+    const reach = await campaignReach(
+      db,
+      job.id,
+      runs.map((r) => r.id),
+    );
     return c.json(
       {
         ...jobView(job),

@@ -45,7 +45,10 @@ ooniAdminRoutes.openapi(
     middleware: [requireOperator("operator")] as const,
     request: {
       query: ImportQuery,
-      body: { required: true, content: { "text/csv": { schema: z.string().openapi({ example: "url,category_code,category_description,date_added,source,notes\n" }) } } },
+      body: {
+        required: true,
+        content: { "text/csv": { schema: z.string().openapi({ example: "url,category_code,category_description,date_added,source,notes\n" }) } },
+      },
     },
     responses: { 200: jsonContent(TestListImported, "Imported"), ...errorResponses(400, 401, 403, 413) },
   }),

@@ -14,7 +14,7 @@ import type { FeatureMap } from "./features";
  * beyond "which open run does this check-in belong to".
  */
 
-/** A campaign run a check-in can join: the campaign is active and the run fired within its task timeout. */
+/** A campaign run a check-in can join: the campaign is not paused or deleted, and the run fired within its task timeout. */
 export type OpenRun = {
   jobId: string;
   runId: string;
@@ -37,7 +37,7 @@ export type CheckInProbe = {
   supportedTests: string[];
 };
 
-/** Open runs of active task campaigns, newest run per campaign, oldest campaign first. */
+/** Open runs of task campaigns, newest run per campaign, oldest campaign first. */
 export async function openRuns(db: Db, now: Date): Promise<OpenRun[]> {
   const nowIso = now.toISOString();
   const rows = await db
@@ -54,7 +54,8 @@ export async function openRuns(db: Db, now: Date): Promise<OpenRun[]> {
     .innerJoin(jobs, eq(jobs.id, jobRuns.jobId))
     .where(
       and(
-        eq(jobs.state, "active"),
+        // "done" = no run left to fire; its last run stays open until its tasks time out.
+        inArray(jobs.state, ["active", "done"]),
         eq(jobs.kind, "task"),
         isNotNull(jobRuns.firedAt),
         inArray(jobRuns.state, ["dispatching", "dispatched"]),
@@ -98,7 +99,9 @@ export function runsReaching(runs: readonly OpenRun[], p: CheckInProbe): OpenRun
     softwareName: p.softwareName,
     supportedTests: JSON.stringify(p.supportedTests),
   };
-  return runs.filter((r) => (r.testName === "web_connectivity" || r.features !== null) && probeMatches(row, r.target, r.testName === "web_connectivity" ? r.testName : null));
+  return runs.filter(
+    (r) => (r.testName === "web_connectivity" || r.features !== null) && probeMatches(row, r.target, r.testName === "web_connectivity" ? r.testName : null),
+  );
 }
 
 /**
@@ -214,7 +217,16 @@ export function measurementWrites(
   return runs.flatMap((r) => [
     db
       .insert(campaignMeasurements)
-      .values({ measurementUid: m.measurementUid, jobId: r.jobId, runId: r.runId, reportId: m.reportId, input: m.input, probeCc: m.probeCc, probeAsn: m.probeAsn, submittedAt: at })
+      .values({
+        measurementUid: m.measurementUid,
+        jobId: r.jobId,
+        runId: r.runId,
+        reportId: m.reportId,
+        input: m.input,
+        probeCc: m.probeCc,
+        probeAsn: m.probeAsn,
+        submittedAt: at,
+      })
       .onConflictDoNothing(),
     eventInsert(db, {
       at,
@@ -226,7 +238,10 @@ export function measurementWrites(
   ]);
 }
 
-export type RunReach = { checkins: number; measurements: { measurement_uid: string; report_id: string; input: string | null; probe_cc: string; probe_asn: string; submitted_at: string }[] };
+export type RunReach = {
+  checkins: number;
+  measurements: { measurement_uid: string; report_id: string; input: string | null; probe_cc: string; probe_asn: string; submitted_at: string }[];
+};
 
 /** Per run of one campaign: check-ins that joined it and the measurements it produced (newest first, 100 per run at most). */
 export async function campaignReach(db: Db, jobId: string, runIds: string[]): Promise<Map<string, RunReach>> {
@@ -238,12 +253,7 @@ export async function campaignReach(db: Db, jobId: string, runIds: string[]): Pr
       .from(campaignReports)
       .where(and(eq(campaignReports.jobId, jobId), eq(campaignReports.source, "checkin")))
       .groupBy(campaignReports.runId),
-    db
-      .select()
-      .from(campaignMeasurements)
-      .where(eq(campaignMeasurements.jobId, jobId))
-      .orderBy(desc(campaignMeasurements.submittedAt))
-      .limit(1000),
+    db.select().from(campaignMeasurements).where(eq(campaignMeasurements.jobId, jobId)).orderBy(desc(campaignMeasurements.submittedAt)).limit(1000),
   ]);
   for (const c of checkins) {
     const r = out.get(c.runId);
@@ -252,7 +262,14 @@ export async function campaignReach(db: Db, jobId: string, runIds: string[]): Pr
   for (const m of measurements) {
     const r = out.get(m.runId);
     if (r && r.measurements.length < 100)
-      r.measurements.push({ measurement_uid: m.measurementUid, report_id: m.reportId, input: m.input, probe_cc: m.probeCc, probe_asn: m.probeAsn, submitted_at: m.submittedAt });
+      r.measurements.push({
+        measurement_uid: m.measurementUid,
+        report_id: m.reportId,
+        input: m.input,
+        probe_cc: m.probeCc,
+        probe_asn: m.probeAsn,
+        submitted_at: m.submittedAt,
+      });
   }
   return out;
 }

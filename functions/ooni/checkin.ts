@@ -42,7 +42,8 @@ export function locate(
 export function testsAnswer(probeCc: string, probeAsn: string, collectorId: string, at: Date, urls: unknown[], webConnectivityReportId: string) {
   const asn = asnNumber(probeAsn);
   const tests: Record<string, { report_id: string; urls?: unknown[] }> = {};
-  for (const tn of CHECKIN_TEST_NAMES) tests[tn] = { report_id: tn === "web_connectivity" ? webConnectivityReportId : newReportId(tn, probeCc, asn, collectorId, at) };
+  for (const tn of CHECKIN_TEST_NAMES)
+    tests[tn] = { report_id: tn === "web_connectivity" ? webConnectivityReportId : newReportId(tn, probeCc, asn, collectorId, at) };
   tests.web_connectivity.urls = urls;
   return tests;
 }

@@ -19,7 +19,12 @@ export async function urlCandidates(db: Db, probeCc: string, categories: readonl
   }
   const [national, global] = await db.batch([
     db.select(cols).from(testListUrls).where(where(probeCc)).orderBy(sql`random()`).limit(limit),
-    db.select(cols).from(testListUrls).where(where(GLOBAL_CC)).orderBy(sql`random()`).limit(limit * 2),
+    db
+      .select(cols)
+      .from(testListUrls)
+      .where(where(GLOBAL_CC))
+      .orderBy(sql`random()`)
+      .limit(limit * 2),
   ]);
   return [...national, ...global];
 }
@@ -54,7 +59,13 @@ export async function listSummaries(db: Db) {
 }
 
 export async function listEntries(db: Db, country: string, limit = 10_000) {
-  const rows = await db.select().from(testListUrls).where(eq(testListUrls.countryCode, country)).orderBy(asc(testListUrls.categoryCode), asc(testListUrls.url)).limit(limit).all();
+  const rows = await db
+    .select()
+    .from(testListUrls)
+    .where(eq(testListUrls.countryCode, country))
+    .orderBy(asc(testListUrls.categoryCode), asc(testListUrls.url))
+    .limit(limit)
+    .all();
   return rows.map((r) => ({
     url: r.url,
     category_code: r.categoryCode,

@@ -26,7 +26,10 @@ const FORWARDED_REQUEST_HEADERS = ["content-type", "content-encoding", "user-age
 async function relay(c: Context<AppEnv>, path: string, body?: Uint8Array): Promise<Relayed> {
   const s = ooniSettings(c.env);
   if (!s.upstream)
-    throw new ApiError("unavailable", "measurement hand-off is off: this service has no PROBE_SERVICES_UPSTREAM configured, submit to OONI's probe services directly");
+    throw new ApiError(
+      "unavailable",
+      "measurement hand-off is off: this service has no PROBE_SERVICES_UPSTREAM configured, submit to OONI's probe services directly",
+    );
   const headers = new Headers();
   for (const h of FORWARDED_REQUEST_HEADERS) {
     const v = c.req.header(h);
@@ -37,13 +40,16 @@ async function relay(c: Context<AppEnv>, path: string, body?: Uint8Array): Promi
     res = await fetch(`${s.upstream}${path}`, {
       method: c.req.method,
       headers,
-      body: body && body.byteLength ? body : undefined,
+      body: body?.byteLength ? body : undefined,
       redirect: "manual",
       signal: AbortSignal.timeout(s.upstreamTimeoutMs),
     });
   } catch (e) {
     const timedOut = (e as Error)?.name === "TimeoutError";
-    throw new ApiError("bad_gateway", timedOut ? `upstream probe services did not answer within ${s.upstreamTimeoutMs} ms` : "upstream probe services unreachable");
+    throw new ApiError(
+      "bad_gateway",
+      timedOut ? `upstream probe services did not answer within ${s.upstreamTimeoutMs} ms` : "upstream probe services unreachable",
+    );
   }
   let bytes: Uint8Array;
   try {
@@ -108,7 +114,14 @@ async function recordMeasurement(c: Context<AppEnv>, reportId: string, content: 
   const claiming = runsClaiming(runs, input);
   if (claiming.length === 0) return;
   await commit(
-    statements(measurementWrites(db, claiming, { measurementUid: uid, reportId, input, probeCc: content.probe_cc ?? "ZZ", probeAsn: content.probe_asn ?? "AS0" }, now.toISOString())),
+    statements(
+      measurementWrites(
+        db,
+        claiming,
+        { measurementUid: uid, reportId, input, probeCc: content.probe_cc ?? "ZZ", probeAsn: content.probe_asn ?? "AS0" },
+        now.toISOString(),
+      ),
+    ),
   );
 }
 
@@ -120,7 +133,9 @@ ooniRelayRoutes.post("/api/v1/submit_measurement", async (c) => {
     try {
       parsed = JSON.parse(value.content);
     } catch {
-      throw new ApiError("validation_failed", "invalid request: content: must be a measurement encoded as a JSON string", [{ path: "content", message: "not JSON" }]);
+      throw new ApiError("validation_failed", "invalid request: content: must be a measurement encoded as a JSON string", [
+        { path: "content", message: "not JSON" },
+      ]);
     }
     const r = MeasurementContent.safeParse(parsed);
     if (!r.success || typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
@@ -144,12 +159,14 @@ ooniRelayRoutes.post("/report", async (c) => {
     const runs = await runsForOpenedReport(db, t, new Date(now.getTime() - OPENED_REPORT_WINDOW_MS).toISOString());
     if (runs.length)
       await commit(
-        statements(runs.map((run) =>
-          db
-            .insert(campaignReports)
-            .values({ reportId: rid, jobId: run.jobId, runId: run.runId, source: "opened", probeId: null, ...t, createdAt: now.toISOString() })
-            .onConflictDoNothing(),
-        )),
+        statements(
+          runs.map((run) =>
+            db
+              .insert(campaignReports)
+              .values({ reportId: rid, jobId: run.jobId, runId: run.runId, source: "opened", probeId: null, ...t, createdAt: now.toISOString() })
+              .onConflictDoNothing(),
+          ),
+        ),
       );
   }
   return answer(r);

@@ -3,7 +3,10 @@
  * random part being 12 bytes in base64 with "o" for both "+" and "/" (so it never holds "_" and splits into six).
  */
 export function reportId(testName: string, cc: string, asn: number, collectorId: string, at: Date, random: Uint8Array): string {
-  const ts = at.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}Z$/, "Z");
+  const ts = at
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}Z$/, "Z");
   const rand = btoa(String.fromCharCode(...random))
     .replace(/[+/]/g, "o")
     .replace(/=+$/, "");

@@ -52,11 +52,7 @@ ooniRoutes.openapi(
       .then(() => resolvePrincipal(c, bearerOf(c)))
       .catch(() => null);
     if (who?.role === "probe") {
-      const row = await db
-        .select({ networkType: probes.networkType, supportedTests: probes.supportedTests })
-        .from(probes)
-        .where(eq(probes.id, who.sub))
-        .get();
+      const row = await db.select({ networkType: probes.networkType, supportedTests: probes.supportedTests }).from(probes).where(eq(probes.id, who.sub)).get();
       if (row) {
         probe.probeId = who.sub;
         probe.networkType = row.networkType ?? probe.networkType;
@@ -74,7 +70,13 @@ ooniRoutes.openapi(
 
     const reportId = newReportId("web_connectivity", probe.probeCc, asnNumber(probe.probeAsn), ooni.collectorId, now);
     if (joined.length) {
-      const taskIds = probe.probeId ? await readyTasksOf(db, probe.probeId, joined.map((r) => r.runId)) : [];
+      const taskIds = probe.probeId
+        ? await readyTasksOf(
+            db,
+            probe.probeId,
+            joined.map((r) => r.runId),
+          )
+        : [];
       await commit(statements([...checkInWrites(db, joined, probe, reportId, at), ...(probe.probeId ? notifyWrites(db, taskIds, probe.probeId, at) : [])]));
     }
     const answer: CheckInAnswer = {
@@ -84,7 +86,10 @@ ooniRoutes.openapi(
       probe_network_name: where.networkName,
       utc_time: rfc3339(now),
       conf: {
-        features: featuresFor(ooni.checkinFeatures, joined.flatMap((r) => (r.features ? [r.features] : []))),
+        features: featuresFor(
+          ooni.checkinFeatures,
+          joined.flatMap((r) => (r.features ? [r.features] : [])),
+        ),
         test_helpers: settings.testHelpers,
       },
       tests: testsAnswer(probe.probeCc, probe.probeAsn, ooni.collectorId, now, urls, reportId),

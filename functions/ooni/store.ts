@@ -18,7 +18,9 @@ export function replaceListWrites(db: Db, country: string, entries: readonly Tes
     db.delete(testListUrls).where(eq(testListUrls.countryCode, country)),
     ...chunks.map((chunk) =>
       // Columns in the table's order: country_code, url, category_code, category_description, date_added, source, notes, imported_at.
-      db.insert(testListUrls).select(sql`SELECT ${country}, json_extract(value, '$.url'), json_extract(value, '$.category_code'), json_extract(value, '$.category_description'),
+      db
+        .insert(testListUrls)
+        .select(sql`SELECT ${country}, json_extract(value, '$.url'), json_extract(value, '$.category_code'), json_extract(value, '$.category_description'),
                json_extract(value, '$.date_added'), json_extract(value, '$.source'), json_extract(value, '$.notes'), ${at}
         FROM json_each(${JSON.stringify(chunk)})`),
     ),

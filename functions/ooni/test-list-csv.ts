@@ -105,7 +105,14 @@ export function parseTestList(text: string): ParsedTestList {
     else if (seen.has(url)) problems.push({ line, message: `duplicate url ${url}` });
     else {
       seen.add(url);
-      entries.push({ url, category_code: category, category_description: desc.slice(0, 200), date_added: date.slice(0, 32), source: source.slice(0, 200), notes: notes.slice(0, 1000) });
+      entries.push({
+        url,
+        category_code: category,
+        category_description: desc.slice(0, 200),
+        date_added: date.slice(0, 32),
+        source: source.slice(0, 200),
+        notes: notes.slice(0, 1000),
+      });
     }
   }
   return { entries, problems };

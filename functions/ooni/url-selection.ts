@@ -58,7 +58,13 @@ export function selectUrls(candidates: readonly UrlInfo[], probeCc: string, cate
  * and are never cut or filtered by category; the list fills what remains of `limit`. A campaign URL takes its
  * category from the test list when the list has it, else "MISC" (Citizen Lab's "miscellaneous").
  */
-export function mergeCampaignUrls(campaignUrls: readonly string[], list: readonly UrlInfo[], probeCc: string, limit: number, known: ReadonlyMap<string, string>): UrlInfo[] {
+export function mergeCampaignUrls(
+  campaignUrls: readonly string[],
+  list: readonly UrlInfo[],
+  probeCc: string,
+  limit: number,
+  known: ReadonlyMap<string, string>,
+): UrlInfo[] {
   const seen = new Set<string>();
   const out: UrlInfo[] = [];
   for (const url of campaignUrls) {

@@ -1,20 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { adminToken, call, createOperator, probeSecret, registerProbe } from "../helpers";
-
-/** probe-cli's check-in body (model.OOAPICheckInConfig): every field always present. */
-export const checkInBody = (over: Record<string, unknown> = {}) => ({
-  charging: false,
-  on_wifi: true,
-  platform: "android",
-  probe_asn: "AS1234",
-  probe_cc: "IT",
-  run_type: "timed",
-  software_name: "ooniprobe-android",
-  software_version: "3.8.0",
-  web_connectivity: { category_codes: [] },
-  ...over,
-});
+import { checkInBody } from "./helpers";
 
 const csv = (rows: string[]) => ["url,category_code,category_description,date_added,source,notes", ...rows].join("\n");
 const importList = (token: string, country: string, text: string, q = "") =>
@@ -45,7 +32,8 @@ describe("POST /api/v1/check-in", () => {
   it("serves the probe's country list first, then global, 20 URLs timed, 100 charging, all of them manual", async () => {
     const rows = Array.from({ length: 150 }, (_, i) => `https://it${i}.example/,${i % 2 ? "NEWS" : "HUMR"},,,,`);
     expect((await importList(admin, "IT", csv(rows))).status).toBe(200);
-    const urls = async (over: Record<string, unknown>) => (await call("POST", "/api/v1/check-in", { json: checkInBody(over) })).body.tests.web_connectivity.urls;
+    const urls = async (over: Record<string, unknown>) =>
+      (await call("POST", "/api/v1/check-in", { json: checkInBody(over) })).body.tests.web_connectivity.urls;
     const timed = await urls({});
     expect(timed).toHaveLength(20);
     expect(timed.every((u: any) => u.country_code === "IT")).toBe(true);
@@ -101,7 +89,11 @@ describe("test lists (admin)", () => {
   });
 
   it("imports a Citizen Lab CSV for a country, replacing that country's list", async () => {
-    const first = await importList(admin, "gr", csv(["https://a.gr/,NEWS,News Media,2020-01-01,citizenlab,", '"https://b.gr/?q=1,2",HUMR,,,,"note, with comma"']));
+    const first = await importList(
+      admin,
+      "gr",
+      csv(["https://a.gr/,NEWS,News Media,2020-01-01,citizenlab,", '"https://b.gr/?q=1,2",HUMR,,,,"note, with comma"']),
+    );
     expect(first.status).toBe(200);
     expect(first.body).toEqual({ country: "GR", imported: 2, replaced: 0, problems: [] });
     const second = await importList(admin, "GR", csv(["https://c.gr/,NEWS,,,,"]));
@@ -179,7 +171,10 @@ describe("fleet adoption at POST /api/v1/login", () => {
 
   it("never adopts an operator-shaped username, and never lets an operator take a client_id's shape", async () => {
     expect((await call("POST", "/api/v1/login", { json: { username: "someone-new", password: "whatever" } })).status).toBe(401);
-    const r = await call("POST", "/api/v1/admin/operators", { json: { username: crypto.randomUUID().replace(/^./, "a"), password: "a long passphrase", role: "viewer" }, token: await adminToken() });
+    const r = await call("POST", "/api/v1/admin/operators", {
+      json: { username: crypto.randomUUID().replace(/^./, "a"), password: "a long passphrase", role: "viewer" },
+      token: await adminToken(),
+    });
     expect(r.status).toBe(400);
   });
 });

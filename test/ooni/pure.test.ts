@@ -8,7 +8,7 @@ import { runsClaiming, runsReaching, type OpenRun } from "../../functions/ooni/c
 
 const seq = () => {
   let i = 0;
-  return () => ((i++ * 0.37) % 1 + 1) % 1;
+  return () => (((i++ * 0.37) % 1) + 1) % 1;
 };
 
 describe("report_id", () => {
@@ -22,7 +22,13 @@ describe("report_id", () => {
   });
 
   it("parses only OONI-shaped ids", () => {
-    for (const bad of ["", "x", "20261201T102030Z_webconnectivity_IT_1234_n1", "2026_webconnectivity_IT_1234_n1_abc", "20261201T102030Z_web_connectivity_IT_1234_n1_abc"])
+    for (const bad of [
+      "",
+      "x",
+      "20261201T102030Z_webconnectivity_IT_1234_n1",
+      "2026_webconnectivity_IT_1234_n1_abc",
+      "20261201T102030Z_web_connectivity_IT_1234_n1_abc",
+    ])
       expect(parseReportId(bad), bad).toBeNull();
   });
 
@@ -34,7 +40,8 @@ describe("report_id", () => {
 });
 
 describe("URL selection", () => {
-  const list = (cc: string, n: number, cat = "NEWS"): UrlInfo[] => Array.from({ length: n }, (_, i) => ({ url: `https://${cc}${i}.example/`, category_code: cat, country_code: cc }));
+  const list = (cc: string, n: number, cat = "NEWS"): UrlInfo[] =>
+    Array.from({ length: n }, (_, i) => ({ url: `https://${cc}${i}.example/`, category_code: cat, country_code: cc }));
 
   it("gives manual runs up to 9999 URLs, charging timed runs 100, other timed runs 20", () => {
     expect(urlLimit("manual", false)).toBe(9999);
@@ -71,7 +78,15 @@ describe("URL selection", () => {
       { url: "https://b.example/", category_code: "MISC", country_code: "IT" },
     ]);
     expect(out).toHaveLength(5);
-    expect(mergeCampaignUrls(Array.from({ length: 30 }, (_, i) => `https://c${i}.example/`), list("XX", 3), "IT", 20, new Map())).toHaveLength(30);
+    expect(
+      mergeCampaignUrls(
+        Array.from({ length: 30 }, (_, i) => `https://c${i}.example/`),
+        list("XX", 3),
+        "IT",
+        20,
+        new Map(),
+      ),
+    ).toHaveLength(30);
   });
 });
 
@@ -86,9 +101,17 @@ describe("Citizen Lab CSV", () => {
   });
 
   it("parses a list and reports each bad row with its line", () => {
-    const csv = [HEADER, "https://a.example/,NEWS,News Media,2017-04-12,citizenlab,", "ftp://b.example/,NEWS,,,,", "https://c.example/,N3WS,,,,", "https://a.example/,NEWS,,,,"].join("\n");
+    const csv = [
+      HEADER,
+      "https://a.example/,NEWS,News Media,2017-04-12,citizenlab,",
+      "ftp://b.example/,NEWS,,,,",
+      "https://c.example/,N3WS,,,,",
+      "https://a.example/,NEWS,,,,",
+    ].join("\n");
     const r = parseTestList(csv);
-    expect(r.entries).toEqual([{ url: "https://a.example/", category_code: "NEWS", category_description: "News Media", date_added: "2017-04-12", source: "citizenlab", notes: "" }]);
+    expect(r.entries).toEqual([
+      { url: "https://a.example/", category_code: "NEWS", category_description: "News Media", date_added: "2017-04-12", source: "citizenlab", notes: "" },
+    ]);
     expect(r.problems.map((p) => p.line)).toEqual([3, 4, 5]);
   });
 
@@ -100,12 +123,24 @@ describe("Citizen Lab CSV", () => {
 
 describe("features and location", () => {
   it("starts from OONI's features and lets each targeting campaign override, newest last", () => {
-    expect(featuresFor(OONI_DEFAULT_FEATURES, [{ torsf_enabled: true }, { torsf_enabled: false, x: true }])).toEqual({ ...OONI_DEFAULT_FEATURES, torsf_enabled: false, x: true });
+    expect(featuresFor(OONI_DEFAULT_FEATURES, [{ torsf_enabled: true }, { torsf_enabled: false, x: true }])).toEqual({
+      ...OONI_DEFAULT_FEATURES,
+      torsf_enabled: false,
+      x: true,
+    });
   });
 
   it("keeps what the probe says, and uses the edge's country and ASN only for ZZ / AS0", () => {
-    expect(locate({ probeCc: "IT", probeAsn: "AS1234" }, { country: "DE", asn: 3320, asOrganization: "DTAG" })).toEqual({ probeCc: "IT", probeAsn: "AS1234", networkName: null });
-    expect(locate({ probeCc: "ZZ", probeAsn: "AS0" }, { country: "DE", asn: 3320, asOrganization: "DTAG" })).toEqual({ probeCc: "DE", probeAsn: "AS3320", networkName: "DTAG" });
+    expect(locate({ probeCc: "IT", probeAsn: "AS1234" }, { country: "DE", asn: 3320, asOrganization: "DTAG" })).toEqual({
+      probeCc: "IT",
+      probeAsn: "AS1234",
+      networkName: null,
+    });
+    expect(locate({ probeCc: "ZZ", probeAsn: "AS0" }, { country: "DE", asn: 3320, asOrganization: "DTAG" })).toEqual({
+      probeCc: "DE",
+      probeAsn: "AS3320",
+      networkName: "DTAG",
+    });
     expect(locate({ probeCc: "ZZ", probeAsn: "AS0" }, {})).toEqual({ probeCc: "ZZ", probeAsn: "AS0", networkName: null });
   });
 
@@ -128,7 +163,16 @@ describe("campaign reach", () => {
     createdAt: "",
     ...over,
   });
-  const probe = { probeId: null, probeCc: "IT", probeAsn: "AS1", platform: "android", softwareName: "ooniprobe-android", softwareVersion: "3", networkType: "wifi", supportedTests: ["web_connectivity"] };
+  const probe = {
+    probeId: null,
+    probeCc: "IT",
+    probeAsn: "AS1",
+    platform: "android",
+    softwareName: "ooniprobe-android",
+    softwareVersion: "3",
+    networkType: "wifi",
+    supportedTests: ["web_connectivity"],
+  };
 
   it("reaches probes matching the target by country, ASN, platform, software and network", () => {
     const t = (x: Record<string, string[]>) => run({ target: { ...run({}).target, ...x } });
