@@ -3,7 +3,7 @@ import { and, asc, eq, isNull } from "drizzle-orm";
 import { CreateOperatorBody, LoginBody, LoginResponse, Operator, UsernameParam } from "../../schema/auth-api";
 import { operators } from "../../schema/operators";
 import { probes } from "../../schema/probes";
-import { eventInsert } from "../events/log";
+import { eventInsert } from "../events/store";
 import { ApiError } from "../lib/errors";
 import { newRouter } from "../lib/hono";
 import { newId } from "../lib/ids";
@@ -11,7 +11,7 @@ import { adoptProbe, clientIdKey, isAdoptableClientId, probeLoginRow } from "../
 import { errorResponses, jsonBody, jsonContent } from "../lib/openapi";
 import { actorOf, principal, requireOperator } from "./middleware";
 import { hashPassword, secretsEqual, verifyPassword } from "./passwords";
-import { type Principal, issueToken } from "./tokens";
+import { devicePrincipal, issueToken, operatorPrincipal, type Principal } from "./tokens";
 
 export const authRoutes = newRouter();
 
@@ -42,7 +42,7 @@ authRoutes.openapi(
         row = await probeLoginRow(db, id);
       }
       if (row?.hash && (await verifyPassword(password, row.hash))) {
-        who = { sub: row.id, role: "probe" };
+        who = devicePrincipal("probe", row.id);
         // "Last seen" has minutes of resolution: refresh it after the response, and only when it is stale,
         // so a login is one D1 read in the common case.
         const now = clock.now();
@@ -59,7 +59,7 @@ authRoutes.openapi(
       }
     } else if (username === settings.adminUsername) {
       if (settings.adminPassword !== "" && (await secretsEqual(password, settings.adminPassword))) {
-        who = { sub: username, role: "admin" };
+        who = operatorPrincipal(username, "admin");
       }
     } else {
       const row = await db
@@ -68,7 +68,7 @@ authRoutes.openapi(
         .where(and(eq(operators.username, username.toLowerCase()), isNull(operators.disabledAt)))
         .get();
       const ok = await verifyPassword(password, row?.passwordHash ?? DUMMY_HASH);
-      if (row && ok) who = { sub: row.username, role: row.role };
+      if (row && ok) who = operatorPrincipal(row.username, row.role);
     }
     if (!who) throw new ApiError("wrong_credentials", "wrong username or password", undefined, { "WWW-Authenticate": "Bearer" });
     c.header("Cache-Control", "no-store");
@@ -115,7 +115,13 @@ authRoutes.openapi(
     try {
       await db.batch([
         db.insert(operators).values(row),
-        eventInsert(db, { at, type: "operator.created", actor: actorOf(me), data: { username: row.username, role: row.role } }),
+        eventInsert(db, {
+          at,
+          type: "operator.created",
+          actor: actorOf(me),
+          subject: { kind: "operator", id: row.username },
+          data: { username: row.username, role: row.role },
+        }),
       ]);
     } catch (e) {
       // Two concurrent creates of one username: the unique index decides, the loser gets the same 409.
@@ -164,7 +170,7 @@ authRoutes.openapi(
     const at = clock.now().toISOString();
     await db.batch([
       db.update(operators).set({ disabledAt: at }).where(eq(operators.id, row.id)),
-      eventInsert(db, { at, type: "operator.disabled", actor: actorOf(me), data: { username: row.username } }),
+      eventInsert(db, { at, type: "operator.disabled", actor: actorOf(me), subject: { kind: "operator", id: row.username }, data: { username: row.username } }),
     ]);
     return c.json(operatorView({ ...row, disabledAt: at }), 200);
   },

@@ -1,8 +1,8 @@
 import { eq } from "drizzle-orm";
 import { probes, probeUpdates } from "../../schema/probes";
 import { hashProbeSecret } from "../auth/passwords";
-import { eventInsert } from "../events/log";
-import type { Db } from "../lib/hono";
+import { eventInsert } from "../events/store";
+import type { Db } from "../lib/db";
 import { isUuid } from "../lib/ids";
 
 /**
@@ -48,7 +48,7 @@ export async function adoptProbe(db: Db, id: string, password: string, at: strin
       snapshot: JSON.stringify({ probe_cc: "ZZ", probe_asn: "AS0", platform: "unknown", adopted: true }),
       changed: "[]",
     }),
-    eventInsert(db, { at, type: "probe.adopted", actor: `probe:${id}`, probeId: id, data: { id_length: id.length, id_kind: isUuid(id) ? "uuid" : "token" } }),
+    eventInsert(db, { at, type: "probe.adopted", actor: `probe:${id}`, subject: { kind: "probe", id }, probeId: id, data: { id_length: id.length, id_kind: isUuid(id) ? "uuid" : "token" } }),
   ]);
 }
 

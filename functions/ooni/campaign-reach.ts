@@ -3,9 +3,9 @@ import { jobRuns, jobs, tasks } from "../../schema/campaigns";
 import { campaignMeasurements, campaignReports } from "../../schema/ooni";
 import { probeMatches, type Target } from "../campaigns/targeting";
 import { taskTransition } from "../campaigns/task-store";
-import { eventInsert } from "../events/log";
+import { eventInsert } from "../events/store";
 import type { Statements } from "../lib/d1-commit";
-import type { Db } from "../lib/hono";
+import type { Db } from "../lib/db";
 import type { FeatureMap } from "./features";
 
 /**
@@ -135,6 +135,7 @@ export function checkInWrites(db: Db, joined: readonly OpenRun[], p: CheckInProb
         at,
         type: "ooni.checkin",
         actor: p.probeId ? `probe:${p.probeId}` : "probe:anonymous",
+        subject: { kind: "job", id: r.jobId },
         jobId: r.jobId,
         probeId: p.probeId,
         data: { run_id: r.runId, report_id: reportId, probe_cc: p.probeCc, probe_asn: p.probeAsn, software_name: p.softwareName, urls: r.urls.length },
@@ -232,6 +233,7 @@ export function measurementWrites(
       at,
       type: "ooni.measurement.recorded",
       actor: "probe:anonymous",
+      subject: { kind: "job", id: r.jobId },
       jobId: r.jobId,
       data: { run_id: r.runId, report_id: m.reportId, measurement_uid: m.measurementUid, input: m.input },
     }),

@@ -1,9 +1,7 @@
+import type { Surface } from "../lib/surface";
 import { ooniAdminRoutes } from "./admin-routes";
 import { ooniRelayRoutes } from "./relay";
 import { ooniRoutes } from "./routes";
 
-/**
- * The OONI probe-services surface: check-in, test lists, measurement hand-off. Until main's Surface contract
- * lands, app.ts mounts these routers in this order.
- */
-export const ooniSurfaceRouters = [ooniRoutes, ooniAdminRoutes, ooniRelayRoutes];
+/** OONI probe services: check-in, test lists, measurement hand-off (docs/ooni.md). Login adoption lives in auth. */
+export const ooniSurface: Surface = { name: "ooni", routes: [ooniRoutes, ooniAdminRoutes, ooniRelayRoutes] };

@@ -1,6 +1,6 @@
 import { asc, countDistinct, count, eq, max, sql } from "drizzle-orm";
 import { testListUrls } from "../../schema/ooni";
-import type { Db } from "../lib/hono";
+import type { Db } from "../lib/db";
 import { GLOBAL_CC, type UrlInfo } from "./url-selection";
 
 const inJson = (list: readonly string[]) => sql`(SELECT value FROM json_each(${JSON.stringify(list)}))`;

@@ -1,7 +1,7 @@
 import { eq, sql } from "drizzle-orm";
 import { testListUrls } from "../../schema/ooni";
-import { eventInsert } from "../events/log";
-import type { Db } from "../lib/hono";
+import { eventInsert } from "../events/store";
+import type { Db } from "../lib/db";
 import type { TestListEntry } from "./test-list-csv";
 
 /** Rows per INSERT: each is one JSON text bound as one parameter, kept well under D1's statement size limits. */
@@ -24,13 +24,13 @@ export function replaceListWrites(db: Db, country: string, entries: readonly Tes
                json_extract(value, '$.date_added'), json_extract(value, '$.source'), json_extract(value, '$.notes'), ${at}
         FROM json_each(${JSON.stringify(chunk)})`),
     ),
-    eventInsert(db, { at, type: "ooni.test_list.imported", actor, data: { country, urls: entries.length, replaced } }),
+    eventInsert(db, { at, type: "ooni.test_list.imported", actor, subject: { kind: "system", id: `test_list:${country}` }, data: { country, urls: entries.length, replaced } }),
   ];
 }
 
 export function deleteListWrites(db: Db, country: string, at: string, actor: string, removed: number) {
   return [
     db.delete(testListUrls).where(eq(testListUrls.countryCode, country)),
-    eventInsert(db, { at, type: "ooni.test_list.deleted", actor, data: { country, removed } }),
+    eventInsert(db, { at, type: "ooni.test_list.deleted", actor, subject: { kind: "system", id: `test_list:${country}` }, data: { country, removed } }),
   ];
 }
