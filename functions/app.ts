@@ -42,12 +42,14 @@ const init = createMiddleware<AppEnv>(async (c, next) => {
 /** Bodies larger than MAX_BODY_BYTES are refused with 413 before any handler reads them. */
 const limitBody = createMiddleware<AppEnv>((c, next) =>
   // OONI measurements and whole test lists are larger; those routes read their bodies with their own caps.
-  hasOwnBodyLimit(c.req.path) ? next() : bodyLimit({
-    maxSize: c.var.services.settings.maxBodyBytes,
-    onError: () => {
-      throw new ApiError("payload_too_large", `request body exceeds ${c.var.services.settings.maxBodyBytes} bytes`);
-    },
-  })(c, next),
+  hasOwnBodyLimit(c.req.path)
+    ? next()
+    : bodyLimit({
+        maxSize: c.var.services.settings.maxBodyBytes,
+        onError: () => {
+          throw new ApiError("payload_too_large", `request body exceeds ${c.var.services.settings.maxBodyBytes} bytes`);
+        },
+      })(c, next),
 );
 
 function httpExceptionToApiError(e: HTTPException): ApiError {

@@ -48,7 +48,14 @@ export async function adoptProbe(db: Db, id: string, password: string, at: strin
       snapshot: JSON.stringify({ probe_cc: "ZZ", probe_asn: "AS0", platform: "unknown", adopted: true }),
       changed: "[]",
     }),
-    eventInsert(db, { at, type: "probe.adopted", actor: `probe:${id}`, subject: { kind: "probe", id }, probeId: id, data: { id_length: id.length, id_kind: isUuid(id) ? "uuid" : "token" } }),
+    eventInsert(db, {
+      at,
+      type: "probe.adopted",
+      actor: `probe:${id}`,
+      subject: { kind: "probe", id },
+      probeId: id,
+      data: { id_length: id.length, id_kind: isUuid(id) ? "uuid" : "token" },
+    }),
   ]);
 }
 

@@ -24,7 +24,13 @@ export function replaceListWrites(db: Db, country: string, entries: readonly Tes
                json_extract(value, '$.date_added'), json_extract(value, '$.source'), json_extract(value, '$.notes'), ${at}
         FROM json_each(${JSON.stringify(chunk)})`),
     ),
-    eventInsert(db, { at, type: "ooni.test_list.imported", actor, subject: { kind: "system", id: `test_list:${country}` }, data: { country, urls: entries.length, replaced } }),
+    eventInsert(db, {
+      at,
+      type: "ooni.test_list.imported",
+      actor,
+      subject: { kind: "system", id: `test_list:${country}` },
+      data: { country, urls: entries.length, replaced },
+    }),
   ];
 }
 
