@@ -34,6 +34,8 @@ export default defineConfig(async () => {
             // School server: development lease keys and a small backup capacity so the limit is exercised.
             ...devLeaseKeys(),
             MAX_CONCURRENT_BACKUPS: "2",
+            // OONI hand-off: an upstream whose fetches test/ooni intercepts.
+            PROBE_SERVICES_UPSTREAM: "https://upstream.ooni.test",
           },
         },
       }),

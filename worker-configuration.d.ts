@@ -33,6 +33,13 @@ declare namespace Cloudflare {
 		LEASE_RENEW_BEFORE_S: string;
 		LEASE_REQUIRE_DELEGATION: string;
 		LEASE_RENEW_BATCH: string;
+		CHECKIN_FEATURES: string;
+		OONI_COLLECTOR_ID: string;
+		PROBE_SERVICES_UPSTREAM: string;
+		OONI_UPSTREAM_TIMEOUT_MS: string;
+		OONI_UPSTREAM_MAX_BODY_BYTES: string;
+		CAMPAIGN_TESTS: string;
+		TEST_LIST_MAX_BYTES: string;
 		JWT_SECRET: string;
 		ADMIN_PASSWORD: string;
 		PUSH_CREDENTIALS: DurableObjectNamespace<import("./functions/index").PushCredentials>;
@@ -48,5 +55,5 @@ type StringifyValues<EnvType extends Record<string, unknown>> = {
 	[Binding in keyof EnvType]: EnvType[Binding] extends string ? EnvType[Binding] : string;
 };
 declare namespace NodeJS {
-	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "PUBLIC_BASE_URL" | "ADMIN_USERNAME" | "OPERATOR_TOKEN_TTL_S" | "PROBE_TOKEN_TTL_S" | "MAX_BODY_BYTES" | "GROUP_COMMIT" | "GORUSH_URL" | "FCM_BASE_URL" | "APNS_BASE_URL" | "PUSH_TIMEOUT_MS" | "TEST_HELPERS" | "MONITOR_INTERVAL_MS" | "BEACON_INTERVAL_S" | "BEACON_RETRY" | "BEACON_VALIDITY_S" | "PROXY_TIMEOUT_MS" | "MINIONS_BENCH_SEED" | "JWT_SECRET" | "ADMIN_PASSWORD">> {}
+	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "PUBLIC_BASE_URL" | "ADMIN_USERNAME" | "OPERATOR_TOKEN_TTL_S" | "PROBE_TOKEN_TTL_S" | "MAX_BODY_BYTES" | "GROUP_COMMIT" | "GORUSH_URL" | "FCM_BASE_URL" | "APNS_BASE_URL" | "PUSH_TIMEOUT_MS" | "TEST_HELPERS" | "MONITOR_INTERVAL_MS" | "BEACON_INTERVAL_S" | "BEACON_RETRY" | "BEACON_VALIDITY_S" | "PROXY_TIMEOUT_MS" | "MINIONS_BENCH_SEED" | "CHECKIN_FEATURES" | "OONI_COLLECTOR_ID" | "PROBE_SERVICES_UPSTREAM" | "OONI_UPSTREAM_TIMEOUT_MS" | "OONI_UPSTREAM_MAX_BODY_BYTES" | "CAMPAIGN_TESTS" | "TEST_LIST_MAX_BYTES" | "JWT_SECRET" | "ADMIN_PASSWORD">> {}
 }

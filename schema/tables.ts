@@ -4,3 +4,4 @@ export * from "./operators";
 export * from "./events";
 export * from "./campaigns";
 export * from "./school";
+export * from "./ooni";
