@@ -15,7 +15,8 @@ declare namespace Cloudflare {
 		GROUP_COMMIT: string;
 		GORUSH_URL: string;
 		FCM_BASE_URL: string;
-		APNS_BASE_URL: string;
+		GORUSH_SYNC: string;
+		FCM_IOS: string;
 		PUSH_TIMEOUT_MS: string;
 		TEST_HELPERS: string;
 		MONITOR_INTERVAL_MS: string;
@@ -39,5 +40,5 @@ type StringifyValues<EnvType extends Record<string, unknown>> = {
 	[Binding in keyof EnvType]: EnvType[Binding] extends string ? EnvType[Binding] : string;
 };
 declare namespace NodeJS {
-	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "PUBLIC_BASE_URL" | "ADMIN_USERNAME" | "OPERATOR_TOKEN_TTL_S" | "PROBE_TOKEN_TTL_S" | "MAX_BODY_BYTES" | "GROUP_COMMIT" | "GORUSH_URL" | "FCM_BASE_URL" | "APNS_BASE_URL" | "PUSH_TIMEOUT_MS" | "TEST_HELPERS" | "MONITOR_INTERVAL_MS" | "BEACON_INTERVAL_S" | "BEACON_RETRY" | "BEACON_VALIDITY_S" | "PROXY_TIMEOUT_MS" | "MINIONS_BENCH_SEED" | "JWT_SECRET" | "ADMIN_PASSWORD">> {}
+	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "PUBLIC_BASE_URL" | "ADMIN_USERNAME" | "OPERATOR_TOKEN_TTL_S" | "PROBE_TOKEN_TTL_S" | "MAX_BODY_BYTES" | "GROUP_COMMIT" | "GORUSH_URL" | "GORUSH_SYNC" | "FCM_BASE_URL" | "FCM_IOS" | "PUSH_TIMEOUT_MS" | "TEST_HELPERS" | "MONITOR_INTERVAL_MS" | "BEACON_INTERVAL_S" | "BEACON_RETRY" | "BEACON_VALIDITY_S" | "PROXY_TIMEOUT_MS" | "MINIONS_BENCH_SEED" | "JWT_SECRET" | "ADMIN_PASSWORD">> {}
 }
