@@ -125,11 +125,17 @@ export async function startFakeApns({ port = 0, key = null, topic = "org.openobs
     sessions.add(s);
     s.on("close", () => sessions.delete(s));
   });
-  /** Connections that did not negotiate h2 (HTTP/1.1 clients): Node holds them, then drops them, as Apple's front end does. */
+  /**
+   * Connections that did not negotiate h2 (HTTP/1.1 clients). Node holds such a connection without answering, then
+   * drops it (unknownProtocolTimeout, 10 s): the client sees what a Worker's fetch() to Apple is reported to do, a hang
+   * until its own timeout.
+   */
   let refused = 0;
-  server.on("unknownProtocol", (socket) => {
-    refused++;
-    socket.destroy();
+  server.on("unknownProtocol", () => refused++);
+  const sockets = new Set();
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
   });
   // A client that offers only http/1.1 in ALPN fails the TLS handshake (no_application_protocol).
   server.on("tlsClientError", () => refused++);
@@ -156,6 +162,7 @@ export async function startFakeApns({ port = 0, key = null, topic = "org.openobs
     stop: () =>
       new Promise((r) => {
         for (const s of sessions) s.destroy();
+        for (const s of sockets) s.destroy();
         server.close(r);
       }),
   };
