@@ -28,3 +28,13 @@ declare namespace Cloudflare {
     PUSH_BUDGET_ANDROID_PER_HOUR?: string;
   }
 }
+
+// Campaign fan-out and pingbacks (functions/campaigns/settings.ts); declared in wrangler.toml [vars].
+declare namespace Cloudflare {
+  interface Env {
+    PINGBACK_TTL_S?: string;
+    FANOUT_PAGE_SIZE?: string;
+    FANOUT_CONCURRENCY?: string;
+    FANOUT_PAGE_INTERVAL_MS?: string;
+  }
+}

@@ -1,13 +1,14 @@
+import { cachedSettings, readBool, readInt, readUrl } from "../lib/config";
 import { ApiError } from "../lib/errors";
 import type { ApnsKey } from "./apns";
 import { type Budget, DEFAULT_BUDGETS } from "./budget";
 import { parseServiceAccount, type ServiceAccount } from "./fcm";
 import type { ProviderName } from "./types";
+import { log } from "../lib/log";
 
 /**
  * Every push setting, parsed once per environment. A broken credential must not take the API down: that
  * provider is reported unavailable (the reason is logged once per isolate) and its probes pull their tasks.
- * A configuration that cannot deliver at all is refused (`misconfigured`): see undeliverable() below.
  */
 export type PushConfig = {
   /** `sync`: the gateway runs with core.sync: true (GORUSH_SYNC), so its answers report failed pushes (docs/push.md). */
@@ -20,22 +21,6 @@ export type PushConfig = {
   maxAttempts: number;
   budgets: Record<"ios" | "android", Budget>;
   problems: string[];
-};
-
-const int = (raw: string | undefined, fallback: number, min: number, max: number, name: string, problems: string[]): number => {
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (Number.isSafeInteger(n) && n >= min && n <= max) return n;
-  problems.push(`${name} must be an integer in ${min}..${max}; using ${fallback}`);
-  return fallback;
-};
-
-const bool = (raw: string | undefined, name: string, problems: string[]): boolean => {
-  const v = (raw ?? "").trim().toLowerCase();
-  if (v === "" || v === "off" || v === "false" || v === "0") return false;
-  if (v === "on" || v === "true" || v === "1") return true;
-  problems.push(`${name} must be "on" or "off"; using off`);
-  return false;
 };
 
 /**
@@ -54,18 +39,20 @@ export function undeliverable(
       "give the APNs key to a gorush gateway and set GORUSH_URL, or register the iOS app with Firebase and set FCM_IOS=on (docs/push.md)"
     );
   }
-  if (!env.GORUSH_URL && bool(env.FCM_IOS, "FCM_IOS", []) && !env.FCM_SERVICE_ACCOUNT) return "FCM_IOS=on needs FCM_SERVICE_ACCOUNT";
+  if (!env.GORUSH_URL && readBool(env, "FCM_IOS", false) && !env.FCM_SERVICE_ACCOUNT) return "setting FCM_IOS=on needs FCM_SERVICE_ACCOUNT";
   return null;
 }
 
-const cache = new WeakMap<object, PushConfig>();
-
-export function pushConfigFrom(env: Env): PushConfig {
-  const hit = cache.get(env);
-  if (hit) return hit;
+/**
+ * Push settings in the one dialect (lib/config.ts): a malformed knob is `misconfigured`, as everywhere. A provider
+ * credential that is present but unusable switches that provider off, with the reason logged, so its probes pull.
+ */
+export const pushConfigFrom = cachedSettings((env: Env): PushConfig => {
   const refused = undeliverable(env);
   if (refused) throw new ApiError("misconfigured", refused);
   const problems: string[] = [];
+  const gorushSync = readBool(env, "GORUSH_SYNC", false);
+  const fcmIos = readBool(env, "FCM_IOS", false);
   let gorush: PushConfig["gorush"] = null;
   if (env.GORUSH_URL) {
     try {
@@ -74,7 +61,7 @@ export function pushConfigFrom(env: Env): PushConfig {
         authorization: env.GORUSH_AUTHORIZATION || null,
         iosTopic: env.GORUSH_IOS_TOPIC ?? "",
         androidClickAction: env.GORUSH_ANDROID_CLICK_ACTION ?? "",
-        sync: bool(env.GORUSH_SYNC, "GORUSH_SYNC", problems),
+        sync: gorushSync,
       };
     } catch {
       problems.push("GORUSH_URL must be an absolute URL");
@@ -85,8 +72,8 @@ export function pushConfigFrom(env: Env): PushConfig {
     try {
       fcm = {
         account: parseServiceAccount(env.FCM_SERVICE_ACCOUNT),
-        baseUrl: (env.FCM_BASE_URL || "https://fcm.googleapis.com").replace(/\/+$/, ""),
-        ios: bool(env.FCM_IOS, "FCM_IOS", problems),
+        baseUrl: readUrl(env, "FCM_BASE_URL", "https://fcm.googleapis.com"),
+        ios: fcmIos,
       };
     } catch (e) {
       problems.push(String((e as Error).message));
@@ -104,14 +91,14 @@ export function pushConfigFrom(env: Env): PushConfig {
   } else if (apnsParts.some((p) => p)) {
     problems.push("APNs needs all of APNS_KEY, APNS_KEY_ID, APNS_TEAM_ID and APNS_TOPIC");
   }
-  const iosPerHour = int(env.PUSH_BUDGET_IOS_PER_HOUR, DEFAULT_BUDGETS.ios.perHour, 1, 1000, "PUSH_BUDGET_IOS_PER_HOUR", problems);
-  const androidPerHour = int(env.PUSH_BUDGET_ANDROID_PER_HOUR, DEFAULT_BUDGETS.android.perHour, 1, 5000, "PUSH_BUDGET_ANDROID_PER_HOUR", problems);
+  const iosPerHour = readInt(env, "PUSH_BUDGET_IOS_PER_HOUR", { fallback: DEFAULT_BUDGETS.ios.perHour, min: 1, max: 1000 });
+  const androidPerHour = readInt(env, "PUSH_BUDGET_ANDROID_PER_HOUR", { fallback: DEFAULT_BUDGETS.android.perHour, min: 1, max: 5000 });
   const config: PushConfig = {
     gorush,
     fcm,
     apns,
-    timeoutMs: int(env.PUSH_TIMEOUT_MS, 10_000, 100, 60_000, "PUSH_TIMEOUT_MS", problems),
-    maxAttempts: int(env.PUSH_MAX_ATTEMPTS, 6, 1, 20, "PUSH_MAX_ATTEMPTS", problems),
+    timeoutMs: readInt(env, "PUSH_TIMEOUT_MS", { fallback: 10_000, min: 100, max: 60_000 }),
+    maxAttempts: readInt(env, "PUSH_MAX_ATTEMPTS", { fallback: 6, min: 1, max: 20 }),
     budgets: {
       ios: { perHour: iosPerHour, perMinute: Math.min(iosPerHour, DEFAULT_BUDGETS.ios.perMinute) },
       // FCM allows 240/min per device; the collapsible burst is 20.
@@ -122,10 +109,9 @@ export function pushConfigFrom(env: Env): PushConfig {
     },
     problems,
   };
-  if (problems.length) console.error(JSON.stringify({ level: "error", where: "push config", problems }));
-  cache.set(env, config);
+  if (problems.length) log.error("push config", "push settings have problems; affected providers are off", { problems });
   return config;
-}
+});
 
 /**
  * Routing: a gorush gateway, when configured, carries everything (it holds its own credentials and speaks HTTP/2 to

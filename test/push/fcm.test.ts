@@ -1,5 +1,5 @@
 import { decodeProtectedHeader, jwtVerify } from "jose";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { fixedClock } from "../../functions/lib/clock";
 import { type AccessTokenSource, exchangeAssertion, FCM_SCOPE, fcmAssertion, FcmProvider, mapFcmResponse, parseServiceAccount } from "../../functions/push/fcm";
 import { MAX_PUSH_PAYLOAD_BYTES } from "../../functions/push/payload";
@@ -10,7 +10,8 @@ const clock = fixedClock("2026-11-24T12:00:00Z");
 const msg: PushMessage = { kind: "task", taskId: "task-1", pingbackUrl: "https://probes.example.org/p/abc" };
 const target = { probeId: "p1", platform: "android", token: "fcm-reg-token" };
 
-afterEach(() => vi.restoreAllMocks());
+// No vi.restoreAllMocks() here: these tests pass their own fetchers, and restoring would also undo the campaign
+// tests' gateway spy on the shared isolate's fetch (test/campaigns/helpers.ts installGateway).
 
 describe("FCM service-account assertion", () => {
   it("is an RS256 JWT that verifies with the account's public key, with Google's claims", async () => {

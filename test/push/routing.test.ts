@@ -23,10 +23,12 @@ describe("push routing", () => {
     expect(chooseProvider({ gorush: null, fcm }, "miniooni")).toBeNull();
   });
   it("a broken credential disables that provider with a stated reason instead of failing requests", async () => {
-    const bad = pushConfigFrom({ ...env, FCM_SERVICE_ACCOUNT: "{not json", GORUSH_SYNC: "maybe" });
+    const bad = pushConfigFrom({ ...env, FCM_SERVICE_ACCOUNT: "{not json" });
     expect(bad.fcm).toBeNull();
-    expect(bad.gorush?.sync).toBe(false);
-    expect(bad.problems.join(" ")).toMatch(/GORUSH_SYNC must be "on" or "off".*not JSON/);
+    expect(bad.gorush?.sync).toBe(true); // the pool's GORUSH_SYNC
+    expect(bad.problems.join(" ")).toMatch(/not JSON/);
+    // A malformed switch is the deployment's fault, as everywhere (lib/config.ts).
+    expect(() => pushConfigFrom({ ...env, GORUSH_SYNC: "maybe" })).toThrow(/GORUSH_SYNC must be "on" or "off"/);
     const good = pushConfigFrom({ ...env, FCM_SERVICE_ACCOUNT: (await testServiceAccount()).json, GORUSH_URL: "http://127.0.0.1:8088/", GORUSH_SYNC: "on" });
     expect(good.fcm?.account.project_id).toBe("edge-orchestra-test");
     expect(good.gorush).toMatchObject({ url: "http://127.0.0.1:8088", sync: true });
