@@ -153,7 +153,11 @@ describe("the service refuses direct APNs at start-up", () => {
     const k = makeApnsKey();
     w = await startWorker({ vars: { APNS_KEY: k.key, APNS_KEY_ID: k.keyId, APNS_TEAM_ID: k.teamId, APNS_TOPIC: "org.openobservatory.ooniprobe" } });
     await fetch(`${w.url}/cdn-cgi/handler/scheduled?cron=*+*+*+*+*`);
-    await eventually(() => /"cron":"settings".*a Worker cannot deliver to APNs/.test(w.logs), "the refusal in the cron's log", 15_000);
+    await eventually(
+      () => /a Worker cannot deliver to APNs[^\n]*"cron":"settings"|"cron":"settings"[^\n]*a Worker cannot deliver to APNs/.test(w.logs),
+      "the refusal in the cron's log",
+      15_000,
+    );
     assert.match(w.logs, /GORUSH_URL.*FCM_IOS=on/);
   });
 });
