@@ -20,7 +20,7 @@ export async function apnsProviderToken(k: ApnsKey, iat: number): Promise<string
  * What Apple is to receive for a push, whoever sends it to Apple (FCM's apns block here; gorush builds the same from
  * its fields): tasks as background pushes (content-available, no alert, priority 5), alerts as visible alerts.
  * There is no direct APNs provider: Apple's provider API is HTTP/2 only and a Worker cannot speak it (docs/push.md).
- * The provider token below is kept for the credentials object (durable-objects/push-credentials.ts).
+ * The provider token above is still minted by the credentials object (durable-objects/push-credentials.ts), unused.
  */
 export function apnsRequest(m: PushMessage): { headers: Record<string, string>; body: string } {
   const data = pushData(m);
