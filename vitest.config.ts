@@ -30,6 +30,8 @@ export default defineConfig(async () => {
             PROXY_TIMEOUT_MS: "300",
             // Campaign tests: a gateway whose fetches the tests intercept, and small pages so paging is exercised.
             GORUSH_URL: "https://gorush.test",
+            // ...answering as gorush with core.sync: true does, so an answer without a failed-push log is a delivery.
+            GORUSH_SYNC: "on",
             FANOUT_PAGE_SIZE: "3",
             // School server: development lease keys and a small backup capacity so the limit is exercised.
             ...devLeaseKeys(),

@@ -139,8 +139,16 @@ export const JobDetail = Job.extend({
   runs: z.array(Run),
   task_counts: z.record(z.enum(TASK_STATES), z.number()),
   delivery: z
-    .object({ sent: z.number(), failed: z.number(), token_expired: z.number(), deferred: z.number(), skipped: z.number(), retried: z.number() })
-    .openapi({ description: "push attempts by outcome, from the delivery log (push.* events)" }),
+    .object({
+      sent: z.number(),
+      accepted: z.number(),
+      failed: z.number(),
+      token_expired: z.number(),
+      deferred: z.number(),
+      skipped: z.number(),
+      retried: z.number(),
+    })
+    .openapi({ description: "push attempts by outcome, from the delivery log (push.* events); accepted = queued by a gateway that does not report delivery" }),
   upcoming_runs: z.array(z.string()),
 }).openapi("JobDetail");
 

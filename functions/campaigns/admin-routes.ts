@@ -190,9 +190,10 @@ campaignAdminRoutes.openapi(
 
 /** Push outcomes of a campaign from its delivery log (the push.* events). */
 function deliveryCounts(rows: { type: string; expired: number | null; n: number }[]) {
-  const d = { sent: 0, failed: 0, token_expired: 0, deferred: 0, skipped: 0, retried: 0 };
+  const d = { sent: 0, accepted: 0, failed: 0, token_expired: 0, deferred: 0, skipped: 0, retried: 0 };
   for (const r of rows) {
     if (r.type === "push.sent") d.sent += r.n;
+    else if (r.type === "push.accepted") d.accepted += r.n;
     else if (r.type === "push.failed" && r.expired) d.token_expired += r.n;
     else if (r.type === "push.failed") d.failed += r.n;
     else if (r.type === "push.deferred") d.deferred += r.n;
