@@ -15,8 +15,9 @@ function rowOf(html: string, serial: string): string {
 }
 
 const eventCount = async (type: string, serial: string) =>
-  (await env.DB.prepare("SELECT COUNT(*) AS n FROM events WHERE type = ? AND subject_kind = 'machine' AND subject_id = ?").bind(type, serial).first<{ n: number }>())!
-    .n;
+  (await env.DB.prepare("SELECT COUNT(*) AS n FROM events WHERE type = ? AND subject_kind = 'machine' AND subject_id = ?")
+    .bind(type, serial)
+    .first<{ n: number }>())!.n;
 
 async function registeredLaptop(nickname = "ana") {
   const m = xo();
@@ -112,7 +113,9 @@ describe("console school page", () => {
     expect(row).toContain("Clear stolen");
     expect((await activation(m.serial)).body).toBe("STOLEN\n");
     expect(await eventCount("school.machine.stolen", m.serial)).toBe(1);
-    const ev = await env.DB.prepare("SELECT actor FROM events WHERE type = 'school.machine.stolen' AND subject_id = ?").bind(m.serial).first<{ actor: string }>();
+    const ev = await env.DB.prepare("SELECT actor FROM events WHERE type = 'school.machine.stolen' AND subject_id = ?")
+      .bind(m.serial)
+      .first<{ actor: string }>();
     expect(ev?.actor).toMatch(/^operator:/);
 
     const clear = await post(operator, "/console/school/stolen/clear", { serial: m.serial });
@@ -197,7 +200,7 @@ describe("console school page", () => {
     expect(page.body).not.toContain('action="/console/school/stamp"');
     expect(page.body).not.toContain('action="/console/school/delegations"');
     expect(page.body).not.toContain('action="/console/school/stolen"');
-    expect(page.body).not.toContain("<th scope=\"col\">Actions</th>");
+    expect(page.body).not.toContain('<th scope="col">Actions</th>');
     const stampBefore = (await call("GET", `/client/status?uuid=${m.uuid}`)).body.stamp;
     for (const [path, fields] of [
       ["/console/school/stolen", { serial: m.serial }],
