@@ -81,6 +81,13 @@ export const DelegationsBody = z.object({ delegations: z.array(z.string().trim()
 export const MachineListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(100),
   cursor: z.string().max(512).optional(),
+  /** A serial or its beginning (1-11 letters and digits, any case): machines whose serial starts with it. */
+  serial: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9]{1,11}$/, "must be a serial or its beginning (1-11 letters and digits)")
+    .transform((s) => s.toUpperCase())
+    .optional(),
   stolen: z
     .enum(["true", "false"])
     .transform((s) => s === "true")

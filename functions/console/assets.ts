@@ -117,6 +117,10 @@ form.wide { max-width: 48rem; }
 .state-active { color: var(--ok); border-color: var(--ok); }
 .state-paused { color: var(--muted); }
 .state-deleted, .state-failed { color: var(--danger); border-color: var(--danger); }
+/* school */
+.state-expiring { color: var(--fg); border-color: var(--accent); border-style: dashed; }
+.state-stolen { color: var(--danger); border-color: var(--danger); font-weight: 600; }
+.state-none { color: var(--muted); }
 .inline-actions { display: flex; flex-wrap: wrap; gap: .5rem; align-items: center; margin: .5rem 0 1rem; }
 .inline-actions form { margin: 0; }
 .chart-wide .chart-svg { max-width: 48rem; }

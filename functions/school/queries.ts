@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, isNotNull, isNull, lte, sql } from "drizzle-orm";
+import { and, asc, eq, gt, gte, isNotNull, isNull, lt, lte, sql } from "drizzle-orm";
 import { schoolConfig, schoolDelegations, schoolMachines, schoolUsers } from "../../schema/school";
 import { decodeCursor, encodeCursor } from "../lib/cursor";
 import type { Db } from "../lib/db";
@@ -35,10 +35,12 @@ export function machineQuery(db: Db, serial: string) {
 
 export type MachineListItem = Awaited<ReturnType<typeof listMachines>>["results"][number];
 
-/** Machines by serial (keyset-paginated), each with the registered user holding its serial, if any. One round trip. */
-export async function listMachines(db: Db, q: { limit: number; cursor?: string; stolen?: boolean }) {
+/** Machines by serial (keyset-paginated, optionally those whose serial starts with `serial`), each with the registered user holding its serial, if any. One round trip. */
+export async function listMachines(db: Db, q: { limit: number; cursor?: string; serial?: string; stolen?: boolean }) {
   const conds = [];
   if (q.cursor) conds.push(gt(schoolMachines.serial, decodeCursor(q.cursor, 1)[0] as string));
+  // A serial prefix as a range on the primary key (serials are stored upper-case letters and digits, all below "~").
+  if (q.serial) conds.push(gte(schoolMachines.serial, q.serial), lt(schoolMachines.serial, `${q.serial}~`));
   if (q.stolen !== undefined) conds.push(eq(schoolMachines.stolen, q.stolen));
   const rows = await db
     .select({

@@ -143,7 +143,7 @@ async function admitBackup(c: C, uid: string): Promise<Admission> {
   const expires = new Date(now.getTime() + s.backupAdmissionTtlS * 1000).toISOString();
   const [, user, mine, next] = await db.batch(admitBackupBatch(db, uid, now.toISOString(), expires, s.maxConcurrentBackups));
   const u = user[0];
-  if (!u || !u.registered) return { outcome: "unregistered" };
+  if (!u?.registered) return { outcome: "unregistered" };
   if (!u.hasKey) return { outcome: "no_pubkey" };
   if (mine.length > 0) return { outcome: "accepted" };
   const nextFree = next[0]?.next ? Date.parse(next[0].next) : now.getTime() + s.backupAdmissionTtlS * 1000;

@@ -10,6 +10,7 @@ export const NAV: NavItem[] = [
   { key: "probes", href: "/console/probes", label: "Probes" },
   { key: "campaigns", href: "/console/campaigns", label: "Campaigns" },
   { key: "minions", href: "/console/minions", label: "Minions" },
+  { key: "school", href: "/console/school", label: "School" },
   { key: "events", href: "/console/events", label: "Events" },
   { key: "operators", href: "/console/operators", label: "Operators" },
 ];
