@@ -24,6 +24,9 @@ export default defineConfig(async () => {
             // Campaign tests: a gateway whose fetches the tests intercept, and small pages so paging is exercised.
             GORUSH_URL: "https://gorush.test",
             FANOUT_PAGE_SIZE: "3",
+            // Mesh CA: the development key of .dev.vars.example (a private P-256 JWK).
+            MESH_CA_KEY:
+              '{"kty":"EC","crv":"P-256","x":"tfPk2u2NVIpX8B2MXI0yqGdBGlSP6KRhZy7gzCvAnVo","y":"iAg_0IiUaPfyG_EL9HdGJjdcXlLJHk5iqyezoFp4Y-0","d":"mxYyJp3OpooaM7wQnXes0TVuWw5234Mpylxkk85bM3w"}',
           },
         },
       }),

@@ -24,6 +24,10 @@ declare namespace Cloudflare {
 		BEACON_VALIDITY_S: string;
 		PROXY_TIMEOUT_MS: string;
 		MINIONS_BENCH_SEED: string;
+		MESH_CERT_TTL_S: string;
+		BOOT_NODES: string;
+		NUM_RINGS: string;
+		MESH_ENROLMENT_TOKEN_TTL_S: string;
 		JWT_SECRET: string;
 		ADMIN_PASSWORD: string;
 		PUSH_CREDENTIALS: DurableObjectNamespace<import("./functions/index").PushCredentials>;
@@ -39,5 +43,5 @@ type StringifyValues<EnvType extends Record<string, unknown>> = {
 	[Binding in keyof EnvType]: EnvType[Binding] extends string ? EnvType[Binding] : string;
 };
 declare namespace NodeJS {
-	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "PUBLIC_BASE_URL" | "ADMIN_USERNAME" | "OPERATOR_TOKEN_TTL_S" | "PROBE_TOKEN_TTL_S" | "MAX_BODY_BYTES" | "GROUP_COMMIT" | "GORUSH_URL" | "FCM_BASE_URL" | "APNS_BASE_URL" | "PUSH_TIMEOUT_MS" | "TEST_HELPERS" | "MONITOR_INTERVAL_MS" | "BEACON_INTERVAL_S" | "BEACON_RETRY" | "BEACON_VALIDITY_S" | "PROXY_TIMEOUT_MS" | "MINIONS_BENCH_SEED" | "JWT_SECRET" | "ADMIN_PASSWORD">> {}
+	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "PUBLIC_BASE_URL" | "ADMIN_USERNAME" | "OPERATOR_TOKEN_TTL_S" | "PROBE_TOKEN_TTL_S" | "MAX_BODY_BYTES" | "GROUP_COMMIT" | "GORUSH_URL" | "FCM_BASE_URL" | "APNS_BASE_URL" | "PUSH_TIMEOUT_MS" | "TEST_HELPERS" | "MONITOR_INTERVAL_MS" | "BEACON_INTERVAL_S" | "BEACON_RETRY" | "BEACON_VALIDITY_S" | "PROXY_TIMEOUT_MS" | "MINIONS_BENCH_SEED" | "MESH_CERT_TTL_S" | "BOOT_NODES" | "NUM_RINGS" | "MESH_ENROLMENT_TOKEN_TTL_S" | "JWT_SECRET" | "ADMIN_PASSWORD">> {}
 }

@@ -10,6 +10,7 @@ import { eventRoutes } from "./events/routes";
 import { healthRoutes } from "./health";
 import { ApiError, envelope, ERROR_STATUS } from "./lib/errors";
 import { type AppEnv, buildServices, newRouter } from "./lib/hono";
+import { meshAdminRoutes, meshCaRoutes } from "./mesh";
 import { minionRoutes } from "./minions/routes";
 import { probeAdminRoutes } from "./probes/admin-routes";
 import { probeRoutes } from "./probes/routes";
@@ -76,6 +77,8 @@ export function createApp() {
   app.route("/", consoleRoutes(app));
   app.route("/", campaignAdminRoutes);
   app.route("/", taskRoutes);
+  app.route("/", meshCaRoutes);
+  app.route("/", meshAdminRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
   app.doc31("/openapi.json", (c) => ({

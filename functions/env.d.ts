@@ -28,3 +28,10 @@ declare namespace Cloudflare {
     PUSH_BUDGET_ANDROID_PER_HOUR?: string;
   }
 }
+
+// Mesh certificate authority: the CA's ECDSA P-256 private key (PKCS#8 PEM or private JWK), a secret.
+declare namespace Cloudflare {
+  interface Env {
+    MESH_CA_KEY?: string;
+  }
+}
