@@ -45,11 +45,13 @@ export function meshSettings(env: Env): MeshSettings {
     numRings: readInt(env, "NUM_RINGS", { fallback: 10, min: 1, max: 64 }),
     enrolmentTokenTtlS: readInt(env, "MESH_ENROLMENT_TOKEN_TTL_S", { fallback: 7 * 86_400, min: 60, max: 365 * 86_400 }),
     caKey() {
-      key ??= importCaKey(readSecret(env, "MESH_CA_KEY", { minLength: 32, required: true })).catch((e) => {
-        key = null;
-        if (e instanceof CaKeyError) throw new ApiError("misconfigured", `MESH_CA_KEY must be an ECDSA P-256 private key: ${e.message}`);
-        throw e;
-      });
+      key ??= Promise.resolve()
+        .then(() => importCaKey(readSecret(env, "MESH_CA_KEY", { minLength: 32, required: true })))
+        .catch((e) => {
+          key = null;
+          if (e instanceof CaKeyError) throw new ApiError("misconfigured", `MESH_CA_KEY must be an ECDSA P-256 private key: ${e.message}`);
+          throw e;
+        });
       return key;
     },
   };
