@@ -89,7 +89,13 @@ func main() {
 	times := flag.Int("times", 1, "send the same CSR this many times (the second and later are renewals)")
 	token := flag.String("token", "", "enrolment token for a closed group (sent as Mesh-Enrolment-Token)")
 	writeCSR := flag.String("write-csr", "", "write the CSR (DER) to this file and exit without posting")
+	verifyPem := flag.String("verify", "", "only verify this PEM certificate against -cafile (as an Ifrit peer would) and exit")
+	caFile := flag.String("cafile", "", "PEM CA certificate for -verify")
 	flag.Parse()
+
+	if *verifyPem != "" {
+		os.Exit(verifyFiles(*verifyPem, *caFile))
+	}
 
 	var curve elliptic.Curve
 	switch *curveName {
@@ -251,4 +257,48 @@ func enrol(caAddr string, der []byte, token string, priv *ecdsa.PrivateKey) atte
 	a.OwnCertPem = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certs.OwnCert}))
 	a.CaCertPem = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certs.CaCert}))
 	return a
+}
+
+// verifyFiles checks a certificate made for someone else (an OpenSSL or member-client request) the way an Ifrit
+// node checks a peer: x509.Verify against the group CA for client and server auth, a 32-byte id, the ring count.
+func verifyFiles(certFile, caFile string) int {
+	read := func(f string) (*x509.Certificate, error) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		blk, _ := pem.Decode(b)
+		if blk == nil {
+			return nil, fmt.Errorf("%s: no PEM block", f)
+		}
+		return x509.ParseCertificate(blk.Bytes)
+	}
+	out := map[string]any{"verified": false}
+	defer func() {
+		json.NewEncoder(os.Stdout).Encode(out)
+	}()
+	own, err := read(certFile)
+	if err != nil {
+		out["error"] = err.Error()
+		return 1
+	}
+	ca, err := read(caFile)
+	if err != nil {
+		out["error"] = err.Error()
+		return 1
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	if _, err := own.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth}}); err != nil {
+		out["error"] = err.Error()
+		return 1
+	}
+	n, ok := ringCount(own.Extensions)
+	out["verified"] = true
+	out["id"] = hex.EncodeToString(own.SubjectKeyId)
+	out["idBytes"] = len(own.SubjectKeyId)
+	out["numRings"] = n
+	out["hasRings"] = ok
+	out["locality"] = own.Subject.Locality
+	return 0
 }
