@@ -1,17 +1,18 @@
 import { DurableObject } from "cloudflare:workers";
 import { and, asc, eq, gt } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
 import { jobRuns, jobs, type JobRow } from "../schema/campaigns";
 import { probes } from "../schema/probes";
-import * as tables from "../schema/tables";
+import { dbFrom } from "../functions/lib/db";
 import { newPace, onThrottle, type Pace, recover, schedule } from "../functions/push/pace";
 import { occurrenceId, runId, unitHash } from "../functions/campaigns/ids";
 import { planDue, storedSchedule } from "../functions/campaigns/schedule";
 import { campaignSettings } from "../functions/campaigns/settings";
 import { normalizeTarget, type Target, targetConditions } from "../functions/campaigns/targeting";
-import { eventInsert } from "../functions/events/log";
+import { eventInsert } from "../functions/events/store";
 import { type Clock, systemClock } from "../functions/lib/clock";
 import type { Occurrence } from "./probe-scheduler";
+import { log } from "../functions/lib/log";
+import { pool } from "../functions/lib/pool";
 
 type RunRow = { run_id: string; job_id: string; run_at: number; state: string; cursor: string; handed: number; pace: string | null };
 
@@ -44,7 +45,7 @@ export class CampaignRunner extends DurableObject<Env> {
   }
 
   private get db() {
-    return drizzle(this.env.DB, { schema: tables });
+    return dbFrom(this.env.DB);
   }
 
   /** Called by the minute cron for a due campaign. Serialised, so concurrent or repeated calls fire a run once. */
@@ -180,7 +181,7 @@ export class CampaignRunner extends DurableObject<Env> {
       if (next !== null) await this.ctx.storage.setAlarm(next);
     } catch (e) {
       // Hand-offs are idempotent, so the page is simply walked again; the platform's own retry is not relied on.
-      console.error(JSON.stringify({ level: "error", where: "CampaignRunner.alarm", run: run.run_id, message: String(e) }));
+      log.error("CampaignRunner.alarm", String(e), { run: run.run_id });
       await this.ctx.storage.setAlarm(this.clock.now().getTime() + ERROR_BACKOFF_MS);
     }
   }
@@ -240,16 +241,4 @@ export class CampaignRunner extends DurableObject<Env> {
     // With a rollout rate, hand out the next page shortly before its first push is due rather than all at once.
     return Math.max(now + cs.fanoutPageIntervalMs, paced.pace.cursorMs - PAGE_LEAD_MS);
   }
-}
-
-/** Run f over items with at most `limit` in flight. */
-export async function pool<T>(items: T[], limit: number, f: (x: T) => Promise<unknown>): Promise<void> {
-  let i = 0;
-  const worker = async () => {
-    while (i < items.length) {
-      const x = items[i++];
-      await f(x);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

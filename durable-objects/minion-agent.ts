@@ -3,6 +3,7 @@ import { settingsFrom } from "../functions/lib/settings";
 import { newId } from "../functions/lib/ids";
 import { canonicalStatus, minionChecksum, parseStatus, shardOf } from "../functions/minions/checksum";
 import { BEACON_REPLY_TEXT, BEACON_TEXT, parseAgentFrame, type RelayReplyFrame } from "../functions/minions/frames";
+import { log } from "../functions/lib/log";
 
 /** What survives hibernation and restarts (DO storage); the socket itself survives through the Hibernation API. */
 type AgentState = {
@@ -216,7 +217,7 @@ export class MinionAgent extends DurableObject<Env> {
     try {
       await this.poll();
     } catch (e) {
-      console.error(JSON.stringify({ level: "error", where: "MinionAgent.alarm", message: String(e) }));
+      log.error("MinionAgent.alarm", String(e));
     }
     const after = await this.load();
     if (after?.conn === s.conn) await this.schedule(Date.now(), lastBeaconAt);

@@ -1,7 +1,8 @@
 import { DurableObject } from "cloudflare:workers";
-import { eventInsert } from "../functions/events/log";
+import { eventInsert } from "../functions/events/store";
 import { buildServices } from "../functions/lib/hono";
 import { bucketDigest, bucketOf } from "../functions/minions/checksum";
+import { log } from "../functions/lib/log";
 
 type MinionRow = {
   id: string;
@@ -77,7 +78,7 @@ export class MinionShard extends DurableObject<Env> {
       );
       for (const b of buckets) this.sql.exec("UPDATE buckets SET pushed = MAX(pushed, ?) WHERE bucket = ?", b.version, b.bucket);
     } catch (e) {
-      console.error(JSON.stringify({ level: "error", where: "MinionShard.push", message: String(e) }));
+      log.error("MinionShard.push", String(e));
       await this.ctx.storage.setAlarm(Date.now() + 1000);
     }
   }
@@ -91,10 +92,10 @@ export class MinionShard extends DurableObject<Env> {
     if (events.length === 0) return;
     try {
       const { db } = buildServices(this.env);
-      const stmts = events.map((e) => eventInsert(db, { at: e.at, type: e.type, actor: "system", probeId: e.id, data: e.data }));
+      const stmts = events.map((e) => eventInsert(db, { at: e.at, type: e.type, actor: "system", subject: { kind: "minion", id: e.id }, data: e.data }));
       await db.batch(stmts as unknown as Parameters<typeof db.batch>[0]);
     } catch (e) {
-      console.error(JSON.stringify({ level: "error", where: "MinionShard.record", message: String(e) }));
+      log.error("MinionShard.record", String(e));
     }
   }
 

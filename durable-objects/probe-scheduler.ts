@@ -1,21 +1,21 @@
 import { DurableObject } from "cloudflare:workers";
 import { and, eq, sql } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
 import { tasks } from "../schema/campaigns";
 import { probes } from "../schema/probes";
-import * as tables from "../schema/tables";
+import { dbFrom } from "../functions/lib/db";
 import { decide, type Decision } from "../functions/campaigns/dispatch";
 import { taskIdFor } from "../functions/campaigns/ids";
 import { pingbackUrl, signPingback } from "../functions/campaigns/pingback";
 import { campaignSettings } from "../functions/campaigns/settings";
 import { eventIfChanged, taskTransition } from "../functions/campaigns/task-store";
-import { eventInsert } from "../functions/events/log";
+import { eventInsert } from "../functions/events/store";
 import { type Clock, systemClock } from "../functions/lib/clock";
 import { settingsFrom } from "../functions/lib/settings";
 import { selectProvider } from "../functions/push";
 import { budgetAllows, budgetFor } from "../functions/push/budget";
 import { pushConfigFrom } from "../functions/push/config";
 import type { PushMessage, PushResult } from "../functions/push/types";
+import { log } from "../functions/lib/log";
 
 /** What the campaign runner hands to a probe's scheduler: one (campaign, run, probe) occurrence. */
 export type Occurrence = {
@@ -83,7 +83,7 @@ export class ProbeScheduler extends DurableObject<Env> {
   }
 
   private get db() {
-    return drizzle(this.env.DB, { schema: tables });
+    return dbFrom(this.env.DB);
   }
 
   /** Idempotent: the same occurrence twice creates one task and one push. */
@@ -165,7 +165,7 @@ export class ProbeScheduler extends DurableObject<Env> {
         await this.process(row, now);
       } catch (e) {
         // Never let one row's failure (D1 hiccup) make the platform retry the whole alarm in a loop: back off this row.
-        console.error(JSON.stringify({ level: "error", where: "ProbeScheduler.alarm", occurrence: row.id, message: String(e) }));
+        log.error("ProbeScheduler.alarm", String(e), { occurrence: row.id });
         this.sql.exec("UPDATE occurrences SET next_at = ? WHERE id = ?", now + ERROR_BACKOFF_MS, row.id);
       }
     }
@@ -293,7 +293,7 @@ export class ProbeScheduler extends DurableObject<Env> {
     try {
       this.sql.exec("UPDATE occurrences SET state = 'recorded', outcome = ? WHERE id = ?", JSON.stringify(recorded), row.id);
     } catch (e) {
-      console.error(JSON.stringify({ level: "error", where: "ProbeScheduler.send", occurrence: row.id, message: `local record failed: ${String(e)}` }));
+      log.error("ProbeScheduler.send", `local record failed: ${String(e)}`, { occurrence: row.id });
     }
     await this.record({ ...row, state: "recorded", attempts: attempt }, recorded);
   }
@@ -346,7 +346,7 @@ export class ProbeScheduler extends DurableObject<Env> {
           );
           if (slot !== null) retryAt = Math.max(retryAt, slot);
         } catch (e) {
-          console.error(JSON.stringify({ level: "error", where: "ProbeScheduler.throttled", occurrence: row.id, message: String(e) }));
+          log.error("ProbeScheduler.throttled", String(e), { occurrence: row.id });
         }
       }
       this.sql.exec("UPDATE occurrences SET state = 'pending', next_at = ? WHERE id = ?", retryAt, row.id);

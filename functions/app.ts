@@ -2,18 +2,11 @@ import { HTTPException } from "hono/http-exception";
 import { bodyLimit } from "hono/body-limit";
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
-import { authRoutes } from "./auth/routes";
 import { consoleRoutes } from "./console/routes";
-import { campaignAdminRoutes } from "./campaigns/admin-routes";
-import { taskRoutes } from "./campaigns/task-routes";
-import { eventRoutes } from "./events/routes";
-import { healthRoutes } from "./health";
 import { ApiError, envelope, ERROR_STATUS } from "./lib/errors";
 import { type AppEnv, buildServices, newRouter } from "./lib/hono";
-import { meshAdminRoutes, meshCaRoutes } from "./mesh";
-import { minionRoutes } from "./minions/routes";
-import { probeAdminRoutes } from "./probes/admin-routes";
-import { probeRoutes } from "./probes/routes";
+import { SURFACES } from "./surfaces";
+import { log } from "./lib/log";
 
 /** The request's waitUntil, when it has an execution context (in-process calls from tests may not). */
 function waitUntil(c: Context<AppEnv>, work: Promise<unknown>): void {
@@ -67,18 +60,15 @@ export function createApp() {
   app.use("*", init);
   app.use("*", limitBody);
 
-  app.route("/", healthRoutes);
-  app.route("/", authRoutes);
-  app.route("/", probeRoutes);
-  app.route("/", probeAdminRoutes);
-  app.route("/", eventRoutes);
-  app.route("/", minionRoutes);
-  // The operator console (server-rendered, cookie session); its changes call this same app in-process.
-  app.route("/", consoleRoutes(app));
-  app.route("/", campaignAdminRoutes);
-  app.route("/", taskRoutes);
-  app.route("/", meshCaRoutes);
-  app.route("/", meshAdminRoutes);
+  for (const surface of SURFACES) for (const routes of surface.routes ?? []) app.route("/", routes);
+  // The operator console (server-rendered, cookie session) with every surface's pages; changes call this app in-process.
+  app.route(
+    "/",
+    consoleRoutes(
+      app,
+      SURFACES.flatMap((s) => (s.console ? [s.console] : [])),
+    ),
+  );
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
   app.doc31("/openapi.json", (c) => ({
@@ -99,7 +89,7 @@ export function createApp() {
     else if (err instanceof HTTPException) e = httpExceptionToApiError(err);
     else {
       // Unknown failures are logged with the request id and never shown to the client.
-      console.error(JSON.stringify({ level: "error", requestId: c.get("requestId"), message: String(err), stack: (err as Error)?.stack }));
+      log.error("app", String(err), { requestId: c.get("requestId"), stack: (err as Error)?.stack });
       e = new ApiError("internal", "internal error");
     }
     for (const [k, v] of Object.entries(e.headers ?? {})) c.header(k, v);

@@ -1,10 +1,10 @@
-import { fireDueCampaigns } from "./campaigns/cron";
 import { buildServices } from "./lib/hono";
+import { log } from "./lib/log";
+import type { CronJob } from "./lib/surface";
+import { SURFACES } from "./surfaces";
 
-/** A job the minute cron runs. Each surface that needs periodic work adds one to CRON_JOBS. */
-export type CronJob = { name: string; run: (env: Env, ctx: ExecutionContext, scheduledAt: Date) => Promise<unknown> };
-
-export const CRON_JOBS: CronJob[] = [fireDueCampaigns];
+/** Every surface's cron jobs, run by the minute trigger (wrangler.toml [triggers]). */
+export const CRON_JOBS: readonly CronJob[] = SURFACES.flatMap((s) => s.cron ?? []);
 
 /** Runs every job; one failing job is logged and does not stop the others. */
 export async function runCron(controller: ScheduledController, env: Env, ctx: ExecutionContext): Promise<void> {
@@ -12,8 +12,6 @@ export async function runCron(controller: ScheduledController, env: Env, ctx: Ex
   const at = new Date(controller.scheduledTime);
   const results = await Promise.allSettled(CRON_JOBS.map((j) => j.run(env, ctx, at)));
   results.forEach((r, i) => {
-    if (r.status === "rejected") {
-      console.error(JSON.stringify({ level: "error", cron: CRON_JOBS[i].name, message: String(r.reason) }));
-    }
+    if (r.status === "rejected") log.error("cron", String(r.reason), { cron: CRON_JOBS[i].name });
   });
 }

@@ -29,6 +29,16 @@ declare namespace Cloudflare {
   }
 }
 
+// Campaign fan-out and pingbacks (functions/campaigns/settings.ts); declared in wrangler.toml [vars].
+declare namespace Cloudflare {
+  interface Env {
+    PINGBACK_TTL_S?: string;
+    FANOUT_PAGE_SIZE?: string;
+    FANOUT_CONCURRENCY?: string;
+    FANOUT_PAGE_INTERVAL_MS?: string;
+  }
+}
+
 // Mesh certificate authority: the CA's ECDSA P-256 private key (PKCS#8 PEM or private JWK), a secret.
 declare namespace Cloudflare {
   interface Env {

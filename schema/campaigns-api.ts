@@ -25,15 +25,10 @@ const JsonObject = z.record(z.string(), z.unknown());
 
 export const JobBody = z
   .object({
-    schedule: z
-      .string()
-      .trim()
-      .min(1)
-      .max(200)
-      .openapi({
-        description: "ISO 8601 `R[n]/<start>/<period>` (empty start = now, R = forever) or 5-field cron (UTC)",
-        example: "R/2017-05-01T00:00:00Z/P1D",
-      }),
+    schedule: z.string().trim().min(1).max(200).openapi({
+      description: "ISO 8601 `R[n]/<start>/<period>` (empty start = now, R = forever) or 5-field cron (UTC)",
+      example: "R/2017-05-01T00:00:00Z/P1D",
+    }),
     delay: z.number().int().min(0).max(86_400).default(0).openapi({ description: "Seconds over which each run's pushes are spread at random" }),
     comment: z.string().trim().min(1).max(1000),
     task: z.object({ test_name: TestName, arguments: JsonObject.default({}) }).nullish(),

@@ -4,6 +4,11 @@ export const EventQuery = z.object({
   job_id: z.string().uuid().optional(),
   probe_id: z.string().uuid().optional(),
   task_id: z.string().max(200).optional(),
+  subject_kind: z
+    .string()
+    .regex(/^[a-z_]{1,32}$/, "must be a subject kind such as probe, minion, lease or mesh_member")
+    .optional(),
+  subject_id: z.string().min(1).max(1024).optional(),
   type: z
     .string()
     .regex(/^[a-z_.*]{1,64}$/, "must be an event type such as probe.registered, or a prefix such as task.*")
@@ -25,6 +30,7 @@ export const Event = z
     job_id: z.string().nullable(),
     probe_id: z.string().nullable(),
     task_id: z.string().nullable(),
+    subject: z.object({ kind: z.string(), id: z.string() }).openapi({ description: "what the event is about" }),
     data: z.record(z.string(), z.unknown()),
   })
   .openapi("Event");

@@ -4,9 +4,9 @@ import type { Context } from "hono";
 import { operators } from "../../schema/operators";
 import { ApiError } from "../lib/errors";
 import type { AppEnv } from "../lib/hono";
-import { type Principal, type Role, verifyToken } from "./tokens";
+import { type OperatorRole, operatorPrincipal, type Principal, type PrincipalKind, verifyToken } from "./tokens";
 
-const RANK: Record<Exclude<Role, "probe">, number> = { viewer: 1, operator: 2, admin: 3 };
+const RANK: Record<OperatorRole, number> = { viewer: 1, operator: 2, admin: 3 };
 
 /** The bearer token of a request, or null. A malformed Authorization header is a 401, not "anonymous". */
 export function bearerOf(c: Context<AppEnv>): string | null {
@@ -25,14 +25,14 @@ export async function resolvePrincipal(c: Context<AppEnv>, token: string | null)
   if (token === null) return null;
   const { settings, clock, db } = c.var.services;
   const p = await verifyToken(token, settings, clock);
-  if (p.role === "probe" || p.sub === settings.adminUsername) return p;
+  if (p.kind !== "operator" || p.sub === settings.adminUsername) return p;
   const row = await db
     .select({ role: operators.role })
     .from(operators)
     .where(and(eq(operators.username, p.sub), isNull(operators.disabledAt)))
     .get();
   if (!row) throw new ApiError("invalid_token", "operator account no longer exists or is disabled");
-  return { sub: p.sub, role: row.role };
+  return operatorPrincipal(p.sub, row.role);
 }
 
 /** Optional auth: sets `principal` when a valid token is sent; a bad token is still a 401. */
@@ -53,12 +53,17 @@ function requireWith(check: (p: Principal) => boolean, what: string) {
 }
 
 /** Operator routes: viewer reads, operator changes campaigns, admin manages accounts. */
-export function requireOperator(min: Exclude<Role, "probe"> = "viewer") {
-  return requireWith((p) => p.role !== "probe" && RANK[p.role] >= RANK[min], `the ${min} role`);
+export function requireOperator(min: OperatorRole = "viewer") {
+  return requireWith((p) => p.kind === "operator" && RANK[p.role as OperatorRole] >= RANK[min], `the ${min} role`);
 }
 
-/** Probe/device routes: any probe token; handlers then check the probe acts only on itself. */
-export const requireProbe = requireWith((p) => p.role === "probe", "a probe token");
+/** Routes for one kind of device principal (probe, agent, school, member); handlers then check it acts only on itself. */
+export function requirePrincipal(kind: Exclude<PrincipalKind, "operator">) {
+  return requireWith((p) => p.kind === kind, `a ${kind} token`);
+}
+
+/** Probe routes: any probe token; handlers then check the probe acts only on itself. */
+export const requireProbe = requirePrincipal("probe");
 
 export function principal(c: Context<AppEnv>): Principal {
   const p = c.get("principal");
@@ -67,5 +72,5 @@ export function principal(c: Context<AppEnv>): Principal {
 }
 
 export function actorOf(p: Principal): string {
-  return p.role === "probe" ? `probe:${p.sub}` : `operator:${p.sub}`;
+  return `${p.kind}:${p.sub}`;
 }

@@ -3,14 +3,14 @@ import { and, asc, eq, isNull } from "drizzle-orm";
 import { CreateOperatorBody, LoginBody, LoginResponse, Operator, UsernameParam } from "../../schema/auth-api";
 import { operators } from "../../schema/operators";
 import { probes } from "../../schema/probes";
-import { eventInsert } from "../events/log";
+import { eventInsert } from "../events/store";
 import { ApiError } from "../lib/errors";
 import { newRouter } from "../lib/hono";
 import { isUuid, newId } from "../lib/ids";
 import { errorResponses, jsonBody, jsonContent } from "../lib/openapi";
 import { actorOf, principal, requireOperator } from "./middleware";
 import { hashPassword, secretsEqual, verifyPassword } from "./passwords";
-import { type Principal, issueToken } from "./tokens";
+import { devicePrincipal, issueToken, operatorPrincipal, type Principal } from "./tokens";
 
 export const authRoutes = newRouter();
 
@@ -39,7 +39,7 @@ authRoutes.openapi(
         .where(eq(probes.id, username.toLowerCase()))
         .get();
       if (row?.hash && (await verifyPassword(password, row.hash))) {
-        who = { sub: row.id, role: "probe" };
+        who = devicePrincipal("probe", row.id);
         // "Last seen" has minutes of resolution: refresh it after the response, and only when it is stale,
         // so a login is one D1 read in the common case.
         const now = clock.now();
@@ -56,7 +56,7 @@ authRoutes.openapi(
       }
     } else if (username === settings.adminUsername) {
       if (settings.adminPassword !== "" && (await secretsEqual(password, settings.adminPassword))) {
-        who = { sub: username, role: "admin" };
+        who = operatorPrincipal(username, "admin");
       }
     } else {
       const row = await db
@@ -65,7 +65,7 @@ authRoutes.openapi(
         .where(and(eq(operators.username, username.toLowerCase()), isNull(operators.disabledAt)))
         .get();
       const ok = await verifyPassword(password, row?.passwordHash ?? DUMMY_HASH);
-      if (row && ok) who = { sub: row.username, role: row.role };
+      if (row && ok) who = operatorPrincipal(row.username, row.role);
     }
     if (!who) throw new ApiError("wrong_credentials", "wrong username or password", undefined, { "WWW-Authenticate": "Bearer" });
     c.header("Cache-Control", "no-store");
@@ -112,7 +112,13 @@ authRoutes.openapi(
     try {
       await db.batch([
         db.insert(operators).values(row),
-        eventInsert(db, { at, type: "operator.created", actor: actorOf(me), data: { username: row.username, role: row.role } }),
+        eventInsert(db, {
+          at,
+          type: "operator.created",
+          actor: actorOf(me),
+          subject: { kind: "operator", id: row.username },
+          data: { username: row.username, role: row.role },
+        }),
       ]);
     } catch (e) {
       // Two concurrent creates of one username: the unique index decides, the loser gets the same 409.
@@ -161,7 +167,7 @@ authRoutes.openapi(
     const at = clock.now().toISOString();
     await db.batch([
       db.update(operators).set({ disabledAt: at }).where(eq(operators.id, row.id)),
-      eventInsert(db, { at, type: "operator.disabled", actor: actorOf(me), data: { username: row.username } }),
+      eventInsert(db, { at, type: "operator.disabled", actor: actorOf(me), subject: { kind: "operator", id: row.username }, data: { username: row.username } }),
     ]);
     return c.json(operatorView({ ...row, disabledAt: at }), 200);
   },

@@ -5,7 +5,7 @@ import { DryRun, JobBody, JobCreated, JobDetail, JobIdParam, JobList, JobStatus 
 import { events } from "../../schema/events";
 import { probes } from "../../schema/probes";
 import { actorOf, principal, requireOperator } from "../auth/middleware";
-import { eventInsert } from "../events/log";
+import { eventInsert } from "../events/store";
 import { ApiError } from "../lib/errors";
 import { newRouter } from "../lib/hono";
 import { newId } from "../lib/ids";
@@ -196,7 +196,7 @@ function deliveryCounts(rows: { type: string; expired: number | null; n: number 
   return d;
 }
 
-async function loadJob(c: { var: { services: { db: import("../lib/hono").Db } } }, id: string) {
+async function loadJob(c: { var: { services: { db: import("../lib/db").Db } } }, id: string) {
   const row = await c.var.services.db.select().from(jobs).where(eq(jobs.id, id.toLowerCase())).get();
   if (!row) throw new ApiError("not_found", "job not found");
   return row;

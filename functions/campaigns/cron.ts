@@ -1,8 +1,9 @@
 import { and, asc, eq, lte } from "drizzle-orm";
 import { jobs } from "../../schema/campaigns";
-import { pool } from "../../durable-objects/campaign-runner";
-import type { CronJob } from "../cron";
+import { pool } from "../lib/pool";
+import type { CronJob } from "../lib/surface";
 import { buildServices } from "../lib/hono";
+import { log } from "../lib/log";
 
 /** Campaigns handed to their runners per minute tick (one subrequest each). */
 const DUE_PER_TICK = 500;
@@ -32,7 +33,7 @@ export const fireDueCampaigns: CronJob = {
       } catch (e) {
         // One campaign's trouble must not stop the others; it is still due and is retried next minute.
         failed.push(j.id);
-        console.error(JSON.stringify({ level: "error", cron: "campaigns.fire-due", job: j.id, message: String(e) }));
+        log.error("cron", String(e), { cron: "campaigns.fire-due", job: j.id });
       }
     });
     return { due: due.length, fired, failed };

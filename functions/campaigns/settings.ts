@@ -1,9 +1,6 @@
-import { ApiError } from "../lib/errors";
+import { cachedSettings, readInt } from "../lib/config";
 
-/**
- * Campaign settings (push settings live in functions/push/config.ts), kept apart from the core settings so this surface can grow without touching them.
- * Every value has a default; wrangler.toml [vars] or `--var` override them.
- */
+/** Every value has a default; wrangler.toml [vars] or `--var` override them. */
 export type CampaignSettings = {
   /** Lifetime of a pingback link. */
   pingbackTtlS: number;
@@ -18,25 +15,12 @@ export type CampaignSettings = {
   fanoutPageIntervalMs: number;
 };
 
-const int = (name: string, raw: unknown, fallback: number, min: number, max: number): number => {
-  if (raw === undefined || raw === null || raw === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < min || n > max) throw new ApiError("misconfigured", `setting ${name} must be an integer in ${min}..${max}`);
-  return n;
-};
-
-const cache = new WeakMap<object, CampaignSettings>();
-
-export function campaignSettings(env: Env): CampaignSettings {
-  const hit = cache.get(env);
-  if (hit) return hit;
-  const e = env as unknown as Record<string, string | undefined>;
-  const s: CampaignSettings = {
-    pingbackTtlS: int("PINGBACK_TTL_S", e.PINGBACK_TTL_S, 3600, 10, 7 * 86400),
-    fanoutPageSize: int("FANOUT_PAGE_SIZE", e.FANOUT_PAGE_SIZE, 500, 1, 5000),
-    fanoutConcurrency: int("FANOUT_CONCURRENCY", e.FANOUT_CONCURRENCY, 6, 1, 50),
-    fanoutPageIntervalMs: int("FANOUT_PAGE_INTERVAL_MS", e.FANOUT_PAGE_INTERVAL_MS, 0, 0, 3_600_000),
-  };
-  cache.set(env, s);
-  return s;
-}
+/** Campaign settings, in the one dialect (lib/config.ts); push settings live in functions/push/config.ts. */
+export const campaignSettings = cachedSettings(
+  (env: Env): CampaignSettings => ({
+    pingbackTtlS: readInt(env, "PINGBACK_TTL_S", { fallback: 3600, min: 10, max: 7 * 86400 }),
+    fanoutPageSize: readInt(env, "FANOUT_PAGE_SIZE", { fallback: 500, min: 1, max: 5000 }),
+    fanoutConcurrency: readInt(env, "FANOUT_CONCURRENCY", { fallback: 6, min: 1, max: 50 }),
+    fanoutPageIntervalMs: readInt(env, "FANOUT_PAGE_INTERVAL_MS", { fallback: 0, min: 0, max: 3_600_000 }),
+  }),
+);

@@ -15,7 +15,7 @@ import {
   TasksQuery,
 } from "../../schema/campaigns-api";
 import { principal, requireProbe } from "../auth/middleware";
-import { eventInsert } from "../events/log";
+import { eventInsert } from "../events/store";
 import { ApiError } from "../lib/errors";
 import { type AppEnv, newRouter } from "../lib/hono";
 import { errorResponses, jsonContent } from "../lib/openapi";

@@ -1,7 +1,7 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { tasks, type TaskState } from "../../schema/campaigns";
-import { events } from "../../schema/events";
-import type { Db } from "../lib/hono";
+import { eventInsertSelect, type NewEvent } from "../events/store";
+import type { Db } from "../lib/db";
 import { TRANSITIONS, type TaskAction } from "./task-states";
 
 const EVENT_TYPE: Record<TaskAction, string> = {
@@ -27,11 +27,20 @@ export function taskTransition(db: Db, taskId: string, action: TaskAction, at: s
       .update(tasks)
       .set({ state: t.to, updatedAt: at, ...set })
       .where(and(eq(tasks.id, taskId), inArray(tasks.state, t.from as TaskState[]))),
-    db
-      .insert(events)
-      .select(
-        sql`SELECT NULL, ${at}, ${EVENT_TYPE[action]}, ${actor}, job_id, probe_id, id, ${JSON.stringify(data)} FROM tasks WHERE id = ${taskId} AND changes() = 1`,
-      ),
+    eventInsertSelect(
+      db,
+      {
+        at,
+        type: EVENT_TYPE[action],
+        actor,
+        subject: { kind: "task", id: sql`id` },
+        jobId: sql`job_id`,
+        probeId: sql`probe_id`,
+        taskId: sql`id`,
+        data,
+      },
+      sql`FROM tasks WHERE id = ${taskId} AND changes() = 1`,
+    ),
   ] as const;
 }
 
@@ -44,13 +53,19 @@ export function changesOf(r: unknown): number {
  * An event inserted only if the statement just before it in the batch changed exactly one row. Columns in the
  * events table's order: id (NULL = next), at, type, actor, job_id, probe_id, task_id, data.
  */
-export function eventIfChanged(
-  db: Db,
-  e: { at: string; type: string; actor: string; jobId?: string | null; probeId?: string | null; taskId?: string | null; data?: Record<string, unknown> },
-) {
-  return db
-    .insert(events)
-    .select(
-      sql`SELECT NULL, ${e.at}, ${e.type}, ${e.actor}, ${e.jobId ?? null}, ${e.probeId ?? null}, ${e.taskId ?? null}, ${JSON.stringify(e.data ?? {})} WHERE changes() = 1`,
-    );
+export function eventIfChanged(db: Db, e: NewEvent) {
+  return eventInsertSelect(
+    db,
+    {
+      at: e.at,
+      type: e.type,
+      actor: e.actor,
+      subject: e.subject ?? (e.taskId ? { kind: "task", id: e.taskId } : e.probeId ? { kind: "probe", id: e.probeId } : { kind: "job", id: e.jobId ?? "" }),
+      jobId: e.jobId ?? null,
+      probeId: e.probeId ?? null,
+      taskId: e.taskId ?? null,
+      data: e.data ?? {},
+    },
+    sql`WHERE changes() = 1`,
+  );
 }

@@ -4,7 +4,7 @@ import { type JobRow, jobRuns, jobs, type TaskState, tasks } from "../../schema/
 import { probes } from "../../schema/probes";
 import { jobView, runView } from "../campaigns/jobs";
 import { storedSchedule, upcoming } from "../campaigns/schedule";
-import type { Db } from "../lib/hono";
+import type { Db } from "../lib/db";
 
 // Read-only campaign queries for the console pages (the campaign API's handlers keep theirs inline). Views reuse the
 // API's own shapes (jobView) so a campaign reads the same on the page and in GET /api/v1/admin/job/:id.

@@ -2,7 +2,7 @@ import { asc, count, desc, eq, gte, sql } from "drizzle-orm";
 import { jobs, tasks } from "../../schema/campaigns";
 import { events } from "../../schema/events";
 import { probes } from "../../schema/probes";
-import type { Db } from "../lib/hono";
+import type { Db } from "../lib/db";
 import { windowStart } from "./lib/aggregate";
 
 // The console's own reads (aggregates no API route serves). Lists and details reuse functions/probes/queries.ts

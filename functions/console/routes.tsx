@@ -62,6 +62,8 @@ import {
   sameOriginRequest,
   setSessionCookie,
 } from "./session";
+import { log } from "../lib/log";
+import type { ConsolePages } from "../lib/surface";
 
 type C = Context<ConsoleEnv>;
 
@@ -97,7 +99,7 @@ const consoleHeaders = createMiddleware<ConsoleEnv>(async (c, next) => {
  * API's operator JWT. Reads go straight to D1 through the shared query modules; every change goes through the
  * JSON API in-process (`api`), so validation, authorization and the event log have one implementation.
  */
-export function consoleRoutes(api: ApiClient) {
+export function consoleRoutes(api: ApiClient, surfacePages: readonly ConsolePages[] = []) {
   const r = new Hono<ConsoleEnv>();
 
   r.get("/", (c) => c.redirect("/console", 302));
@@ -119,7 +121,7 @@ export function consoleRoutes(api: ApiClient) {
     const token = getCookie(c, SESSION_COOKIE);
     if (token) {
       const p = await resolvePrincipal(c as unknown as Context<AppEnv>, token).catch(() => null);
-      if (p && p.role !== "probe") return c.redirect(safeNext(c.req.query("next")), 303);
+      if (p && p.kind === "operator") return c.redirect(safeNext(c.req.query("next")), 303);
     }
     const reason = c.req.query("reason");
     const csrf = await csrfToken(c.var.services.settings, "login", loginNonce(c));
@@ -153,7 +155,7 @@ export function consoleRoutes(api: ApiClient) {
     }
     const who = await verifyToken(reply.body.token, settings, clock);
     // Probes log in through the same route; they have no console.
-    if (who.role === "probe") return fresh("Wrong username or password.", 401);
+    if (who.kind !== "operator") return fresh("Wrong username or password.", 401);
     const ttl = Math.max(1, Math.floor((Date.parse(reply.body.expire) - clock.now().getTime()) / 1000));
     setSessionCookie(c, reply.body.token, ttl);
     clearLoginNonce(c);
@@ -338,7 +340,7 @@ export function consoleRoutes(api: ApiClient) {
     if (!id.success) throw new ApiError("not_found", "There is no minion with that id.");
     const [minion, events] = await Promise.all([
       minionStatus(c.env, id.data.id),
-      listEvents(c.var.services.db, { probe_id: id.data.id, type: "minion.*", order: "desc", limit: 20 }),
+      listEvents(c.var.services.db, { subject_kind: "minion", subject_id: id.data.id, type: "minion.*", order: "desc", limit: 20 }),
     ]);
     if (!minion && events.events.length === 0) throw new ApiError("not_found", "There is no minion with that id.");
     return render(c, <MinionPage session={c.var.session} id={id.data.id} minion={minion} events={events.events} />);
@@ -387,6 +389,9 @@ export function consoleRoutes(api: ApiClient) {
     throw new ApiError(reply.code as never, reply.error);
   });
 
+  // Other surfaces' pages (functions/surfaces.ts), behind the same session and CSRF middleware.
+  for (const register of surfacePages) register(r, api);
+
   r.all("/console/*", () => {
     throw new ApiError("not_found", "There is no console page at this address.");
   });
@@ -400,7 +405,7 @@ export function consoleRoutes(api: ApiClient) {
       message = err.message;
       for (const [k, v] of Object.entries(err.headers ?? {})) if (k.toLowerCase() !== "www-authenticate") c.header(k, v);
     } else {
-      console.error(JSON.stringify({ level: "error", requestId: c.get("requestId"), message: String(err), stack: (err as Error)?.stack }));
+      log.error("app", String(err), { requestId: c.get("requestId"), stack: (err as Error)?.stack });
     }
     c.header("Cache-Control", "no-store");
     return render(c, <ErrorPage status={status} message={message} session={c.get("session")} />, status as ContentfulStatusCode);

@@ -2,7 +2,7 @@ import { and, asc, desc, eq, gt, gte, like, lt, type SQL } from "drizzle-orm";
 import { events } from "../../schema/events";
 import type { EventQuery } from "../../schema/events-api";
 import { decodeCursor, encodeCursor } from "../lib/cursor";
-import type { Db } from "../lib/hono";
+import type { Db } from "../lib/db";
 
 // Event-history reads shared by the admin API (functions/events/routes.ts) and the console.
 
@@ -11,6 +11,8 @@ export function eventFilter(q: EventQuery): SQL[] {
   if (q.job_id) conds.push(eq(events.jobId, q.job_id));
   if (q.probe_id) conds.push(eq(events.probeId, q.probe_id));
   if (q.task_id) conds.push(eq(events.taskId, q.task_id));
+  if (q.subject_kind) conds.push(eq(events.subjectKind, q.subject_kind));
+  if (q.subject_id) conds.push(eq(events.subjectId, q.subject_id));
   if (q.type) conds.push(q.type.endsWith("*") ? like(events.type, `${q.type.slice(0, -1).replace(/\*/g, "")}%`) : eq(events.type, q.type));
   if (q.since) conds.push(gte(events.at, new Date(q.since).toISOString()));
   if (q.until) conds.push(lt(events.at, new Date(q.until).toISOString()));
@@ -25,6 +27,7 @@ export type EventView = {
   job_id: string | null;
   probe_id: string | null;
   task_id: string | null;
+  subject: { kind: string; id: string };
   data: Record<string, unknown>;
 };
 
@@ -53,6 +56,7 @@ export async function listEvents(db: Db, q: EventQuery): Promise<{ events: Event
       job_id: e.jobId,
       probe_id: e.probeId,
       task_id: e.taskId,
+      subject: { kind: e.subjectKind, id: e.subjectId },
       data: JSON.parse(e.data) as Record<string, unknown>,
     })),
     next_cursor: more ? encodeCursor([page[page.length - 1].id]) : null,

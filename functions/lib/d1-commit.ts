@@ -1,7 +1,7 @@
 import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
-import { drizzle } from "drizzle-orm/d1";
-import type { Db } from "./hono";
-import * as tables from "../../schema/tables";
+
+import { type Db, dbFrom } from "./db";
+
 import { ApiError } from "./errors";
 import { GroupCommit } from "./group-commit";
 
@@ -34,7 +34,7 @@ const groups = new WeakMap<D1Database, GroupCommit<Statements, Committed>>();
 function groupFor(d1: D1Database): GroupCommit<Statements, Committed> {
   let g = groups.get(d1);
   if (!g) {
-    const db = drizzle(d1, { schema: tables });
+    const db = dbFrom(d1);
     g = new GroupCommit<Statements, Committed>({
       maxStatements: MAX_GROUP_STATEMENTS,
       exec: async (items) => {

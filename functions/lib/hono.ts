@@ -1,14 +1,11 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { drizzle, type DrizzleD1Database } from "drizzle-orm/d1";
 import type { ZodError } from "zod";
-import * as tables from "../../schema/tables";
 import type { Principal } from "../auth/tokens";
 import { type Clock, systemClock } from "./clock";
+import { type Db, dbFrom } from "./db";
 import { type Commit, d1Commit, soloCommit } from "./d1-commit";
 import { ApiError } from "./errors";
 import { type Settings, settingsFrom } from "./settings";
-
-export type Db = DrizzleD1Database<typeof tables>;
 
 /**
  * The per-request service container: handlers take what they need from `c.var.services`.
@@ -31,7 +28,7 @@ export type ServiceOptions = {
 
 export function buildServices(env: Env, { clock = systemClock, keepAlive = () => {}, onCommitted }: ServiceOptions = {}): Services {
   const settings = settingsFrom(env);
-  const db = drizzle(env.DB, { schema: tables });
+  const db = dbFrom(env.DB);
   const commit = settings.groupCommit ? d1Commit(env.DB, keepAlive, onCommitted) : soloCommit(db, onCommitted);
   return { db, settings, clock, commit };
 }

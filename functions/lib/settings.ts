@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { cachedSettings, readBool, readInt, readJson, readSecret, readUrl } from "./config";
 import { ApiError } from "./errors";
 
 /** The Worker's settings, parsed once per env object. A bad setting is the deployment's fault: 503 `misconfigured`. */
@@ -27,63 +28,28 @@ export type Settings = {
 
 const testHelpersSchema = z.record(z.string(), z.array(z.object({ address: z.string(), type: z.string(), front: z.string().optional() })));
 
-const positiveInt = (name: string, raw: string | undefined, fallback: number): number => {
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new ApiError("misconfigured", `setting ${name} must be a positive integer`);
-  return n;
-};
-
-const onOff = (name: string, raw: string | undefined, fallback: boolean): boolean => {
-  if (raw === undefined || raw === "") return fallback;
-  if (raw === "on" || raw === "off") return raw === "on";
-  throw new ApiError("misconfigured", `setting ${name} must be "on" or "off"`);
-};
-
-const cache = new WeakMap<object, Settings>();
-
-export function settingsFrom(env: Env): Settings {
-  const hit = cache.get(env);
-  if (hit) return hit;
-  const secret = env.JWT_SECRET ?? "";
-  if (secret.length < 32) throw new ApiError("misconfigured", "setting JWT_SECRET must be at least 32 characters");
-  let base: URL;
-  try {
-    base = new URL(env.PUBLIC_BASE_URL);
-  } catch {
-    throw new ApiError("misconfigured", "setting PUBLIC_BASE_URL must be an absolute URL");
-  }
-  let helpers: Settings["testHelpers"] = {};
-  if (env.TEST_HELPERS) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(env.TEST_HELPERS);
-    } catch {
-      throw new ApiError("misconfigured", "setting TEST_HELPERS must be JSON");
-    }
-    const r = testHelpersSchema.safeParse(parsed);
-    if (!r.success) throw new ApiError("misconfigured", "setting TEST_HELPERS must map names to lists of {address, type}");
-    helpers = r.data;
-  }
-  const s: Settings = {
-    publicBaseUrl: base.toString().replace(/\/+$/, ""),
-    jwtSecret: new TextEncoder().encode(secret),
+/** The core settings (every surface's own live in its `settings.ts`, in the same dialect: lib/config.ts). */
+export const settingsFrom = cachedSettings((env: Env): Settings => {
+  const helpers = readJson(env, "TEST_HELPERS", testHelpersSchema, {});
+  const publicBaseUrl = readUrl(env, "PUBLIC_BASE_URL", null);
+  if (publicBaseUrl === null) throw new ApiError("misconfigured", "setting PUBLIC_BASE_URL must be an absolute URL");
+  return {
+    publicBaseUrl,
+    jwtSecret: new TextEncoder().encode(readSecret(env, "JWT_SECRET", { minLength: 32, required: true })),
     adminUsername: env.ADMIN_USERNAME || "admin",
     adminPassword: env.ADMIN_PASSWORD ?? "",
-    operatorTokenTtlS: positiveInt("OPERATOR_TOKEN_TTL_S", env.OPERATOR_TOKEN_TTL_S, 43_200),
-    probeTokenTtlS: positiveInt("PROBE_TOKEN_TTL_S", env.PROBE_TOKEN_TTL_S, 604_800),
-    maxBodyBytes: positiveInt("MAX_BODY_BYTES", env.MAX_BODY_BYTES, 65_536),
-    groupCommit: onOff("GROUP_COMMIT", env.GROUP_COMMIT, true),
+    operatorTokenTtlS: readInt(env, "OPERATOR_TOKEN_TTL_S", { fallback: 43_200, min: 60, max: 30 * 86_400 }),
+    probeTokenTtlS: readInt(env, "PROBE_TOKEN_TTL_S", { fallback: 604_800, min: 60, max: 90 * 86_400 }),
+    maxBodyBytes: readInt(env, "MAX_BODY_BYTES", { fallback: 65_536, min: 1024, max: 100 * 1024 * 1024 }),
+    groupCommit: readBool(env, "GROUP_COMMIT", true),
     testHelpers: helpers,
     minions: {
-      monitorIntervalMs: positiveInt("MONITOR_INTERVAL_MS", env.MONITOR_INTERVAL_MS, 15_000),
-      beaconIntervalS: positiveInt("BEACON_INTERVAL_S", env.BEACON_INTERVAL_S, 10),
-      beaconRetry: positiveInt("BEACON_RETRY", env.BEACON_RETRY, 3),
-      beaconValidityS: positiveInt("BEACON_VALIDITY_S", env.BEACON_VALIDITY_S, 45),
-      proxyTimeoutMs: positiveInt("PROXY_TIMEOUT_MS", env.PROXY_TIMEOUT_MS, 20_000),
-      benchSeed: env.MINIONS_BENCH_SEED === "1",
+      monitorIntervalMs: readInt(env, "MONITOR_INTERVAL_MS", { fallback: 15_000, min: 1, max: 86_400_000 }),
+      beaconIntervalS: readInt(env, "BEACON_INTERVAL_S", { fallback: 10, min: 1, max: 3600 }),
+      beaconRetry: readInt(env, "BEACON_RETRY", { fallback: 3, min: 1, max: 100 }),
+      beaconValidityS: readInt(env, "BEACON_VALIDITY_S", { fallback: 45, min: 1, max: 86_400 }),
+      proxyTimeoutMs: readInt(env, "PROXY_TIMEOUT_MS", { fallback: 20_000, min: 1, max: 120_000 }),
+      benchSeed: readBool(env, "MINIONS_BENCH_SEED", false),
     },
   };
-  cache.set(env, s);
-  return s;
-}
+});

@@ -1,6 +1,6 @@
 import { and, asc, count, desc, eq, gt, isNull, lte, sql } from "drizzle-orm";
 import { meshCertificates, meshGroups, meshMembers } from "../../schema/mesh";
-import type { Db } from "../lib/hono";
+import type { Db } from "../lib/db";
 
 // Reads of the mesh CA, shared by the enrolment route, the operator API and the group's record.
 

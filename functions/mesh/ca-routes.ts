@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import { CertificateAnswer, GroupParam, TokenGroupParam } from "../../schema/mesh-api";
 import { ApiError } from "../lib/errors";
 import { type AppEnv, newRouter } from "../lib/hono";
+import { errorText, log } from "../lib/log";
 import { errorResponses, jsonContent } from "../lib/openapi";
 import { enrol, notifyGroup } from "./ca-store";
 import { meshSettings } from "./settings";
@@ -36,7 +37,7 @@ async function certificateRequest(c: Context<AppEnv>, group: string, token: stri
     await notifyGroup(c.env, group, record);
   } catch (e) {
     // The certificate is stored; a retry with the same request renews it and admits the member again.
-    console.error(JSON.stringify({ level: "error", message: "mesh group object refused admit", group, id: record.id, error: String(e) }));
+    log.error("mesh.ca", "the group object refused admit", { group, id: record.id, error: errorText(e) });
     throw new ApiError("unavailable", "the group is not reachable right now: retry the same request");
   }
   c.header("Cache-Control", "no-store");

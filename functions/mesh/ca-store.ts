@@ -1,9 +1,9 @@
 import { and, eq, gt, isNull, sql } from "drizzle-orm";
 import { meshCertificates, meshEnrolmentTokens, meshGroups, meshMembers, type MeshGroupRow } from "../../schema/mesh";
-import { eventInsert } from "../events/log";
+import { eventInsert } from "../events/store";
 import { rfc3339 } from "../lib/clock";
 import { ApiError } from "../lib/errors";
-import type { Db } from "../lib/hono";
+import type { Db } from "../lib/db";
 import { sha256Hex, toBase64, toHex, fromBase64 } from "./ca/bytes";
 import { type ParsedCsr, parseCsr } from "./ca/csr";
 import { CsrError } from "./ca/errors";
@@ -60,7 +60,8 @@ export async function createGroup(
       at: row.createdAt,
       type: "mesh.group.created",
       actor: g.by,
-      data: { subject: { kind: "mesh_group", id: g.name }, num_rings: g.numRings, boot_nodes: g.bootNodes, closed: g.closed },
+      subject: { kind: "mesh_group", id: g.name },
+      data: { num_rings: g.numRings, boot_nodes: g.bootNodes, closed: g.closed },
     }),
   ]);
   if (inserted.length === 0) throw new ApiError("conflict", `mesh group "${g.name}" exists`);
@@ -160,7 +161,7 @@ export async function enrol(db: Db, input: EnrolInput): Promise<{ answer: Certif
   const certB64 = toBase64(issued.der);
   const { rpcAddr, pingAddr, httpAddr } = csr.addresses;
   const notAfter = rfc3339(issued.notAfter);
-  const actor = `mesh_member:${id}`;
+  const actor = `member:${id}`;
 
   const memberWrite = renewing
     ? db
@@ -202,7 +203,8 @@ export async function enrol(db: Db, input: EnrolInput): Promise<{ answer: Certif
         at: now,
         type: renewing ? "mesh.certificate.renewed" : "mesh.certificate.issued",
         actor,
-        data: { subject: { kind: "mesh_member", id }, group: group.name, serial, not_after: notAfter, rpc_addr: rpcAddr },
+        subject: { kind: "mesh_member", id },
+        data: { group: group.name, serial, not_after: notAfter, rpc_addr: rpcAddr },
       }),
       bootCertsQuery(db, group.name, group.bootNodes, now),
     ] as unknown as Parameters<typeof db.batch>[0]);
@@ -257,7 +259,7 @@ export async function revokeMember(db: Db, g: { group: string; id: string; by: s
       .update(meshCertificates)
       .set({ revoked: true })
       .where(and(eq(meshCertificates.group, g.group), eq(meshCertificates.memberId, g.id))),
-    eventInsert(db, { at, type: "mesh.certificate.revoked", actor: g.by, data: { subject: { kind: "mesh_member", id: g.id }, group: g.group } }),
+    eventInsert(db, { at, type: "mesh.certificate.revoked", actor: g.by, subject: { kind: "mesh_member", id: g.id }, data: { group: g.group } }),
   ]);
   return updated.length ? "revoked" : "already";
 }

@@ -1,3 +1,11 @@
-// The mesh surface (Ifrit). Until the surface list lands on main, app.ts mounts these routers directly.
-export { meshAdminRoutes } from "./admin-routes";
-export { meshCaRoutes } from "./ca-routes";
+import type { Surface } from "../lib/surface";
+import { meshAdminRoutes } from "./admin-routes";
+import { meshCaRoutes } from "./ca-routes";
+
+export { meshAdminRoutes, meshCaRoutes };
+
+/**
+ * The mesh (Ifrit): the certificate authority and its operator API. The membership half (the MeshGroup Durable
+ * Object, member WebSockets, messaging, gossip) adds its routers here when merged.
+ */
+export const meshSurface: Surface = { name: "mesh", routes: [meshCaRoutes, meshAdminRoutes] };

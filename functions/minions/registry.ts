@@ -2,7 +2,7 @@ import { and, asc, desc, gt, inArray } from "drizzle-orm";
 import { events } from "../../schema/events";
 import { decodeCursor, encodeCursor } from "../lib/cursor";
 import { ApiError } from "../lib/errors";
-import type { Db } from "../lib/hono";
+import type { Db } from "../lib/db";
 import { shardOf, SHARDS } from "./checksum";
 
 /** Reads of the registry spread over its objects. Handlers stay thin; these are the only fan-outs. */
@@ -68,7 +68,7 @@ export async function changesSince(db: Db, afterId: number, limit: number) {
   const changes: MinionChange[] = page.map((e) => {
     const data = JSON.parse(e.data) as { checksum?: string };
     const type = e.type.slice("minion.".length) as MinionChange["type"];
-    return { id: e.probeId ?? "", type, at: e.at, checksum: type === "left" ? null : (data.checksum ?? null) };
+    return { id: e.subjectId, type, at: e.at, checksum: type === "left" ? null : (data.checksum ?? null) };
   });
   const latest = new Map<string, number>();
   changes.forEach((c, i) => latest.set(c.id, i));

@@ -84,7 +84,7 @@ minionRoutes.get("/agents/:id/connect", async (c) => {
   }
   const who = await resolvePrincipal(c, token);
   if (!who) throw new ApiError("unauthorized", "authentication required", undefined, { "WWW-Authenticate": "Bearer" });
-  if (who.role !== "probe" || who.sub !== id) throw new ApiError("forbidden", "an agent may connect only as itself");
+  if (who.kind !== "probe" || who.sub !== id) throw new ApiError("forbidden", "an agent may connect only as itself");
   const row = await c.var.services.db.select({ id: probes.id }).from(probes).where(eq(probes.id, id)).get();
   if (!row) throw new ApiError("forbidden", "device is not registered");
   const headers = new Headers({ upgrade: "websocket", "x-minion-id": id });

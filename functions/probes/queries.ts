@@ -2,7 +2,7 @@ import { and, asc, count, desc, eq, gt, gte, inArray, lt, or, type SQL } from "d
 import { probes, probeUpdates } from "../../schema/probes";
 import type { ClientListQuery } from "../../schema/probes-api";
 import { decodeCursor, encodeCursor } from "../lib/cursor";
-import type { Db } from "../lib/hono";
+import type { Db } from "../lib/db";
 
 // Probe reads shared by the admin API (functions/probes/admin-routes.ts) and the console (functions/console/).
 

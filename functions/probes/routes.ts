@@ -4,7 +4,7 @@ import { probes, probeUpdates } from "../../schema/probes";
 import { ClientIdParam, RegisterBody, RegisterResponse, StatusOk, TestHelpersResponse, UpdateBody } from "../../schema/probes-api";
 import { bearerOf, resolvePrincipal } from "../auth/middleware";
 import { hashProbeSecret } from "../auth/passwords";
-import { eventInsert } from "../events/log";
+import { eventInsert } from "../events/store";
 import { ApiError } from "../lib/errors";
 import { newRouter } from "../lib/hono";
 import { newId } from "../lib/ids";
@@ -78,7 +78,7 @@ probeRoutes.openapi(
     const body = c.req.valid("json");
     const { db, clock, commit } = c.var.services;
     const caller = await resolvePrincipal(c, bearerOf(c));
-    if (caller && (caller.role !== "probe" || caller.sub !== clientId)) {
+    if (caller && (caller.kind !== "probe" || caller.sub !== clientId)) {
       throw new ApiError("forbidden", "a probe may update only itself");
     }
     const at = clock.now().toISOString();

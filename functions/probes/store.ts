@@ -1,7 +1,7 @@
 import { and, eq, isNull, or, type SQL, sql } from "drizzle-orm";
-import { events } from "../../schema/events";
+import { eventInsertSelect } from "../events/store";
 import { probes, probeUpdates } from "../../schema/probes";
-import type { Db } from "../lib/hono";
+import type { Db } from "../lib/db";
 import type { ProbeMetadata } from "./metadata";
 
 const WIRE: [keyof ProbeMetadata, string][] = [
@@ -52,10 +52,18 @@ export function probeUpdateBatch(db: Db, clientId: string, next: Partial<ProbeMe
   // INSERT … SELECT through drizzle (batchable); the select lists every column in table order, NULL for the autoincrement id.
   const history = db.insert(probeUpdates).select(sql`
     SELECT NULL, ${probes.id}, ${at}, 'update', ${snapshot}, ${changedJson} FROM ${probes} WHERE ${target} AND (${anyChange})`);
-  const event = db.insert(events).select(sql`
-    SELECT NULL, ${at}, 'probe.updated', ${`probe:${clientId}`}, NULL, ${probes.id}, NULL,
-      json_object('changed', json(${changedJson}), 'token_state', ${tokenState ?? sql`${probes.pushTokenState}`})
-    FROM ${probes} WHERE ${target} AND (${anyChange})`);
+  const event = eventInsertSelect(
+    db,
+    {
+      at,
+      type: "probe.updated",
+      actor: `probe:${clientId}`,
+      subject: { kind: "probe", id: sql`${probes.id}` },
+      probeId: sql`${probes.id}`,
+      data: sql`json_object('changed', json(${changedJson}), 'token_state', ${tokenState ?? sql`${probes.pushTokenState}`})`,
+    },
+    sql`FROM ${probes} WHERE ${target} AND (${anyChange})`,
+  );
   const update = db
     .update(probes)
     .set({

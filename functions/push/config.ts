@@ -1,7 +1,9 @@
+import { cachedSettings, readInt, readUrl } from "../lib/config";
 import type { ApnsKey } from "./apns";
 import { type Budget, DEFAULT_BUDGETS } from "./budget";
 import { parseServiceAccount, type ServiceAccount } from "./fcm";
 import type { ProviderName } from "./types";
+import { log } from "../lib/log";
 
 /**
  * Every push setting, parsed once per environment. A broken credential must not take the API down: that
@@ -17,19 +19,11 @@ export type PushConfig = {
   problems: string[];
 };
 
-const int = (raw: string | undefined, fallback: number, min: number, max: number, name: string, problems: string[]): number => {
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (Number.isSafeInteger(n) && n >= min && n <= max) return n;
-  problems.push(`${name} must be an integer in ${min}..${max}; using ${fallback}`);
-  return fallback;
-};
-
-const cache = new WeakMap<object, PushConfig>();
-
-export function pushConfigFrom(env: Env): PushConfig {
-  const hit = cache.get(env);
-  if (hit) return hit;
+/**
+ * Push settings in the one dialect (lib/config.ts): a malformed knob is `misconfigured`, as everywhere. A provider
+ * credential that is present but unusable switches that provider off, with the reason logged, so its probes pull.
+ */
+export const pushConfigFrom = cachedSettings((env: Env): PushConfig => {
   const problems: string[] = [];
   let gorush: PushConfig["gorush"] = null;
   if (env.GORUSH_URL) {
@@ -47,7 +41,7 @@ export function pushConfigFrom(env: Env): PushConfig {
   let fcm: PushConfig["fcm"] = null;
   if (env.FCM_SERVICE_ACCOUNT) {
     try {
-      fcm = { account: parseServiceAccount(env.FCM_SERVICE_ACCOUNT), baseUrl: (env.FCM_BASE_URL || "https://fcm.googleapis.com").replace(/\/+$/, "") };
+      fcm = { account: parseServiceAccount(env.FCM_SERVICE_ACCOUNT), baseUrl: readUrl(env, "FCM_BASE_URL", "https://fcm.googleapis.com") };
     } catch (e) {
       problems.push(String((e as Error).message));
     }
@@ -60,19 +54,19 @@ export function pushConfigFrom(env: Env): PushConfig {
       keyId: env.APNS_KEY_ID!,
       teamId: env.APNS_TEAM_ID!,
       topic: env.APNS_TOPIC!,
-      baseUrl: (env.APNS_BASE_URL || "https://api.push.apple.com").replace(/\/+$/, ""),
+      baseUrl: readUrl(env, "APNS_BASE_URL", "https://api.push.apple.com"),
     };
   } else if (apnsParts.some((p) => p)) {
     problems.push("APNs needs all of APNS_KEY, APNS_KEY_ID, APNS_TEAM_ID and APNS_TOPIC");
   }
-  const iosPerHour = int(env.PUSH_BUDGET_IOS_PER_HOUR, DEFAULT_BUDGETS.ios.perHour, 1, 1000, "PUSH_BUDGET_IOS_PER_HOUR", problems);
-  const androidPerHour = int(env.PUSH_BUDGET_ANDROID_PER_HOUR, DEFAULT_BUDGETS.android.perHour, 1, 5000, "PUSH_BUDGET_ANDROID_PER_HOUR", problems);
+  const iosPerHour = readInt(env, "PUSH_BUDGET_IOS_PER_HOUR", { fallback: DEFAULT_BUDGETS.ios.perHour, min: 1, max: 1000 });
+  const androidPerHour = readInt(env, "PUSH_BUDGET_ANDROID_PER_HOUR", { fallback: DEFAULT_BUDGETS.android.perHour, min: 1, max: 5000 });
   const config: PushConfig = {
     gorush,
     fcm,
     apns,
-    timeoutMs: int(env.PUSH_TIMEOUT_MS, 10_000, 100, 60_000, "PUSH_TIMEOUT_MS", problems),
-    maxAttempts: int(env.PUSH_MAX_ATTEMPTS, 6, 1, 20, "PUSH_MAX_ATTEMPTS", problems),
+    timeoutMs: readInt(env, "PUSH_TIMEOUT_MS", { fallback: 10_000, min: 100, max: 60_000 }),
+    maxAttempts: readInt(env, "PUSH_MAX_ATTEMPTS", { fallback: 6, min: 1, max: 20 }),
     budgets: {
       ios: { perHour: iosPerHour, perMinute: Math.min(iosPerHour, DEFAULT_BUDGETS.ios.perMinute) },
       // FCM allows 240/min per device; the collapsible burst is 20.
@@ -83,10 +77,9 @@ export function pushConfigFrom(env: Env): PushConfig {
     },
     problems,
   };
-  if (problems.length) console.error(JSON.stringify({ level: "error", where: "push config", problems }));
-  cache.set(env, config);
+  if (problems.length) log.error("push config", "push settings have problems; affected providers are off", { problems });
   return config;
-}
+});
 
 /**
  * Routing: a gorush gateway, when configured, carries everything (it holds its own credentials); otherwise

@@ -89,7 +89,8 @@ describe("POST /mesh/:group/certificateRequest", () => {
     expect(m).toEqual({ rpc_addr: "10.2.0.9:7000", http_addr: "10.2.0.9:7002" });
     const events = (await eventsOfType("mesh.certificate.renewed")).filter((e) => e.data.group === name);
     expect(events).toHaveLength(1);
-    expect(events[0].data.subject).toEqual({ kind: "mesh_member", id: memberIdOf(first.body.OwnCert) });
+    expect(events[0].subject).toEqual({ kind: "mesh_member", id: memberIdOf(first.body.OwnCert) });
+    expect(events[0].actor).toBe(`member:${memberIdOf(first.body.OwnCert)}`);
   });
 
   it("records an issued event per new member", async () => {
@@ -97,7 +98,8 @@ describe("POST /mesh/:group/certificateRequest", () => {
     const r = await postCsr(name, (await makeCsr()).der);
     const events = (await eventsOfType("mesh.certificate.issued")).filter((e) => e.data.group === name);
     expect(events).toHaveLength(1);
-    expect(events[0].data).toMatchObject({ subject: { kind: "mesh_member", id: memberIdOf(r.body.OwnCert) }, serial: cert(r.body.OwnCert).serialNumber });
+    expect(events[0].subject).toEqual({ kind: "mesh_member", id: memberIdOf(r.body.OwnCert) });
+    expect(events[0].data).toMatchObject({ group: name, serial: cert(r.body.OwnCert).serialNumber });
   });
 
   it("answers 404 for a group that does not exist", async () => {
@@ -207,7 +209,10 @@ describe("revocation", () => {
     expect(other.body.KnownCerts.map(memberIdOf)).not.toContain(id);
     const rows = await env.DB.prepare("SELECT revoked FROM mesh_certificates WHERE member_id = ?").bind(id).all();
     expect(rows.results).toEqual([{ revoked: 1 }]);
-    expect((await eventsOfType("mesh.certificate.revoked")).some((e) => e.data.subject.id === id)).toBe(true);
+    const revoked = (await eventsOfType("mesh.certificate.revoked")).filter((e) => e.subject.id === id);
+    expect(revoked).toHaveLength(1);
+    expect(revoked[0].subject.kind).toBe("mesh_member");
+    expect(revoked[0].actor).toBe("operator:admin");
   });
 
   it("answers 404 for an unknown member", async () => {

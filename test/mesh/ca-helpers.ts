@@ -47,6 +47,8 @@ export function memberIdOf(b64: string): string {
 }
 
 export async function eventsOfType(type: string) {
-  const r = await env.DB.prepare("SELECT * FROM events WHERE type = ? ORDER BY id").bind(type).all<{ data: string; actor: string }>();
-  return r.results.map((e) => ({ ...e, data: JSON.parse(e.data) }));
+  const r = await env.DB.prepare("SELECT * FROM events WHERE type = ? ORDER BY id")
+    .bind(type)
+    .all<{ data: string; actor: string; subject_kind: string; subject_id: string }>();
+  return r.results.map((e) => ({ ...e, subject: { kind: e.subject_kind, id: e.subject_id }, data: JSON.parse(e.data) }));
 }

@@ -1,17 +1,16 @@
 import { env } from "cloudflare:workers";
-import { drizzle } from "drizzle-orm/d1";
 import { describe, expect, it } from "vitest";
-import * as tables from "../../schema/tables";
 import { toPem } from "../../functions/mesh/ca/bytes";
 import { importCaKey } from "../../functions/mesh/ca/key";
 import { x509 } from "../../functions/mesh/ca/x509";
 import { createGroup, enrol, notifyGroup, notifyGroupRevoked } from "../../functions/mesh/ca-store";
 import type { MeshMemberRecord } from "../../functions/mesh/member-record";
 import { meshSettings } from "../../functions/mesh/settings";
+import { dbFrom } from "../../functions/lib/db";
 import { ApiError } from "../../functions/lib/errors";
 import { cert, groupName, makeCsr, memberIdOf } from "./ca-helpers";
 
-const db = drizzle(env.DB, { schema: tables });
+const db = dbFrom(env.DB);
 const NOW = new Date("2026-05-01T10:00:00Z");
 
 async function otherCaKey() {

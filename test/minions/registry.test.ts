@@ -24,7 +24,9 @@ function expectedChecksum(status: Record<string, unknown>) {
 }
 
 async function eventsOf(id: string): Promise<string[]> {
-  const r = await env.DB.prepare("SELECT type FROM events WHERE probe_id = ? AND type LIKE 'minion.%' ORDER BY id").bind(id).all<{ type: string }>();
+  const r = await env.DB.prepare("SELECT type FROM events WHERE subject_kind = 'minion' AND subject_id = ? AND type LIKE 'minion.%' ORDER BY id")
+    .bind(id)
+    .all<{ type: string }>();
   return r.results.map((e) => e.type);
 }
 
@@ -196,7 +198,9 @@ describe("minion registry (seed-systems §1.8)", () => {
     expect(await present(a.id)).toBe(false);
     expect(await fleetSum()).toBe(before);
     expect(await fleetSum()).not.toBe(withIt);
-    const left = await env.DB.prepare("SELECT data FROM events WHERE probe_id = ? AND type = 'minion.left'").bind(a.id).first<{ data: string }>();
+    const left = await env.DB.prepare("SELECT data FROM events WHERE subject_kind = 'minion' AND subject_id = ? AND type = 'minion.left'")
+      .bind(a.id)
+      .first<{ data: string }>();
     expect(JSON.parse(left!.data).reason).toBe("expired");
     const again = await connectAgent(a);
     await waitFor(() => present(a.id));

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { newRouter } from "./lib/hono";
-import { jsonContent } from "./lib/openapi";
+import { newRouter } from "../lib/hono";
+import { jsonContent } from "../lib/openapi";
 
 export const healthRoutes = newRouter();
 
