@@ -4,12 +4,16 @@ import type { Db } from "../lib/db";
 
 // Reads of the mesh CA, shared by the enrolment route, the operator API and the group's record.
 
+export function groupQuery(db: Db, name: string) {
+  return db.select().from(meshGroups).where(eq(meshGroups.name, name)).limit(1);
+}
+
 export function groupByName(db: Db, name: string) {
   return db.select().from(meshGroups).where(eq(meshGroups.name, name)).get();
 }
 
-/** The member holding a key in a group, with the expiry of its newest certificate. */
-export function memberByKey(db: Db, group: string, spkiSha256: string) {
+/** The member holding a key in a group, with the expiry of its newest certificate (a query to batch). */
+export function memberByKeyQuery(db: Db, group: string, spkiSha256: string) {
   return db
     .select({
       member: meshMembers,
@@ -18,7 +22,7 @@ export function memberByKey(db: Db, group: string, spkiSha256: string) {
     })
     .from(meshMembers)
     .where(and(eq(meshMembers.group, group), eq(meshMembers.spkiSha256, spkiSha256)))
-    .get();
+    .limit(1);
 }
 
 /**

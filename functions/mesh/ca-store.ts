@@ -10,7 +10,7 @@ import { CsrError } from "./ca/errors";
 import { caCertSpki, createGroupCaCert, issueMemberCert, newMemberId, newSerial } from "./ca/issue";
 import type { CaKey } from "./ca/key";
 import { x509 } from "./ca/x509";
-import { bootCertsQuery, groupByName, memberById, memberByKey } from "./ca-queries";
+import { bootCertsQuery, groupQuery, memberById, memberByKeyQuery } from "./ca-queries";
 import type { MeshMemberRecord } from "./member-record";
 
 // Writes of the mesh CA. Each enrolment is one D1 batch (member, certificate, event, and the reads of the answer),
@@ -124,8 +124,6 @@ export type EnrolInput = { group: string; body: Uint8Array; token: string | null
  * self-signature is the proof of possession of that key, so nothing else is needed to renew; see docs/mesh.md.
  */
 export async function enrol(db: Db, input: EnrolInput): Promise<{ answer: CertificateAnswer; record: MeshMemberRecord; renewed: boolean }> {
-  const group = await groupByName(db, input.group);
-  if (!group) throw new ApiError("not_found", `no mesh group "${input.group}"`);
   let csr: ParsedCsr;
   try {
     csr = await parseCsr(input.body);
@@ -135,7 +133,11 @@ export async function enrol(db: Db, input: EnrolInput): Promise<{ answer: Certif
   }
   const now = rfc3339(input.now);
   const spkiSha256 = await sha256Hex(csr.spkiDer);
-  const existing = await memberByKey(db, group.name, spkiSha256);
+  // The group and this key's member in one D1 round trip.
+  const [groups, members] = await db.batch([groupQuery(db, input.group), memberByKeyQuery(db, input.group, spkiSha256)]);
+  const group = groups[0];
+  if (!group) throw new ApiError("not_found", `no mesh group "${input.group}"`);
+  const existing = members[0];
   let renewing = false;
   if (existing) {
     if (existing.member.revokedAt) throw new ApiError("forbidden", "this key's member was revoked; it cannot renew");

@@ -1,4 +1,4 @@
-import { sha256Hex, toHex } from "./bytes";
+import { sha256Hex, toBase64, toHex } from "./bytes";
 import type { ParsedCsr } from "./csr";
 import type { CaKey } from "./key";
 import { RING_OID, ringBytes } from "./ring";
@@ -73,7 +73,7 @@ export type MemberCertInput = {
  * with mutual TLS rooted at the group CA), and the ring count. Unlike Ifrit it lives hours, not twenty years.
  */
 export async function issueMemberCert(input: MemberCertInput): Promise<{ der: Uint8Array; notBefore: Date; notAfter: Date }> {
-  const ca = new x509.X509Certificate(input.caCertDer);
+  const ca = parsedCa(input.caCertDer);
   const notBefore = new Date(input.now.getTime() - BACKDATE_MS);
   // X.509 times have second precision; keep the stored value equal to the encoded one.
   const notAfter = new Date(Math.floor(input.now.getTime() / 1000) * 1000 + input.ttlS * 1000);
@@ -107,5 +107,20 @@ export async function issueMemberCert(input: MemberCertInput): Promise<{ der: Ui
 
 /** The public key a CA certificate certifies, to notice that MESH_CA_KEY changed since the group's CA cert was made. */
 export function caCertSpki(caCertDer: Uint8Array): Uint8Array {
-  return new Uint8Array(new x509.X509Certificate(caCertDer).publicKey.rawData);
+  return new Uint8Array(parsedCa(caCertDer).publicKey.rawData);
+}
+
+// Every enrolment of a group signs under the same CA certificate: parse it once per isolate, not per request.
+const CA_CACHE_MAX = 64;
+const caCache = new Map<string, InstanceType<typeof x509.X509Certificate>>();
+
+function parsedCa(der: Uint8Array): InstanceType<typeof x509.X509Certificate> {
+  const key = toBase64(der);
+  let ca = caCache.get(key);
+  if (!ca) {
+    ca = new x509.X509Certificate(der);
+    if (caCache.size >= CA_CACHE_MAX) caCache.delete(caCache.keys().next().value as string);
+    caCache.set(key, ca);
+  }
+  return ca;
 }
