@@ -131,7 +131,7 @@ if (WRITE) {
     "",
     table,
     "",
-    `One-minute load average ${loadBefore.toFixed(1)} before the run and ${loadAfter.toFixed(1)} after it, on ${os.cpus().length} cores: other engineers' test runs shared the machine, so the absolute figures are low and the ratios are what carries over. An enrolment costs what the certificate work costs (ASN.1 parsing and encoding in @peculiar/x509, two ECDSA operations: the request's signature checked, the certificate signed) plus two D1 round trips; the refused request shows the price of the route and its first D1 read without the certificate work.`,
+    `One-minute load average ${loadBefore.toFixed(1)} before the run and ${loadAfter.toFixed(1)} after it, on ${os.cpus().length} cores: other engineers' test runs shared the machine, so the absolute figures are low and the ratios are what carries over. An enrolment costs what the certificate work costs (ASN.1 parsing and encoding in @peculiar/x509, two ECDSA operations: the request's signature checked, the certificate signed) plus two D1 round trips (the group and the key's member; then the write batch with the KnownCerts read). The refused request is turned away while parsing, before any D1 read: the price of the route alone.`,
     "<!-- mesh-ca:end -->",
   ].join("\n");
   const re = /<!-- mesh-ca:start -->[\s\S]*<!-- mesh-ca:end -->/;
