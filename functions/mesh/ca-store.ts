@@ -9,7 +9,6 @@ import { type ParsedCsr, parseCsr } from "./ca/csr";
 import { CsrError } from "./ca/errors";
 import { caCertSpki, createGroupCaCert, issueMemberCert, newMemberId, newSerial } from "./ca/issue";
 import type { CaKey } from "./ca/key";
-import { x509 } from "./ca/x509";
 import { bootCertsQuery, groupQuery, memberById, memberByKeyQuery } from "./ca-queries";
 import type { MeshMemberRecord } from "./member-record";
 
@@ -186,7 +185,7 @@ export async function enrol(db: Db, input: EnrolInput): Promise<{ answer: Certif
         serial,
         group: group.name,
         memberId: id,
-        subject: new x509.Name(csr.subjectDer).toString(),
+        subject: csr.subject,
         addresses: JSON.stringify({ rpc: rpcAddr, ping: pingAddr, http: httpAddr }),
         kind: renewing ? "renew" : "enrol",
         issuedAt: now,

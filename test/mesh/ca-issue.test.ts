@@ -122,6 +122,21 @@ describe("certificate issuance", () => {
     expect(cert.subjectName.toJSON().flatMap((r) => r.L ?? [])).toEqual(["10.0.0.7:7000", "10.0.0.7:7001", "10.0.0.7:7002"]);
   });
 
+  it("copies OpenSSL's subject (one RDN per Locality, a CN) byte for byte, and keeps the ring and id per certificate", async () => {
+    const caKey = await importCaKey((await newCaKeySecret()).pem);
+    const caDer = await createGroupCaCert(caKey, "beta", 3, NOW);
+    for (const fixture of [csrs.opensslP256, csrs.opensslP521, csrs.goSorted]) {
+      const csr = await parseCsr(fromBase64(fixture));
+      const id = newMemberId();
+      const { der } = await issueMemberCert({ caKey, caCertDer: caDer, csr, id, serial: newSerial(), numRings: 3, now: NOW, ttlS: 600 });
+      expect(rawNames(der).subject).toEqual(csr.subjectDer);
+      const cert = new x509.X509Certificate(der);
+      expect(cert.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId).toBe(toHex(id));
+      expect([...new Uint8Array(cert.getExtension(RING_OID)!.value)]).toEqual([3, 0, 0, 0]);
+      expect(await cert.verify({ publicKey: caKey.publicKey, date: NOW })).toBe(true);
+    }
+  });
+
   it("draws distinct serials and ids", () => {
     const serials = new Set(Array.from({ length: 200 }, newSerial));
     const ids = new Set(Array.from({ length: 200 }, () => toHex(newMemberId())));

@@ -13,6 +13,8 @@ const MAX_SUBJECT_BYTES = 2048;
 export type ParsedCsr = {
   /** The subject exactly as the request encodes it; the certificate copies these bytes. */
   subjectDer: Uint8Array;
+  /** The subject as text (RFC 4514 style), for people. */
+  subject: string;
   localities: string[];
   addresses: MemberAddresses;
   dnsNames: string[];
@@ -101,7 +103,7 @@ export async function parseCsr(body: Uint8Array): Promise<ParsedCsr> {
   const sanExt = req.getExtension("2.5.29.17");
   const san = sanExt ? new x509.SubjectAlternativeNameExtension(sanExt.rawData) : null;
   const dnsNames = checkDnsNames((san?.names.items ?? []).filter((n) => n.type === "dns").map((n) => n.value));
-  return { subjectDer, localities, addresses, dnsNames, spkiDer: new Uint8Array(req.publicKey.rawData), namedCurve };
+  return { subjectDer, subject: req.subject, localities, addresses, dnsNames, spkiDer: new Uint8Array(req.publicKey.rawData), namedCurve };
 }
 
 /** True when two requests (or a request and a stored member) carry the same public key. */

@@ -22,9 +22,36 @@ export function newMemberId(): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(32));
 }
 
+const keyIds = new WeakMap<CaKey, Promise<string>>();
+
 /** The CA certificate's key identifier: the first 20 bytes of SHA-256 over its public key. */
-async function caKeyId(caKey: CaKey): Promise<string> {
-  return (await sha256Hex(caKey.spkiDer)).slice(0, 40);
+function caKeyId(caKey: CaKey): Promise<string> {
+  let id = keyIds.get(caKey);
+  if (!id) {
+    id = sha256Hex(caKey.spkiDer).then((h) => h.slice(0, 40));
+    keyIds.set(caKey, id);
+  }
+  return id;
+}
+
+// The extensions every member certificate of a group shares, encoded once per CA key and ring count.
+const sharedExtensions = new Map<string, InstanceType<typeof x509.Extension>[]>();
+
+function memberExtensions(keyId: string, numRings: number): InstanceType<typeof x509.Extension>[] {
+  const key = `${keyId}:${numRings}`;
+  let exts = sharedExtensions.get(key);
+  if (!exts) {
+    exts = [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+      new x509.AuthorityKeyIdentifierExtension(keyId),
+      new x509.Extension(RING_OID, false, ringBytes(numRings)),
+    ];
+    if (sharedExtensions.size >= 256) sharedExtensions.clear();
+    sharedExtensions.set(key, exts);
+  }
+  return exts;
 }
 
 export function caSubject(group: string): InstanceType<typeof x509.Name> {
@@ -74,6 +101,7 @@ export type MemberCertInput = {
  */
 export async function issueMemberCert(input: MemberCertInput): Promise<{ der: Uint8Array; notBefore: Date; notAfter: Date }> {
   const ca = parsedCa(input.caCertDer);
+  const shared = memberExtensions(await caKeyId(input.caKey), input.numRings);
   const notBefore = new Date(input.now.getTime() - BACKDATE_MS);
   // X.509 times have second precision; keep the stored value equal to the encoded one.
   const notAfter = new Date(Math.floor(input.now.getTime() / 1000) * 1000 + input.ttlS * 1000);
@@ -93,13 +121,11 @@ export async function issueMemberCert(input: MemberCertInput): Promise<{ der: Ui
     signingKey: input.caKey.privateKey,
     signingAlgorithm: SIGNING,
     extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+      ...shared.slice(0, 3),
       new x509.SubjectKeyIdentifierExtension(toHex(input.id)),
-      new x509.AuthorityKeyIdentifierExtension(await caKeyId(input.caKey)),
+      shared[3],
       new x509.SubjectAlternativeNameExtension(names),
-      new x509.Extension(RING_OID, false, ringBytes(input.numRings)),
+      shared[4],
     ],
   });
   return { der: new Uint8Array(cert.rawData), notBefore, notAfter };
