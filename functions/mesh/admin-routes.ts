@@ -15,6 +15,7 @@ import {
 import { actorOf, principal, requireOperator } from "../auth/middleware";
 import { ApiError } from "../lib/errors";
 import { newRouter } from "../lib/hono";
+import { errorText, log } from "../lib/log";
 import { errorResponses, jsonBody, jsonContent } from "../lib/openapi";
 import { groupByName, groupMembers, listGroups } from "./ca-queries";
 import { createEnrolmentToken, createGroup, notifyGroupRevoked, revokeMember } from "./ca-store";
@@ -171,7 +172,12 @@ meshAdminRoutes.openapi(
     const { db, clock } = c.var.services;
     const outcome = await revokeMember(db, { group, id, by: actorOf(principal(c)), now: clock.now() });
     // Told every time (also when already revoked), so a group object that missed the first call catches up.
-    await notifyGroupRevoked(c.env, group, id);
+    try {
+      await notifyGroupRevoked(c.env, group, id);
+    } catch (e) {
+      log.error("mesh.ca", "the group object refused revoke", { group, id, error: errorText(e) });
+      throw new ApiError("unavailable", "revoked here, but the group could not be told: send the same request again");
+    }
     return c.json({ id, group, status: outcome === "revoked" ? ("revoked" as const) : ("already_revoked" as const) }, 200);
   },
 );

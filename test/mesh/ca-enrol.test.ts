@@ -102,6 +102,17 @@ describe("POST /mesh/:group/certificateRequest", () => {
     expect(events[0].data).toMatchObject({ group: name, serial: cert(r.body.OwnCert).serialNumber });
   });
 
+  it("admits one member when the same new key is sent twice at once; the other request renews or is told to retry", async () => {
+    const { name } = await createGroup();
+    const m = await makeCsr();
+    const replies = await Promise.all([postCsr(name, m.der), postCsr(name, m.der), postCsr(name, m.der)]);
+    for (const r of replies) expect([200, 409]).toContain(r.status);
+    const ok = replies.filter((r) => r.status === 200);
+    expect(ok.length).toBeGreaterThan(0);
+    expect(new Set(ok.map((r) => memberIdOf(r.body.OwnCert))).size).toBe(1);
+    expect(await memberCount(name)).toBe(1);
+  });
+
   it("answers 404 for a group that does not exist", async () => {
     const r = await postCsr("no-such-group", fromBase64(csrs.goP256));
     expect(r.status).toBe(404);

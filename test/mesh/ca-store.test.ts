@@ -118,3 +118,36 @@ describe("meshSettings", () => {
     expect(await code(meshSettings({ ...env, MESH_CA_KEY: "x".repeat(64) } as Env).caKey())).toBe("misconfigured");
   });
 });
+
+describe("when the group object fails", () => {
+  it("answers 503 unavailable, and the same request afterwards renews and admits the member", async () => {
+    const { createApp } = await import("../../functions/app");
+    const app = createApp();
+    const caKey = await meshSettings(env).caKey();
+    const name = groupName("down");
+    await createGroup(db, caKey, { name, numRings: 10, bootNodes: 10, closed: false, by: "test", now: new Date() });
+    let up = false;
+    const admitted: string[] = [];
+    const ns = {
+      idFromName: (n: string) => n,
+      get: () => ({
+        admit: async (m: MeshMemberRecord) => {
+          if (!up) throw new Error("object overloaded");
+          admitted.push(m.id);
+        },
+        revoke: async () => {},
+      }),
+    };
+    const withGroup = { ...env, MESH_GROUP: ns } as unknown as Env;
+    const m = await makeCsr();
+    const post = () => app.request(`/mesh/${name}/certificateRequest`, { method: "POST", body: m.der, headers: { "content-type": "text" } }, withGroup);
+    const down = await post();
+    expect(down.status).toBe(503);
+    expect(await down.json()).toMatchObject({ code: "unavailable" });
+    up = true;
+    const again = await post();
+    expect(again.status).toBe(200);
+    const body = (await again.json()) as { OwnCert: string };
+    expect(admitted).toEqual([memberIdOf(body.OwnCert)]);
+  });
+});
