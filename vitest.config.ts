@@ -1,6 +1,13 @@
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+
+/** The school surface's development lease keys, from the committed .dev.vars.example (one source for both). */
+function devLeaseKeys(): Record<string, string> {
+  const text = readFileSync(path.join(import.meta.dirname, ".dev.vars.example"), "utf8");
+  return Object.fromEntries([...text.matchAll(/^(LEASE_[A-Z_]+)='(.*)'$/gm)].map((m) => [m[1], m[2]]));
+}
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
@@ -23,7 +30,14 @@ export default defineConfig(async () => {
             PROXY_TIMEOUT_MS: "300",
             // Campaign tests: a gateway whose fetches the tests intercept, and small pages so paging is exercised.
             GORUSH_URL: "https://gorush.test",
+            // ...answering as gorush with core.sync: true does, so an answer without a failed-push log is a delivery.
+            GORUSH_SYNC: "on",
             FANOUT_PAGE_SIZE: "3",
+            // School server: development lease keys and a small backup capacity so the limit is exercised.
+            ...devLeaseKeys(),
+            MAX_CONCURRENT_BACKUPS: "2",
+            // OONI hand-off: an upstream whose fetches test/ooni intercepts.
+            PROBE_SERVICES_UPSTREAM: "https://upstream.ooni.test",
             // Mesh CA: the development key of .dev.vars.example (a private P-256 JWK).
             MESH_CA_KEY:
               '{"kty":"EC","crv":"P-256","x":"tfPk2u2NVIpX8B2MXI0yqGdBGlSP6KRhZy7gzCvAnVo","y":"iAg_0IiUaPfyG_EL9HdGJjdcXlLJHk5iqyezoFp4Y-0","d":"mxYyJp3OpooaM7wQnXes0TVuWw5234Mpylxkk85bM3w"}',

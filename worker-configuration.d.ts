@@ -15,7 +15,8 @@ declare namespace Cloudflare {
 		GROUP_COMMIT: string;
 		GORUSH_URL: string;
 		FCM_BASE_URL: string;
-		APNS_BASE_URL: string;
+		GORUSH_SYNC: string;
+		FCM_IOS: string;
 		PUSH_TIMEOUT_MS: string;
 		TEST_HELPERS: string;
 		MONITOR_INTERVAL_MS: string;
@@ -24,6 +25,22 @@ declare namespace Cloudflare {
 		BEACON_VALIDITY_S: string;
 		PROXY_TIMEOUT_MS: string;
 		MINIONS_BENCH_SEED: string;
+		SCHOOL_JABBER_SERVER: string;
+		SCHOOL_BACKUP_URL: string;
+		SCHOOL_BACKUP_PATH: string;
+		MAX_CONCURRENT_BACKUPS: string;
+		BACKUP_ADMISSION_TTL_S: string;
+		LEASE_LIFETIME_S: string;
+		LEASE_RENEW_BEFORE_S: string;
+		LEASE_REQUIRE_DELEGATION: string;
+		LEASE_RENEW_BATCH: string;
+		CHECKIN_FEATURES: string;
+		OONI_COLLECTOR_ID: string;
+		PROBE_SERVICES_UPSTREAM: string;
+		OONI_UPSTREAM_TIMEOUT_MS: string;
+		OONI_UPSTREAM_MAX_BODY_BYTES: string;
+		CAMPAIGN_TESTS: string;
+		TEST_LIST_MAX_BYTES: string;
 		MESH_CERT_TTL_S: string;
 		BOOT_NODES: string;
 		NUM_RINGS: string;
@@ -43,5 +60,5 @@ type StringifyValues<EnvType extends Record<string, unknown>> = {
 	[Binding in keyof EnvType]: EnvType[Binding] extends string ? EnvType[Binding] : string;
 };
 declare namespace NodeJS {
-	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "PUBLIC_BASE_URL" | "ADMIN_USERNAME" | "OPERATOR_TOKEN_TTL_S" | "PROBE_TOKEN_TTL_S" | "MAX_BODY_BYTES" | "GROUP_COMMIT" | "GORUSH_URL" | "FCM_BASE_URL" | "APNS_BASE_URL" | "PUSH_TIMEOUT_MS" | "TEST_HELPERS" | "MONITOR_INTERVAL_MS" | "BEACON_INTERVAL_S" | "BEACON_RETRY" | "BEACON_VALIDITY_S" | "PROXY_TIMEOUT_MS" | "MINIONS_BENCH_SEED" | "MESH_CERT_TTL_S" | "BOOT_NODES" | "NUM_RINGS" | "MESH_ENROLMENT_TOKEN_TTL_S" | "JWT_SECRET" | "ADMIN_PASSWORD">> {}
+	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "PUBLIC_BASE_URL" | "ADMIN_USERNAME" | "OPERATOR_TOKEN_TTL_S" | "PROBE_TOKEN_TTL_S" | "MAX_BODY_BYTES" | "GROUP_COMMIT" | "GORUSH_URL" | "GORUSH_SYNC" | "FCM_BASE_URL" | "FCM_IOS" | "PUSH_TIMEOUT_MS" | "TEST_HELPERS" | "MONITOR_INTERVAL_MS" | "BEACON_INTERVAL_S" | "BEACON_RETRY" | "BEACON_VALIDITY_S" | "PROXY_TIMEOUT_MS" | "MINIONS_BENCH_SEED" | "MESH_CERT_TTL_S" | "BOOT_NODES" | "NUM_RINGS" | "MESH_ENROLMENT_TOKEN_TTL_S" | "CHECKIN_FEATURES" | "OONI_COLLECTOR_ID" | "PROBE_SERVICES_UPSTREAM" | "OONI_UPSTREAM_TIMEOUT_MS" | "OONI_UPSTREAM_MAX_BODY_BYTES" | "CAMPAIGN_TESTS" | "TEST_LIST_MAX_BYTES" | "JWT_SECRET" | "ADMIN_PASSWORD">> {}
 }

@@ -306,11 +306,12 @@ export class ProbeScheduler extends DurableObject<Env> {
     const answer = { provider: r.result.provider, status: r.result.status, attempt: r.attempt, ...("error" in r.result ? { error: r.result.error } : {}) };
     const d = r.decision;
     const stmts: any[] = [];
-    if (d.action === "sent") {
+    // "accepted" (a gateway queued it and will not say more) wakes the probe like "sent" but is logged apart: not a delivery.
+    const handed = d.action === "sent" || d.action === "accepted";
+    if (handed) {
       const messageId = r.result.outcome === "sent" ? r.result.providerMessageId : undefined;
-      stmts.push(
-        eventInsert(db, { ...base, at, type: "push.sent", data: { ...answer, kind: row.kind, ...(messageId ? { provider_message_id: messageId } : {}) } }),
-      );
+      const type = d.action === "sent" ? "push.sent" : "push.accepted";
+      stmts.push(eventInsert(db, { ...base, at, type, data: { ...answer, kind: row.kind, ...(messageId ? { provider_message_id: messageId } : {}) } }));
       if (row.task_id) stmts.push(...taskTransition(db, row.task_id, "notify", at, "system", { notifiedAt: at }, { provider: r.result.provider }));
     } else if (d.action === "retry") {
       stmts.push(eventInsert(db, { ...base, at, type: "push.retry", data: { ...answer, retry_at: new Date(d.atMs).toISOString() } }));
@@ -330,7 +331,7 @@ export class ProbeScheduler extends DurableObject<Env> {
       if (row.task_id) stmts.push(...taskTransition(db, row.task_id, "fail", at, "system", { error: error.slice(0, 500) }, { error: error.slice(0, 500) }));
     }
     await db.batch(stmts as [any, ...any[]]);
-    if (d.action === "sent") {
+    if (handed) {
       this.sql.exec("INSERT INTO push_log (at) VALUES (?)", Date.parse(at));
       this.sql.exec("DELETE FROM push_log WHERE at < ?", Date.parse(at) - 3_600_000);
       if (row.kind === "task") this.sql.exec("UPDATE occurrences SET state = 'awaiting', next_at = ? WHERE id = ?", row.expire_at, row.id);

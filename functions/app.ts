@@ -5,6 +5,7 @@ import { createMiddleware } from "hono/factory";
 import { consoleRoutes } from "./console/routes";
 import { ApiError, envelope, ERROR_STATUS } from "./lib/errors";
 import { type AppEnv, buildServices, newRouter } from "./lib/hono";
+import { hasOwnBodyLimit } from "./ooni/body";
 import { SURFACES } from "./surfaces";
 import { log } from "./lib/log";
 
@@ -40,12 +41,15 @@ const init = createMiddleware<AppEnv>(async (c, next) => {
 
 /** Bodies larger than MAX_BODY_BYTES are refused with 413 before any handler reads them. */
 const limitBody = createMiddleware<AppEnv>((c, next) =>
-  bodyLimit({
-    maxSize: c.var.services.settings.maxBodyBytes,
-    onError: () => {
-      throw new ApiError("payload_too_large", `request body exceeds ${c.var.services.settings.maxBodyBytes} bytes`);
-    },
-  })(c, next),
+  // OONI measurements and whole test lists are larger; those routes read their bodies with their own caps.
+  hasOwnBodyLimit(c.req.path)
+    ? next()
+    : bodyLimit({
+        maxSize: c.var.services.settings.maxBodyBytes,
+        onError: () => {
+          throw new ApiError("payload_too_large", `request body exceeds ${c.var.services.settings.maxBodyBytes} bytes`);
+        },
+      })(c, next),
 );
 
 function httpExceptionToApiError(e: HTTPException): ApiError {

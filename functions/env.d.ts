@@ -39,6 +39,16 @@ declare namespace Cloudflare {
   }
 }
 
+// School server (functions/school/): lease keys are secrets; LEASE_RSA_PRIVATE_KEY and LEASE_RETIRED_PUBLIC_KEYS are optional.
+declare namespace Cloudflare {
+  interface Env {
+    LEASE_SIGNING_KEY?: string;
+    LEASE_MASTER_PUBLIC_KEY?: string;
+    LEASE_RSA_PRIVATE_KEY?: string;
+    LEASE_RETIRED_PUBLIC_KEYS?: string;
+  }
+}
+
 // Mesh certificate authority: the CA's ECDSA P-256 private key (PKCS#8 PEM or private JWK), a secret.
 declare namespace Cloudflare {
   interface Env {

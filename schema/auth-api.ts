@@ -3,7 +3,12 @@ import { OPERATOR_ROLES } from "./operators";
 
 export const LoginBody = z
   .object({
-    username: z.string().trim().min(1).max(128).openapi({ description: "a probe's client_id, or an operator's username" }),
+    username: z
+      .string()
+      .trim()
+      .min(1)
+      .max(1024)
+      .openapi({ description: "a probe's client_id (ours, or one OONI's backend issued: adopted on first login), or an operator's username" }),
     password: z.string().min(1).max(1024),
   })
   .openapi("LoginRequest");
@@ -14,7 +19,9 @@ export const OperatorUsername = z
   .string()
   .trim()
   .toLowerCase()
-  .regex(/^[a-z][a-z0-9_.-]{2,63}$/, "must be 3-64 characters, starting with a letter, of a-z 0-9 _ . -");
+  .regex(/^[a-z][a-z0-9_.-]{2,63}$/, "must be 3-64 characters, starting with a letter, of a-z 0-9 _ . -")
+  // A UUID is a probe's client_id at login (functions/ooni/adoption.ts), so it can never name an operator.
+  .refine((u) => !/^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(u), "must not look like a probe's client_id (a UUID)");
 
 export const CreateOperatorBody = z
   .object({

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { JOB_STATES, TASK_STATES } from "./campaigns";
+import { CampaignFeatures, CampaignMeasurement, WebConnectivityArguments } from "./ooni-api";
 import { Asn, CountryCode, Platform, TestName } from "./probes-api";
 
 // Request/response schemas of the campaign surface (OONI Orchestra's orchestrate API, extended).
@@ -55,8 +56,17 @@ export const JobBody = z
       .max(30 * 86_400)
       .default(86_400)
       .openapi({ description: "A task unanswered (not accepted/rejected) this long after its run expires" }),
+    // OONI check-in (functions/ooni): feature flags for the probes this campaign targets.
+    features: CampaignFeatures.nullish(),
   })
   .refine((b) => b.task || b.alert, { message: "task or alert must be defined", path: ["task"] })
+  // Per-test arguments (functions/ooni/campaign-tests.ts checks the test name against CAMPAIGN_TESTS).
+  .superRefine((b, ctx) => {
+    if (b.task?.test_name !== "web_connectivity") return;
+    const r = WebConnectivityArguments.safeParse(b.task.arguments);
+    for (const i of r.success ? [] : r.error.issues)
+      ctx.addIssue({ code: "custom", message: i.message, path: ["task", "arguments", ...i.path] as (string | number)[] });
+  })
   .openapi("JobRequest", {
     example: {
       schedule: "R/2017-05-01T00:00:00Z/P1D",
@@ -105,6 +115,7 @@ export const Job = z
     last_run_at: z.string().nullable(),
     creation_time: z.string(),
     created_by: z.string(),
+    features: z.record(z.string(), z.boolean()).nullable(),
   })
   .openapi("Job");
 
@@ -119,14 +130,25 @@ export const Run = z.object({
   targets: z.number(),
   missed_count: z.number(),
   finished_at: z.string().nullable(),
+  // OONI check-in (functions/ooni/campaign-reach.ts): check-ins that joined the run, measurements it produced.
+  checkins: z.number().optional(),
+  measurements: z.array(CampaignMeasurement).optional(),
 });
 
 export const JobDetail = Job.extend({
   runs: z.array(Run),
   task_counts: z.record(z.enum(TASK_STATES), z.number()),
   delivery: z
-    .object({ sent: z.number(), failed: z.number(), token_expired: z.number(), deferred: z.number(), skipped: z.number(), retried: z.number() })
-    .openapi({ description: "push attempts by outcome, from the delivery log (push.* events)" }),
+    .object({
+      sent: z.number(),
+      accepted: z.number(),
+      failed: z.number(),
+      token_expired: z.number(),
+      deferred: z.number(),
+      skipped: z.number(),
+      retried: z.number(),
+    })
+    .openapi({ description: "push attempts by outcome, from the delivery log (push.* events); accepted = queued by a gateway that does not report delivery" }),
   upcoming_runs: z.array(z.string()),
 }).openapi("JobDetail");
 

@@ -26,6 +26,8 @@ export const jobs = sqliteTable(
     alertMessage: text("alert_message"),
     /** JSON object. */
     alertExtra: text("alert_extra"),
+    /** JSON map of check-in feature flags for the probes this campaign targets (functions/ooni/features.ts); null = none. */
+    features: text("features"),
     /** JSON: {countries, platforms, asns, network_types, software_names, supported_tests}; empty list = all. */
     target: text("target").notNull(),
     state: text("state", { enum: JOB_STATES }).notNull(),

@@ -3,4 +3,6 @@ export * from "./probes";
 export * from "./operators";
 export * from "./events";
 export * from "./campaigns";
+export * from "./school";
+export * from "./ooni";
 export * from "./mesh";

@@ -3,13 +3,15 @@
 // (signature against the key's public half, kid, iss = team id, iat at most one hour old, rotated no more than once
 // per 20 minutes), apns-topic, apns-push-type (and priority 5 for background pushes), a hex device token, the 4 KB
 // payload limit. It records accepted notifications and can inject 429/5xx (with Retry-After) and dead tokens (410).
-// Real APNs speaks HTTP/2 only; this fake speaks HTTP/1.1, which is what fetch() uses towards it.
+// Like Apple it speaks HTTP/2 only, over TLS with ALPN h2 (a self-signed certificate made by openssl at start-up;
+// clients pass `ca`): a client that does not negotiate h2 (fetch() from Node or from a Worker) gets no answer.
+// That is what a Worker meets at api.push.apple.com (test/e2e/push-ios-paths.test.mjs); gorush's Go client speaks h2.
 //
-// By hand: node tools/fake-apns.mjs --port 9102   (prints the APNS_* settings to use, with a fresh key)
+// By hand: node tools/fake-apns.mjs --port 9102   (prints the key and the CA certificate to give the fake gorush)
 import crypto from "node:crypto";
-import http from "node:http";
+import http2 from "node:http2";
 import { pathToFileURL } from "node:url";
-import { argValue, control, Faults, listenLikeAProvider, publicKeyOf, readBody, sendJson, verifyJwt } from "./fake-common.mjs";
+import { argValue, control, Faults, makeTlsCert, publicKeyOf, readBody, sendJson, verifyJwt } from "./fake-common.mjs";
 
 const MAX_PAYLOAD = 4096;
 const MIN_ROTATION_S = 20 * 60;
@@ -36,7 +38,9 @@ export async function startFakeApns({ port = 0, key = null, topic = "org.openobs
       this.faults.reset();
     },
   };
-  const server = http.createServer(async (req, res) => {
+  const tls = makeTlsCert();
+  // No allowHTTP1: an HTTP/1.1 client is refused, as Apple refuses it.
+  const server = http2.createSecureServer({ key: tls.key, cert: tls.cert, ALPNProtocols: ["h2"] }, async (req, res) => {
     const apnsId = crypto.randomUUID();
     const reply = (status, reason, headers = {}) =>
       sendJson(res, status, reason === undefined ? undefined : { reason, ...(status === 410 ? { timestamp: Date.now() } : {}) }, {
@@ -100,6 +104,7 @@ export async function startFakeApns({ port = 0, key = null, topic = "org.openobs
       if (fake.faults.dead.has(device)) return reply(410, "Unregistered");
       fake.received.push({
         at: Date.now(),
+        httpVersion: req.httpVersion,
         apnsId,
         device,
         pushType,
@@ -115,9 +120,36 @@ export async function startFakeApns({ port = 0, key = null, topic = "org.openobs
       reply(500, "InternalServerError");
     }
   });
-  const url = await listenLikeAProvider(server, port);
+  const sessions = new Set();
+  server.on("session", (s) => {
+    sessions.add(s);
+    s.on("close", () => sessions.delete(s));
+  });
+  /**
+   * Connections that did not negotiate h2 (HTTP/1.1 clients). Node holds such a connection without answering, then
+   * drops it (unknownProtocolTimeout, 10 s): the client sees what a Worker's fetch() to Apple is reported to do, a hang
+   * until its own timeout.
+   */
+  let refused = 0;
+  server.on("unknownProtocol", () => refused++);
+  const sockets = new Set();
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  // A client that offers only http/1.1 in ALPN fails the TLS handshake (no_application_protocol).
+  server.on("tlsClientError", () => refused++);
+  await new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", resolve);
+  });
+  const url = `https://127.0.0.1:${server.address().port}`;
   return {
     url,
+    ca: tls.cert,
+    get refusedHttp1() {
+      return refused;
+    },
     key: k,
     topic,
     received: fake.received,
@@ -127,12 +159,18 @@ export async function startFakeApns({ port = 0, key = null, topic = "org.openobs
     inject: (f) => fake.faults.inject(f),
     markDead: (tokens) => fake.faults.markDead(tokens),
     reset: () => fake.reset(),
-    stop: () => new Promise((r) => server.close(r)),
+    stop: () =>
+      new Promise((r) => {
+        for (const s of sessions) s.destroy();
+        for (const s of sockets) s.destroy();
+        server.close(r);
+      }),
   };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const f = await startFakeApns({ port: Number(argValue("port", "9102")), topic: argValue("topic", "org.openobservatory.ooniprobe") });
   console.log(`fake APNs listening on ${f.url}`);
-  console.log(`set APNS_BASE_URL=${f.url} APNS_TOPIC=${f.topic} APNS_KEY_ID=${f.key.keyId} APNS_TEAM_ID=${f.key.teamId} and APNS_KEY to:\n${f.key.key}`);
+  console.log(`fake APNs (HTTP/2 only, TLS) on ${f.url}, topic ${f.topic}, key id ${f.key.keyId}, team ${f.key.teamId}`);
+  console.log(`APNs key:\n${f.key.key}\nCA certificate:\n${f.ca}`);
 }

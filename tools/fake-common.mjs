@@ -1,6 +1,11 @@
 // Shared plumbing of the fake push providers in tools/: body reading, JWT checks, failure injection.
 // No dependencies beyond Node itself, so the fakes run anywhere the tests run.
+import { execFileSync } from "node:child_process";
 import crypto from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import http2 from "node:http2";
+import os from "node:os";
+import path from "node:path";
 
 export function readBody(req, limit = 1 << 20) {
   return new Promise((resolve, reject) => {
@@ -111,17 +116,12 @@ export function argValue(name, dflt) {
   return i > 0 ? process.argv[i + 1] : dflt;
 }
 
-/** The Worker settings that point its direct push providers at a running fake FCM and fake APNs. */
-export function directProviderVars(fcm, apns) {
-  return {
-    FCM_SERVICE_ACCOUNT: JSON.stringify(fcm.serviceAccount),
-    FCM_BASE_URL: fcm.url,
-    APNS_KEY: apns.key.key,
-    APNS_KEY_ID: apns.key.keyId,
-    APNS_TEAM_ID: apns.key.teamId,
-    APNS_TOPIC: apns.topic,
-    APNS_BASE_URL: apns.url,
-  };
+/**
+ * The Worker settings that send pushes straight to a running fake FCM, for Android and for iOS apps registered with
+ * Firebase (FCM_IOS). There are no direct APNs settings: a Worker cannot reach APNs (docs/push.md).
+ */
+export function directProviderVars(fcm) {
+  return { FCM_SERVICE_ACCOUNT: JSON.stringify(fcm.serviceAccount), FCM_BASE_URL: fcm.url, FCM_IOS: "on" };
 }
 
 /**
@@ -137,4 +137,148 @@ export async function listenLikeAProvider(server, port, host = "127.0.0.1") {
     server.listen(port, host, resolve);
   });
   return `http://${host}:${server.address().port}`;
+}
+
+/**
+ * A throwaway self-signed certificate for 127.0.0.1/localhost, made by openssl at start-up (never committed): Apple's
+ * front end is TLS with ALPN h2, so the fake APNs is too. Clients trust it by passing the returned `cert` as their CA.
+ */
+export function makeTlsCert() {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "fake-tls-"));
+  try {
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        "-keyout",
+        path.join(dir, "key.pem"),
+        "-out",
+        path.join(dir, "cert.pem"),
+      ],
+      { stdio: "ignore" },
+    );
+    return { key: readFileSync(path.join(dir, "key.pem"), "utf8"), cert: readFileSync(path.join(dir, "cert.pem"), "utf8") };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A compact ES256 or RS256 JWS made with node:crypto (the fakes' own clients: fake gorush towards the fake providers). */
+export function signJwt(alg, header, payload, pem) {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const data = `${b64({ alg, typ: "JWT", ...header })}.${b64(payload)}`;
+  const sig =
+    alg === "RS256" ? crypto.sign("RSA-SHA256", Buffer.from(data), pem) : crypto.sign("SHA256", Buffer.from(data), { key: pem, dsaEncoding: "ieee-p1363" });
+  return `${data}.${sig.toString("base64url")}`;
+}
+
+/**
+ * An APNs client as gorush's is (apns2 over Go's HTTP/2): TLS with ALPN h2, one session reused, one ES256 provider
+ * token per key for up to 50 minutes. `push(device, headers, body)` → { status, reason, apnsId }.
+ */
+export function apnsClient({ url, ca, key, topic }) {
+  let session = null;
+  let token = null;
+  const providerToken = () => {
+    const now = Math.floor(Date.now() / 1000);
+    if (!token || now - token.iat > 50 * 60) token = { iat: now, jwt: signJwt("ES256", { kid: key.keyId }, { iss: key.teamId, iat: now }, key.key) };
+    return token.jwt;
+  };
+  const connect = () => {
+    if (session && !session.closed && !session.destroyed) return session;
+    session = http2.connect(url, { ca, ALPNProtocols: ["h2"] });
+    session.on("error", () => {});
+    session.unref();
+    return session;
+  };
+  return {
+    push(device, headers, body) {
+      return new Promise((resolve, reject) => {
+        const req = connect().request({
+          ":method": "POST",
+          ":path": `/3/device/${device}`,
+          authorization: `bearer ${providerToken()}`,
+          "apns-topic": topic,
+          "content-type": "application/json",
+          ...headers,
+        });
+        let status = 0;
+        let apnsId = null;
+        const chunks = [];
+        req.on("response", (h) => {
+          status = h[":status"];
+          apnsId = h["apns-id"] ?? null;
+        });
+        req.on("data", (c) => chunks.push(c));
+        req.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          let reason = null;
+          try {
+            reason = text ? JSON.parse(text).reason : null;
+          } catch {
+            reason = text;
+          }
+          resolve({ status, reason, apnsId });
+        });
+        req.on("error", reject);
+        req.end(body);
+      });
+    },
+    close: () => session?.close(),
+  };
+}
+
+/** An FCM HTTP v1 client as the Firebase Admin SDK in gorush is: service-account assertion → access token → messages:send. */
+export function fcmClient({ url, serviceAccount }) {
+  let access = null;
+  const accessToken = async () => {
+    if (access && access.until > Date.now()) return access.token;
+    const now = Math.floor(Date.now() / 1000);
+    const assertion = signJwt(
+      "RS256",
+      { kid: serviceAccount.private_key_id },
+      {
+        iss: serviceAccount.client_email,
+        sub: serviceAccount.client_email,
+        aud: serviceAccount.token_uri,
+        scope: "https://www.googleapis.com/auth/firebase.messaging",
+        iat: now,
+        exp: now + 3600,
+      },
+      serviceAccount.private_key,
+    );
+    const r = await fetch(serviceAccount.token_uri, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", assertion }),
+    });
+    const b = await r.json();
+    if (!r.ok) throw new Error(`token exchange: ${JSON.stringify(b)}`);
+    access = { token: b.access_token, until: Date.now() + (b.expires_in - 300) * 1000 };
+    return access.token;
+  };
+  return {
+    /** → { ok, status, message (FCM's error text, as the Firebase SDK's error string), name }. */
+    async send(message) {
+      const r = await fetch(`${url}/v1/projects/${serviceAccount.project_id}/messages:send`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${await accessToken()}`, "content-type": "application/json" },
+        body: JSON.stringify({ message }),
+      });
+      const b = await r.json().catch(() => ({}));
+      return { ok: r.ok, status: r.status, name: b.name, message: b.error?.message ?? `unexpected http response with status: ${r.status}` };
+    },
+  };
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // A fake of Google's OAuth2 token endpoint and FCM HTTP v1 `messages:send`, validating what the real ones validate:
 // the RS256 service-account assertion (signature against the key's public half, iss, aud = token endpoint, scope,
-// lifetime), Bearer access tokens, one target per message, string-only data, the 4 KB payload limit. It records
+// lifetime), Bearer access tokens, one target per message, string-only data, an apns block APNs would take (string
+// headers; a background push at priority 5 with content-available and no alert), the 4 KB payload limit. It records
 // every accepted message and can inject 429/5xx (with Retry-After) and dead tokens (404 UNREGISTERED).
 //
 // By hand: node tools/fake-fcm.mjs --port 9101 --key service-account.json
@@ -114,7 +115,17 @@ export async function startFakeFcm({ port = 0, serviceAccount = null, projectId 
     for (const [k, v] of Object.entries(msg.data ?? {})) {
       if (typeof v !== "string") return fcmError(400, "INVALID_ARGUMENT", `Invalid value at 'message.data[${k}]': not a string`);
     }
-    const payloadBytes = Buffer.byteLength(JSON.stringify({ data: msg.data ?? {}, notification: msg.notification ?? {} }));
+    // The apns block is handed to Apple as it is (headers and aps): refuse what APNs would refuse for it.
+    if (msg.apns !== undefined) {
+      const h = msg.apns.headers ?? {};
+      if (Object.values(h).some((v) => typeof v !== "string"))
+        return fcmError(400, "INVALID_ARGUMENT", "Invalid value at 'message.apns.headers': not a string");
+      const aps = msg.apns.payload?.aps;
+      if (h["apns-push-type"] === "background" && (h["apns-priority"] === "10" || aps?.["content-available"] !== 1 || aps?.alert || aps?.sound)) {
+        return fcmError(400, "INVALID_ARGUMENT", "Request contains an invalid argument.", "INVALID_ARGUMENT");
+      }
+    }
+    const payloadBytes = Buffer.byteLength(JSON.stringify({ data: msg.data ?? {}, notification: msg.notification ?? {}, apns: msg.apns?.payload ?? {} }));
     if (payloadBytes > MAX_PAYLOAD) return fcmError(400, "INVALID_ARGUMENT", "Message is too big", "INVALID_ARGUMENT");
     const fault = fake.faults.next();
     if (fault) {

@@ -6,7 +6,8 @@ import { probes } from "../../schema/probes";
 import { eventInsert } from "../events/store";
 import { ApiError } from "../lib/errors";
 import { newRouter } from "../lib/hono";
-import { isUuid, newId } from "../lib/ids";
+import { newId } from "../lib/ids";
+import { adoptProbe, clientIdKey, isAdoptableClientId, probeLoginRow } from "../ooni/adoption";
 import { errorResponses, jsonBody, jsonContent } from "../lib/openapi";
 import { actorOf, principal, requireOperator } from "./middleware";
 import { hashPassword, secretsEqual, verifyPassword } from "./passwords";
@@ -32,12 +33,14 @@ authRoutes.openapi(
     const { username, password } = c.req.valid("json");
     const { db, settings, clock } = c.var.services;
     let who: Principal | null = null;
-    if (isUuid(username)) {
-      const row = await db
-        .select({ id: probes.id, hash: probes.passwordHash, lastSeenAt: probes.lastSeenAt })
-        .from(probes)
-        .where(eq(probes.id, username.toLowerCase()))
-        .get();
+    if (username !== settings.adminUsername && isAdoptableClientId(username)) {
+      // A client id, ours or OONI's: an id never seen here is adopted (functions/ooni/adoption.ts).
+      const id = clientIdKey(username);
+      let row = await probeLoginRow(db, id);
+      if (!row) {
+        await adoptProbe(db, id, password, clock.now().toISOString());
+        row = await probeLoginRow(db, id);
+      }
       if (row?.hash && (await verifyPassword(password, row.hash))) {
         who = devicePrincipal("probe", row.id);
         // "Last seen" has minutes of resolution: refresh it after the response, and only when it is stale,

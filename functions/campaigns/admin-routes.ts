@@ -13,6 +13,9 @@ import { errorResponses, jsonBody, jsonContent } from "../lib/openapi";
 import { jobKind, jobView, requestHash, runView, scheduleFromBody } from "./jobs";
 import { storedSchedule, upcoming } from "./schedule";
 import { normalizeTarget, targetConditions } from "./targeting";
+// OONI: CAMPAIGN_TESTS allowlist and per-run check-ins/measurements (functions/ooni).
+import { assertCampaignTest } from "../ooni/campaign-tests";
+import { campaignReach } from "../ooni/campaign-reach";
 
 export const campaignAdminRoutes = newRouter();
 
@@ -39,6 +42,7 @@ campaignAdminRoutes.openapi(
   }),
   async (c) => {
     const body = c.req.valid("json");
+    assertCampaignTest(c.env, body);
     const idemKey = c.req.valid("header")["idempotency-key"] ?? null;
     const { db, clock } = c.var.services;
     const me = principal(c);
@@ -80,6 +84,7 @@ campaignAdminRoutes.openapi(
           arguments: kind === "task" ? JSON.stringify(body.task!.arguments) : null,
           alertMessage: kind === "alert" ? body.alert!.message : null,
           alertExtra: kind === "alert" ? JSON.stringify(body.alert!.extra) : null,
+          features: body.features ? JSON.stringify(body.features) : null,
           target: JSON.stringify(target),
           state: "active",
           rolloutPerMinute: body.rollout_per_minute ?? null,
@@ -126,6 +131,7 @@ campaignAdminRoutes.openapi(
   }),
   async (c) => {
     const body = c.req.valid("json");
+    assertCampaignTest(c.env, body);
     const { db, clock } = c.var.services;
     const now = clock.now().getTime();
     const schedule = scheduleFromBody(body.schedule, now);
@@ -184,9 +190,10 @@ campaignAdminRoutes.openapi(
 
 /** Push outcomes of a campaign from its delivery log (the push.* events). */
 function deliveryCounts(rows: { type: string; expired: number | null; n: number }[]) {
-  const d = { sent: 0, failed: 0, token_expired: 0, deferred: 0, skipped: 0, retried: 0 };
+  const d = { sent: 0, accepted: 0, failed: 0, token_expired: 0, deferred: 0, skipped: 0, retried: 0 };
   for (const r of rows) {
     if (r.type === "push.sent") d.sent += r.n;
+    else if (r.type === "push.accepted") d.accepted += r.n;
     else if (r.type === "push.failed" && r.expired) d.token_expired += r.n;
     else if (r.type === "push.failed") d.failed += r.n;
     else if (r.type === "push.deferred") d.deferred += r.n;
@@ -229,10 +236,15 @@ campaignAdminRoutes.openapi(
     for (const r of counts) taskCounts[r.state] = r.n;
     const next = job.nextRunAt && (job.state === "active" || job.state === "paused") ? Date.parse(job.nextRunAt) : null;
     const up = next === null ? [] : upcoming(storedSchedule(job.schedule, Date.parse(job.startAt)), Math.max(next, 0), 5).map(iso);
+    const reach = await campaignReach(
+      db,
+      job.id,
+      runs.map((r) => r.id),
+    );
     return c.json(
       {
         ...jobView(job),
-        runs: runs.map(runView),
+        runs: runs.map((r) => ({ ...runView(r), ...reach.get(r.id) })),
         task_counts: taskCounts,
         delivery: deliveryCounts(delivery),
         upcoming_runs: up,

@@ -4,7 +4,13 @@ import type { PushResult } from "../push/types";
  * Provider-agnostic dispatch decisions, pure: what to do with a PushResult, when to retry, when a probe's push is
  * due within its run. Every provider maps its answers to PushResult; these rules apply the same way to all.
  */
-export type Decision = { action: "sent" } | { action: "retry"; atMs: number } | { action: "token-expired" } | { action: "failed"; reason: string };
+export type Decision =
+  | { action: "sent" }
+  /** Handed to a gateway that queues without telling (PushResult "accepted"): the task is notified, not counted as sent. */
+  | { action: "accepted" }
+  | { action: "retry"; atMs: number }
+  | { action: "token-expired" }
+  | { action: "failed"; reason: string };
 
 export const BACKOFF_BASE_MS = 2_000;
 export const BACKOFF_CAP_MS = 15 * 60_000;
@@ -22,6 +28,8 @@ export function decide(result: PushResult, attempt: number, maxAttempts: number,
   switch (result.outcome) {
     case "sent":
       return { action: "sent" };
+    case "accepted":
+      return { action: "accepted" };
     case "token-expired":
       return { action: "token-expired" };
     case "rejected":

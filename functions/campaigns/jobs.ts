@@ -52,6 +52,7 @@ export function jobView(r: JobRow) {
     last_run_at: r.lastRunAt,
     creation_time: r.createdAt,
     created_by: r.createdBy,
+    features: r.features ? (JSON.parse(r.features) as Record<string, boolean>) : null,
   };
 }
 

@@ -36,6 +36,8 @@ import { type FieldErrors, fieldErrors, safeNext } from "./lib/forms";
 import { schedulePreview } from "./lib/schedule-text";
 import { minionFleet, minionStatus } from "./minions";
 import { CampaignPage } from "./pages/campaign";
+import { campaignReach } from "../ooni/campaign-reach";
+import { CampaignMeasurements } from "../ooni/console";
 import { type DryRunResult, NewCampaignPage } from "./pages/campaign-new";
 import { CampaignsPage } from "./pages/campaigns";
 import { MinionPage, MinionsPage } from "./pages/minions";
@@ -301,6 +303,11 @@ export function consoleRoutes(api: ApiClient, surfacePages: readonly ConsolePage
     if (!q.success) throw new ApiError("bad_request", "That page of the delivery log does not exist.");
     const [detail, deliveries] = await Promise.all([campaignDetail(db, jobId), listEvents(db, q.data)]);
     if (!detail) throw new ApiError("not_found", "There is no campaign with that id.");
+    const reach = await campaignReach(
+      db,
+      jobId,
+      detail.runs.map((r) => r.id),
+    ); // OONI (functions/ooni)
     const done = c.req.query("done");
     return render(
       c,
@@ -311,6 +318,7 @@ export function consoleRoutes(api: ApiClient, surfacePages: readonly ConsolePage
         deliveries={deliveries}
         cursor={cursor}
         flash={done ? (DONE[done] ?? null) : null}
+        ooni={<CampaignMeasurements runs={detail.runs} reach={reach} />}
       />,
     );
   });

@@ -1,4 +1,5 @@
-import { cachedSettings, readInt, readUrl } from "../lib/config";
+import { cachedSettings, readBool, readInt, readUrl } from "../lib/config";
+import { ApiError } from "../lib/errors";
 import type { ApnsKey } from "./apns";
 import { type Budget, DEFAULT_BUDGETS } from "./budget";
 import { parseServiceAccount, type ServiceAccount } from "./fcm";
@@ -10,9 +11,12 @@ import { log } from "../lib/log";
  * provider is reported unavailable (the reason is logged once per isolate) and its probes pull their tasks.
  */
 export type PushConfig = {
-  gorush: { url: string; authorization: string | null; iosTopic: string; androidClickAction: string } | null;
-  fcm: { account: ServiceAccount; baseUrl: string } | null;
-  apns: (ApnsKey & { topic: string; baseUrl: string }) | null;
+  /** `sync`: the gateway runs with core.sync: true (GORUSH_SYNC), so its answers report failed pushes (docs/push.md). */
+  gorush: { url: string; authorization: string | null; iosTopic: string; androidClickAction: string; sync: boolean } | null;
+  /** `ios`: the app registers with Firebase on iOS too (FCM_IOS), so iOS tokens are FCM tokens and FCM carries iOS pushes. */
+  fcm: { account: ServiceAccount; baseUrl: string; ios: boolean } | null;
+  /** An APNs key, minted into provider tokens by durable-objects/push-credentials.ts; no push goes to APNs from here. */
+  apns: (ApnsKey & { topic: string }) | null;
   timeoutMs: number;
   maxAttempts: number;
   budgets: Record<"ios" | "android", Budget>;
@@ -20,11 +24,35 @@ export type PushConfig = {
 };
 
 /**
+ * Why this configuration cannot deliver, or null. Apple's provider API is HTTP/2 only (ALPN h2), and a Worker has no
+ * way to speak it: fetch() talks HTTP/1.1 to origins (against an HTTP/2-only server it hangs until its timeout),
+ * cloudflare:sockets offers no ALPN, node:tls refuses ALPNProtocols and node:http2.connect is not implemented
+ * (test/e2e/push-ios-paths.test.mjs shows each inside workerd). So an APNs key without a gateway is refused at the
+ * first use (cron start, a push) instead of timing out push after push in production.
+ */
+export function undeliverable(
+  env: Pick<Env, "GORUSH_URL"> & Partial<Record<"APNS_KEY" | "APNS_KEY_ID" | "APNS_TEAM_ID" | "APNS_TOPIC" | "FCM_IOS" | "FCM_SERVICE_ACCOUNT", string>>,
+): string | null {
+  if (!env.GORUSH_URL && [env.APNS_KEY, env.APNS_KEY_ID, env.APNS_TEAM_ID, env.APNS_TOPIC].some((p) => p)) {
+    return (
+      "APNS_* is set without GORUSH_URL, but a Worker cannot deliver to APNs (HTTP/2 only; a Worker's fetch speaks HTTP/1.1): " +
+      "give the APNs key to a gorush gateway and set GORUSH_URL, or register the iOS app with Firebase and set FCM_IOS=on (docs/push.md)"
+    );
+  }
+  if (!env.GORUSH_URL && readBool(env, "FCM_IOS", false) && !env.FCM_SERVICE_ACCOUNT) return "setting FCM_IOS=on needs FCM_SERVICE_ACCOUNT";
+  return null;
+}
+
+/**
  * Push settings in the one dialect (lib/config.ts): a malformed knob is `misconfigured`, as everywhere. A provider
  * credential that is present but unusable switches that provider off, with the reason logged, so its probes pull.
  */
 export const pushConfigFrom = cachedSettings((env: Env): PushConfig => {
+  const refused = undeliverable(env);
+  if (refused) throw new ApiError("misconfigured", refused);
   const problems: string[] = [];
+  const gorushSync = readBool(env, "GORUSH_SYNC", false);
+  const fcmIos = readBool(env, "FCM_IOS", false);
   let gorush: PushConfig["gorush"] = null;
   if (env.GORUSH_URL) {
     try {
@@ -33,6 +61,7 @@ export const pushConfigFrom = cachedSettings((env: Env): PushConfig => {
         authorization: env.GORUSH_AUTHORIZATION || null,
         iosTopic: env.GORUSH_IOS_TOPIC ?? "",
         androidClickAction: env.GORUSH_ANDROID_CLICK_ACTION ?? "",
+        sync: gorushSync,
       };
     } catch {
       problems.push("GORUSH_URL must be an absolute URL");
@@ -41,7 +70,11 @@ export const pushConfigFrom = cachedSettings((env: Env): PushConfig => {
   let fcm: PushConfig["fcm"] = null;
   if (env.FCM_SERVICE_ACCOUNT) {
     try {
-      fcm = { account: parseServiceAccount(env.FCM_SERVICE_ACCOUNT), baseUrl: readUrl(env, "FCM_BASE_URL", "https://fcm.googleapis.com") };
+      fcm = {
+        account: parseServiceAccount(env.FCM_SERVICE_ACCOUNT),
+        baseUrl: readUrl(env, "FCM_BASE_URL", "https://fcm.googleapis.com"),
+        ios: fcmIos,
+      };
     } catch (e) {
       problems.push(String((e as Error).message));
     }
@@ -54,7 +87,6 @@ export const pushConfigFrom = cachedSettings((env: Env): PushConfig => {
       keyId: env.APNS_KEY_ID!,
       teamId: env.APNS_TEAM_ID!,
       topic: env.APNS_TOPIC!,
-      baseUrl: readUrl(env, "APNS_BASE_URL", "https://api.push.apple.com"),
     };
   } else if (apnsParts.some((p) => p)) {
     problems.push("APNs needs all of APNS_KEY, APNS_KEY_ID, APNS_TEAM_ID and APNS_TOPIC");
@@ -82,15 +114,15 @@ export const pushConfigFrom = cachedSettings((env: Env): PushConfig => {
 });
 
 /**
- * Routing: a gorush gateway, when configured, carries everything (it holds its own credentials); otherwise
- * Android goes to FCM and iOS to APNs when their credentials are set. Anything else has no push channel
- * and pulls its tasks (GET /api/v1/tasks).
+ * Routing: a gorush gateway, when configured, carries everything (it holds its own credentials and speaks HTTP/2 to
+ * Apple); otherwise Android goes to FCM, and iOS too when the app registers with Firebase (FCM_IOS). Anything else
+ * has no push channel and pulls its tasks (GET /api/v1/tasks).
  */
-export function chooseProvider(config: Pick<PushConfig, "gorush" | "fcm" | "apns">, platform: string): ProviderName | null {
+export function chooseProvider(config: Pick<PushConfig, "gorush" | "fcm">, platform: string): ProviderName | null {
   const p = platform.toLowerCase();
   if (p !== "android" && p !== "ios") return null;
   if (config.gorush) return "gorush";
   if (p === "android" && config.fcm) return "fcm";
-  if (p === "ios" && config.apns) return "apns";
+  if (p === "ios" && config.fcm?.ios) return "fcm";
   return null;
 }

@@ -1,7 +1,8 @@
 import { importPKCS8, SignJWT } from "jose";
 import { z } from "zod";
 import type { Clock } from "../lib/clock";
-import { networkFailure, oversize, pushData, retryAfterMs } from "./payload";
+import { apnsRequest } from "./apns";
+import { apnsExpiration, networkFailure, oversize, PUSH_TTL_S, pushData, retryAfterMs } from "./payload";
 import type { PushMessage, PushProvider, PushResult, PushTarget } from "./types";
 
 /** The fields of a Google service-account key file (FCM_SERVICE_ACCOUNT) that the HTTP v1 flow needs. */
@@ -66,13 +67,25 @@ export async function exchangeAssertion(
   return { token: body.access_token, expiresAt: clock.now().getTime() + body.expires_in * 1000 };
 }
 
-/** A data message: the app wakes, reads task_id/pingback_url, and fetches its task. */
-export function fcmBody(target: PushTarget, m: PushMessage): string {
+/**
+ * One message per device, carrying the one payload (payload.ts pushData) as FCM `data`. Android: a data message
+ * (priority high for tasks so a dozing device wakes), an alert's text as `notification.body`. iOS (an app registered
+ * with Firebase, whose token is an FCM registration token): FCM hands the `apns` block to Apple over HTTP/2, so it
+ * carries what a direct APNs request would (apns.ts apnsRequest: background push at priority 5 for tasks), and FCM
+ * puts the data keys beside `aps`. Both expire after PUSH_TTL_S.
+ */
+export function fcmBody(target: PushTarget, m: PushMessage, nowMs: number): string {
   const data = pushData(m);
+  if (target.platform.toLowerCase() === "ios") {
+    const apns = apnsRequest(m);
+    const { aps } = JSON.parse(apns.body) as { aps: unknown };
+    const headers = { ...apns.headers, "apns-expiration": String(apnsExpiration(nowMs)) };
+    return JSON.stringify({ message: { token: target.token, data, apns: { headers, payload: { aps } } } });
+  }
   const message: Record<string, unknown> = {
     token: target.token,
     data,
-    android: { priority: m.kind === "task" ? "high" : "normal", ttl: "3600s" },
+    android: { priority: m.kind === "task" ? "high" : "normal", ttl: `${PUSH_TTL_S}s` },
   };
   if (m.kind === "alert" && m.message) message.notification = { body: m.message };
   return JSON.stringify({ message });
@@ -131,7 +144,7 @@ export class FcmProvider implements PushProvider {
   ) {}
 
   async send(target: PushTarget, message: PushMessage): Promise<PushResult> {
-    const body = fcmBody(target, message);
+    const body = fcmBody(target, message, this.opts.clock.now().getTime());
     const tooBig = oversize("fcm", body);
     if (tooBig) return tooBig;
     const url = `${this.opts.baseUrl.replace(/\/+$/, "")}/v1/projects/${encodeURIComponent(this.opts.projectId)}/messages:send`;

@@ -1,19 +1,45 @@
-import { apnsCollapseId, retryAfterMs } from "./payload";
+import { type Clock, systemClock } from "../lib/clock";
+import { APNS_DEAD_TOKEN_REASONS } from "./apns";
+import { apnsCollapseId, apnsExpiration, PUSH_TTL_S, pushData, retryAfterMs } from "./payload";
 import type { PushMessage, PushProvider, PushResult, PushTarget } from "./types";
 
 export { retryAfterMs };
 
-/** gorush's per-token errors that mean the token is dead (APNs and FCM wording): mark it expired, never retry. */
-export const DEAD_TOKEN_ERRORS = ["Unregistered", "BadDeviceToken", "NotRegistered", "InvalidRegistration"];
-/** Per-token errors that are about the provider's state, not the message: try again later. */
-const TRANSIENT_ERRORS = /TooManyRequests|ServiceUnavailable|InternalServerError|Unavailable|Internal|Shutdown|timeout|QuotaExceeded/i;
+/**
+ * gorush's per-token error texts that mean the token is dead, as the direct providers judge them: APNs reasons
+ * verbatim (gorush logs apns2's `Reason`), FCM HTTP v1's messages (gorush 1.18+ logs the Firebase SDK's error text:
+ * UNREGISTERED is "Requested entity was not found.", a malformed token INVALID_ARGUMENT "The registration token is
+ * not a valid FCM registration token"), and the legacy FCM codes older gorush logged.
+ */
+const DEAD_TOKEN_ERRORS = new RegExp(
+  [
+    ...APNS_DEAD_TOKEN_REASONS.map((r) => `^${r}$`),
+    "Requested entity was not found",
+    "registration token is not a valid FCM registration token",
+    "^NotRegistered$",
+    "^InvalidRegistration$",
+  ].join("|"),
+);
+/** Per-token errors about the provider's state, not the message (APNs reasons, FCM v1 texts, gorush's queue): try later. */
+const TRANSIENT_ERRORS =
+  /TooManyRequests|ServiceUnavailable|InternalServerError|Shutdown|Quota exceeded|QUOTA_EXCEEDED|currently unavailable|Internal error|deadline exceeded|timeout|max capacity reached/i;
+
+export function isDeadTokenError(error: string): boolean {
+  return DEAD_TOKEN_ERRORS.test(error.trim());
+}
 
 export type GorushOptions = {
   url: string;
   authorization?: string | null;
   iosTopic?: string;
   androidClickAction?: string;
+  /**
+   * The gateway runs with core.sync: true, so its answer carries a failed-push log for every push it could not
+   * deliver. Without it gorush answers before pushing: the push is only "accepted" (docs/push.md).
+   */
+  sync?: boolean;
   timeoutMs?: number;
+  clock?: Clock;
   /** Defaults to the global fetch; tests pass their own so they never touch a global other tests share. */
   fetcher?: typeof fetch;
 };
@@ -21,51 +47,101 @@ export type GorushOptions = {
 const PLATFORM: Record<string, number> = { ios: 1, android: 2, huawei: 3 };
 
 export function gorushPlatform(platform: string): number | null {
-  return PLATFORM[platform] ?? null;
+  return PLATFORM[platform.toLowerCase()] ?? null;
 }
 
-/** The request body OONI Orchestra sent (reference/ooni.md §1.8), with the pingback URL in the data. */
-export function gorushBody(target: PushTarget, message: PushMessage, opts: Pick<GorushOptions, "iosTopic" | "androidClickAction">) {
+/**
+ * One notification for one token, carrying the payload the direct providers carry (payload.ts pushData) as gorush
+ * turns its fields into an APNs request or an FCM HTTP v1 message:
+ * - iOS task: `push_type: background` + `priority: normal` (gorush's apns2 would otherwise send apns-push-type alert
+ *   at priority 10), `content_available`, no message (no alert); iOS alert: `push_type: alert`, `priority: high`.
+ *   Both with the topic, `expiration` and the collapse id.
+ * - Android: `priority: high` for tasks (gorush copies it to android.priority), `android.ttl`; an alert's text as
+ *   `message` (gorush makes it the notification body) and the click action in `android.notification.click_action`,
+ *   where FCM v1 reads it. No `notification` object: an empty one is not a data message.
+ * `notif_id` comes back on any failed-push log entry.
+ */
+export function gorushBody(
+  target: PushTarget,
+  message: PushMessage,
+  opts: Pick<GorushOptions, "iosTopic" | "androidClickAction">,
+  nowMs: number,
+  notifId: string,
+) {
   const platform = gorushPlatform(target.platform);
-  const ios = platform === 1;
-  const collapseId = ios ? apnsCollapseId(message) : undefined;
-  const data =
-    message.kind === "task"
-      ? { type: "run_task", payload: { task_id: message.taskId, pingback_url: message.pingbackUrl, ...(message.data ?? {}) } }
-      : { type: message.data?.href ? "open_href" : "default", payload: { ...(message.data ?? {}), pingback_url: message.pingbackUrl } };
+  const task = message.kind === "task";
+  const common = { notif_id: notifId, tokens: [target.token], platform, data: pushData(message) };
+  if (platform === 1) {
+    const collapseId = apnsCollapseId(message);
+    return {
+      notifications: [
+        {
+          ...common,
+          topic: opts.iosTopic ?? "",
+          push_type: task ? "background" : "alert",
+          priority: task ? "normal" : "high",
+          ...(task ? { content_available: true } : { message: message.message ?? "" }),
+          expiration: apnsExpiration(nowMs),
+          ...(collapseId ? { collapse_id: collapseId } : {}),
+        },
+      ],
+    };
+  }
+  const clickAction = !task && opts.androidClickAction ? { notification: { click_action: opts.androidClickAction } } : {};
   return {
     notifications: [
       {
-        tokens: [target.token],
-        platform,
-        message: message.kind === "alert" ? (message.message ?? "") : "",
-        topic: ios ? (opts.iosTopic ?? "") : "",
-        to: "",
-        data,
-        content_available: message.kind === "task",
-        notification: platform === 2 && opts.androidClickAction ? { click_action: opts.androidClickAction } : {},
-        // gorush's iOS field for apns-collapse-id (Android gets no collapse key: payload.ts apnsCollapseId).
-        ...(collapseId ? { collapse_id: collapseId } : {}),
+        ...common,
+        priority: task ? "high" : "normal",
+        ...(task ? {} : { message: message.message ?? "" }),
+        android: { ttl: `${PUSH_TTL_S}s`, ...clickAction },
       },
     ],
   };
 }
 
-type GorushLog = { type?: string; platform?: string; token?: string; message?: string; error?: string };
+type GorushLog = { notif_id?: string; type?: string; platform?: string; token?: string; message?: string; error?: string };
+type GorushAnswer = { success?: string; counts?: number; logs?: GorushLog[] | null };
+
+/**
+ * gorush's 200 answer onto a PushResult, for a request of one notification with one token. gorush hides tokens in its
+ * logs by default (log.hide_token), so a failed-push entry is matched by our notif_id, or is ours because it is the only
+ * notification; `counts` 0 means gorush dropped it (its platform is not enabled there).
+ */
+export function mapGorushAnswer(body: GorushAnswer, notifId: string, sync: boolean, platform: string): PushResult {
+  const status = 200;
+  const failure = (body.logs ?? []).find((l) => l.type === "failed-push" && (l.notif_id === undefined || l.notif_id === notifId));
+  if (failure) {
+    const error = failure.error || "failed-push";
+    if (isDeadTokenError(error)) return { outcome: "token-expired", provider: "gorush", status, error };
+    if (TRANSIENT_ERRORS.test(error)) return { outcome: "retry", provider: "gorush", status, error };
+    return { outcome: "rejected", provider: "gorush", status, error };
+  }
+  if (body.success !== "ok" || typeof body.counts !== "number") {
+    return { outcome: "retry", provider: "gorush", status, error: `unexpected gateway answer: ${JSON.stringify(body).slice(0, 200)}` };
+  }
+  if (body.counts === 0) {
+    return { outcome: "rejected", provider: "gorush", status, error: `gorush took nothing (counts 0): is ${platform} enabled in the gateway?` };
+  }
+  if (!sync) return { outcome: "accepted", provider: "gorush", status, error: "queued by gorush; without core.sync it does not report delivery" };
+  return { outcome: "sent", provider: "gorush", status };
+}
 
 export class GorushProvider implements PushProvider {
   readonly name = "gorush" as const;
   constructor(private readonly opts: GorushOptions) {}
 
   async send(target: PushTarget, message: PushMessage): Promise<PushResult> {
+    const clock = this.opts.clock ?? systemClock;
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (this.opts.authorization) headers.authorization = this.opts.authorization;
+    const notifId = message.taskId ?? crypto.randomUUID();
     let res: Response;
     try {
       res = await (this.opts.fetcher ?? fetch)(`${this.opts.url}/api/push`, {
         method: "POST",
         headers,
-        body: JSON.stringify(gorushBody(target, message, this.opts)),
+        body: JSON.stringify(gorushBody(target, message, this.opts, clock.now().getTime(), notifId)),
         signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000),
       });
     } catch (e) {
@@ -78,25 +154,16 @@ export class GorushProvider implements PushProvider {
         provider: this.name,
         status: res.status,
         error: text.slice(0, 300) || `HTTP ${res.status}`,
-        retryAfterMs: retryAfterMs(res.headers.get("retry-after")),
+        retryAfterMs: retryAfterMs(res.headers.get("retry-after"), clock.now().getTime()),
       };
     }
     if (res.status !== 200) return { outcome: "rejected", provider: this.name, status: res.status, error: text.slice(0, 300) || `HTTP ${res.status}` };
-    let body: { success?: string; counts?: number; logs?: GorushLog[] } = {};
+    let body: GorushAnswer;
     try {
       body = JSON.parse(text);
     } catch {
       return { outcome: "retry", provider: this.name, status: res.status, error: "gateway answered 200 with a body that is not JSON" };
     }
-    // Per-token failures show up in logs only when gorush runs with core.sync: true.
-    const failure = (body.logs ?? []).find((l) => (l.token === undefined || l.token === target.token) && (l.error || l.type === "failed-push"));
-    if (failure) {
-      const err = failure.error || failure.message || "failed-push";
-      if (DEAD_TOKEN_ERRORS.some((d) => err.includes(d))) return { outcome: "token-expired", provider: this.name, status: res.status, error: err };
-      if (TRANSIENT_ERRORS.test(err)) return { outcome: "retry", provider: this.name, status: res.status, error: err };
-      return { outcome: "rejected", provider: this.name, status: res.status, error: err };
-    }
-    if (body.success !== "ok") return { outcome: "retry", provider: this.name, status: res.status, error: `unexpected gateway answer: ${text.slice(0, 200)}` };
-    return { outcome: "sent", provider: this.name, status: res.status };
+    return mapGorushAnswer(body ?? {}, notifId, this.opts.sync ?? false, target.platform);
   }
 }

@@ -1,5 +1,4 @@
 import { systemClock } from "../lib/clock";
-import { ApnsProvider } from "./apns";
 import { chooseProvider, type PushConfig, pushConfigFrom } from "./config";
 import { FcmProvider } from "./fcm";
 import { GorushProvider } from "./gorush";
@@ -41,7 +40,7 @@ export function selectProvider(env: Env, target: PushTarget, config: PushConfig 
   const timeoutMs = config.timeoutMs;
   switch (chooseProvider(config, target.platform)) {
     case "gorush":
-      return new GorushProvider({ ...config.gorush!, timeoutMs });
+      return new GorushProvider({ ...config.gorush!, timeoutMs, clock: systemClock });
     case "fcm":
       return new FcmProvider({
         baseUrl: config.fcm!.baseUrl,
@@ -50,8 +49,6 @@ export function selectProvider(env: Env, target: PushTarget, config: PushConfig 
         clock: systemClock,
         timeoutMs,
       });
-    case "apns":
-      return new ApnsProvider({ baseUrl: config.apns!.baseUrl, topic: config.apns!.topic, tokens: credentials(env), clock: systemClock, timeoutMs });
     default:
       return null;
   }

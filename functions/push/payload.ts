@@ -7,7 +7,11 @@ export function byteLength(s: string): number {
   return new TextEncoder().encode(s).length;
 }
 
-/** The key/values every push carries, whatever the provider: what to do and where to fetch it. */
+/**
+ * The one payload an app receives, whichever provider carried it (docs/push.md "Payload"): flat string key/values,
+ * delivered as FCM `data` on Android and as top-level keys beside `aps` on iOS (direct FCM, FCM's apns block and
+ * gorush alike). `type` is "run_task" (with `task_id`) or "alert"; `pingback_url` is where to fetch the task or alert.
+ */
 export function pushData(m: PushMessage): Record<string, string> {
   return {
     ...(m.data ?? {}),
@@ -15,6 +19,14 @@ export function pushData(m: PushMessage): Record<string, string> {
     ...(m.taskId ? { task_id: m.taskId } : {}),
     pingback_url: m.pingbackUrl,
   };
+}
+
+/** How long a provider keeps trying to deliver a push (FCM android.ttl, APNs apns-expiration): an hour, for every path. */
+export const PUSH_TTL_S = 3600;
+
+/** The APNs expiry of a push sent now: an absolute UNIX time in seconds, as apns-expiration and gorush's `expiration` want. */
+export function apnsExpiration(nowMs: number): number {
+  return Math.floor(nowMs / 1000) + PUSH_TTL_S;
 }
 
 /** APNs refuses an apns-collapse-id over 64 bytes. */

@@ -1,9 +1,10 @@
 /**
- * The one push interface. Campaign dispatch talks only to PushProvider; three implementations sit behind it:
- * a gorush-compatible gateway, FCM HTTP v1 and APNs. Each provider maps its own wire answers onto PushResult,
- * so dispatch decides retries, token expiry and logging the same way for all of them.
+ * The one push interface. Campaign dispatch talks only to PushProvider; two implementations sit behind it:
+ * a gorush-compatible gateway and FCM HTTP v1 (which also carries iOS pushes for apps registered with Firebase).
+ * Each provider maps its own wire answers onto PushResult, so dispatch decides retries, token expiry and logging
+ * the same way for all of them. Direct APNs is not a provider: a Worker cannot speak HTTP/2 to Apple (docs/push.md).
  */
-export type ProviderName = "gorush" | "fcm" | "apns";
+export type ProviderName = "gorush" | "fcm";
 
 /** Who to wake: the probe, its platform (android, ios, ...) and its push device token. */
 export type PushTarget = { probeId: string; platform: string; token: string };
@@ -27,8 +28,13 @@ export type PushMessage = {
 };
 
 export type PushResult =
-  /** Accepted by the provider. */
+  /** Accepted by the provider for delivery (FCM answered 200; gorush in sync mode reported no failure for it). */
   | { outcome: "sent"; provider: ProviderName; status: number; providerMessageId?: string }
+  /**
+   * Queued by a gateway that does not say what became of it (gorush without core.sync answers before it pushes).
+   * The probe may have been woken; nothing is counted as delivered, and a dead token cannot be learnt this way.
+   */
+  | { outcome: "accepted"; provider: ProviderName; status: number; error: string }
   /** The provider says this token is dead (Unregistered, BadDeviceToken, ...): mark it expired, never retry. */
   | { outcome: "token-expired"; provider: ProviderName; status: number; error: string }
   /** Temporary (429, 5xx, timeout, network): retry later, no earlier than retryAfterMs when the provider said so. */

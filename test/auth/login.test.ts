@@ -33,7 +33,7 @@ describe("POST /api/v1/login", () => {
       { username: op.username, password: "wrong password!" },
       { username: "admin", password: "wrong" },
       { username: "nobody-here", password: "whatever" },
-      { username: crypto.randomUUID(), password: "whatever" },
+      // An unknown client_id (UUID or OONI token) is adopted instead: test/ooni/adoption.test.ts.
     ]) {
       const r = await call("POST", "/api/v1/login", { json: body });
       expect(r.status, JSON.stringify(body)).toBe(401);

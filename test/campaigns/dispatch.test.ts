@@ -59,8 +59,10 @@ describe("cron → campaign runner → probe scheduler → gateway", () => {
     expect(ts.every((t: any) => t.state === "notified")).toBe(true);
     const n = gw.calls(`${c1}-b`)[0].body.notifications[0];
     const tb = ts.find((t: any) => t.probe_id === b.clientId);
-    expect(n).toMatchObject({ platform: 1, content_available: true, message: "", data: { type: "run_task", payload: { task_id: tb.id } } });
-    expect(n.data.payload.pingback_url).toMatch(/^https:\/\/probes\.example\.org\/api\/v1\/pingback\/[\w-]+\.[\w-]+\.[\w-]+$/);
+    // The one payload shape (docs/push.md), as a silent background push on iOS.
+    expect(n).toMatchObject({ platform: 1, content_available: true, push_type: "background", priority: "normal", data: { type: "run_task", task_id: tb.id } });
+    expect(n).not.toHaveProperty("message");
+    expect(n.data.pingback_url).toMatch(/^https:\/\/probes\.example\.org\/api\/v1\/pingback\/[\w-]+\.[\w-]+\.[\w-]+$/);
     expect(gw.calls(`${c1}-a`)[0].body.notifications[0].platform).toBe(2);
     const types = (await eventsOf({ jobId })).map((e) => e.type);
     expect(types.filter((t) => t === "push.sent")).toHaveLength(2);
@@ -181,12 +183,9 @@ describe("cron → campaign runner → probe scheduler → gateway", () => {
     await settle([p.clientId]);
     expect(await tasksOf(jobId)).toHaveLength(0);
     const [n] = gw.calls(c1).map((c) => c.body.notifications[0]);
-    expect(n).toMatchObject({
-      message: "Censorship event in progress",
-      content_available: false,
-      data: { type: "open_href", payload: { href: "https://ooni.org/x" } },
-    });
-    const pb = await call("GET", new URL(n.data.payload.pingback_url).pathname);
+    expect(n).toMatchObject({ message: "Censorship event in progress", data: { type: "alert", href: "https://ooni.org/x" } });
+    expect(n).not.toHaveProperty("content_available");
+    const pb = await call("GET", new URL(n.data.pingback_url).pathname);
     expect(pb.body).toEqual({ type: "alert", job_id: jobId, message: "Censorship event in progress", extra: { href: "https://ooni.org/x" } });
     expect((await runsOf(jobId))[0].targets).toBe(1);
   });

@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { backoffMs, decide } from "../../functions/campaigns/dispatch";
 import { newPace, schedule } from "../../functions/push/pace";
 import { normalizeTarget, probeMatches } from "../../functions/campaigns/targeting";
-import { GorushProvider, gorushBody, retryAfterMs } from "../../functions/push/gorush";
+import { fixedClock } from "../../functions/lib/clock";
+import { GorushProvider, gorushBody, mapGorushAnswer, retryAfterMs } from "../../functions/push/gorush";
 import type { PushMessage, PushTarget } from "../../functions/push/types";
 
 const android: PushTarget = { probeId: "p1", platform: "android", token: "fcm-token" };
@@ -10,7 +11,16 @@ const ios: PushTarget = { probeId: "p2", platform: "ios", token: "apns-hex" };
 const task: PushMessage = { kind: "task", taskId: "t-1", pingbackUrl: "https://probes.example.org/api/v1/pingback/x.y.z" };
 let fetcher: typeof fetch;
 const provider = (over = {}) =>
-  new GorushProvider({ url: "https://gw.example", iosTopic: "org.openobservatory.ooniprobe", androidClickAction: "OPEN", timeoutMs: 500, fetcher, ...over });
+  new GorushProvider({
+    url: "https://gw.example",
+    iosTopic: "org.openobservatory.ooniprobe",
+    androidClickAction: "OPEN",
+    sync: true,
+    timeoutMs: 500,
+    clock,
+    fetcher,
+    ...over,
+  });
 
 /** The gateway's next answers; returns what it was sent. */
 function gateway(...replies: (Response | Error)[]) {
@@ -24,42 +34,42 @@ function gateway(...replies: (Response | Error)[]) {
   return seen;
 }
 
-describe("gorush request (OONI Orchestra's payload)", () => {
-  it("task push: silent, data {type: run_task, payload: {task_id, pingback_url}}, platform 2 for android", () => {
-    expect(gorushBody(android, task, { androidClickAction: "OPEN" })).toEqual({
-      notifications: [
-        {
-          tokens: ["fcm-token"],
-          platform: 2,
-          message: "",
-          topic: "",
-          to: "",
-          data: { type: "run_task", payload: { task_id: "t-1", pingback_url: task.pingbackUrl } },
-          content_available: true,
-          notification: { click_action: "OPEN" },
-        },
-      ],
-    });
-  });
+const NOW = Date.parse("2026-11-24T12:00:00Z");
+const clock = fixedClock("2026-11-24T12:00:00Z");
+const payload = { type: "run_task", task_id: "t-1", pingback_url: task.pingbackUrl };
 
-  it("alert push to iOS: platform 1, the topic, the message, open_href when extra has href", () => {
-    const body = gorushBody(ios, { kind: "alert", pingbackUrl: "u", message: "hello", data: { href: "https://x" } }, { iosTopic: "topic" });
-    expect(body.notifications[0]).toMatchObject({
+describe("gorush request: the one payload, as gorush turns it into an APNs request or an FCM v1 message", () => {
+  it("an iOS task is a silent background push: push_type background, priority normal, content_available, no message, an hour's expiration", () => {
+    const n = gorushBody(ios, { ...task, collapseId: "t-1" }, { iosTopic: "org.openobservatory.ooniprobe" }, NOW, "t-1").notifications[0];
+    expect(n).toEqual({
+      notif_id: "t-1",
+      tokens: ["apns-hex"],
       platform: 1,
-      topic: "topic",
-      message: "hello",
-      content_available: false,
-      data: { type: "open_href", payload: { href: "https://x", pingback_url: "u" } },
+      topic: "org.openobservatory.ooniprobe",
+      push_type: "background",
+      priority: "normal",
+      content_available: true,
+      expiration: NOW / 1000 + 3600,
+      collapse_id: "t-1",
+      data: payload,
     });
-    expect(gorushBody(ios, { kind: "alert", pingbackUrl: "u", message: "m" }, {}).notifications[0].data.type).toBe("default");
   });
 
-  it("gives iOS pushes gorush's collapse_id and Android pushes no collapse key (FCM keeps at most four per device)", () => {
-    const m: PushMessage = { ...task, collapseId: "t-1" };
-    expect(gorushBody(ios, m, { iosTopic: "topic" }).notifications[0]).toMatchObject({ platform: 1, collapse_id: "t-1" });
-    const a = gorushBody(android, m, {}).notifications[0];
+  it("an Android task is a high-priority data message with an hour's ttl, no notification object and no click action", () => {
+    const n = gorushBody(android, task, { androidClickAction: "OPEN" }, NOW, "t-1").notifications[0];
+    expect(n).toEqual({ notif_id: "t-1", tokens: ["fcm-token"], platform: 2, priority: "high", android: { ttl: "3600s" }, data: payload });
+  });
+
+  it("alerts carry their text; on Android the click action goes where FCM v1 reads it (android.notification.click_action)", () => {
+    const alert: PushMessage = { kind: "alert", pingbackUrl: "u", message: "hello", data: { href: "https://x" }, collapseId: "job:1" };
+    const a = gorushBody(android, alert, { androidClickAction: "OPEN" }, NOW, "n1").notifications[0];
+    expect(a).toMatchObject({ message: "hello", priority: "normal", android: { ttl: "3600s", notification: { click_action: "OPEN" } } });
+    expect(a).not.toHaveProperty("notification");
     expect(a).not.toHaveProperty("collapse_id");
-    expect(a).not.toHaveProperty("collapse_key");
+    const i = gorushBody(ios, alert, { iosTopic: "topic" }, NOW, "n1").notifications[0];
+    expect(i).toMatchObject({ push_type: "alert", priority: "high", message: "hello", collapse_id: "job:1" });
+    expect(i).not.toHaveProperty("content_available");
+    expect(i.data).toEqual({ href: "https://x", type: "alert", pingback_url: "u" });
   });
 
   it("posts to {GORUSH_URL}/api/push with JSON, the optional Authorization header and a timeout signal", async () => {
@@ -69,13 +79,43 @@ describe("gorush request (OONI Orchestra's payload)", () => {
     expect(seen[0].init.method).toBe("POST");
     expect(seen[0].init.headers).toMatchObject({ "content-type": "application/json", authorization: "Basic dTpw" });
     expect(seen[0].init.signal).toBeInstanceOf(AbortSignal);
+    expect(JSON.parse(String(seen[0].init.body)).notifications[0].notif_id).toBe("t-1");
   });
 });
 
+/** A failed-push log entry as a default gorush writes it: the token hidden (log.hide_token), our notif_id. */
+const failed = (error: string, platform = "android") => ({
+  notif_id: "t-1",
+  type: "failed-push",
+  platform,
+  token: "**********a1b2c3**********",
+  message: "",
+  error,
+});
+
 describe("gorush answers → PushResult", () => {
-  it.each(["Unregistered", "BadDeviceToken", "NotRegistered", "InvalidRegistration"])("sync-mode log error %s → token-expired", async (error) => {
-    gateway(Response.json({ counts: 1, logs: [{ type: "failed-push", platform: "android", token: "fcm-token", message: "x", error }], success: "ok" }));
-    expect(await provider().send(android, task)).toMatchObject({ outcome: "token-expired", error });
+  it.each([
+    ["android", "Requested entity was not found."],
+    ["android", "The registration token is not a valid FCM registration token"],
+    ["ios", "Unregistered"],
+    ["ios", "BadDeviceToken"],
+    ["ios", "DeviceTokenNotForTopic"],
+    ["android", "NotRegistered"],
+  ])("a %s failed-push %s, token hidden, marks the token expired", async (platform, error) => {
+    gateway(Response.json({ counts: 1, logs: [failed(error, platform)], success: "ok" }));
+    expect(await provider().send(platform === "ios" ? ios : android, task)).toMatchObject({ outcome: "token-expired", error });
+  });
+
+  it("without core.sync there are no logs: the push is accepted by the gateway, never counted as sent", () => {
+    expect(mapGorushAnswer({ counts: 1, logs: [], success: "ok" }, "t-1", false, "android")).toMatchObject({ outcome: "accepted" });
+    expect(mapGorushAnswer({ counts: 1, logs: [], success: "ok" }, "t-1", true, "android")).toMatchObject({ outcome: "sent" });
+  });
+
+  it("counts 0 with success ok (the platform is disabled in gorush) is not a delivery", () => {
+    expect(mapGorushAnswer({ counts: 0, logs: [], success: "ok" }, "t-1", true, "ios")).toMatchObject({
+      outcome: "rejected",
+      error: expect.stringContaining("ios enabled"),
+    });
   });
 
   it("429 and 5xx → retry, with Retry-After in seconds or as an HTTP date", async () => {
@@ -93,16 +133,22 @@ describe("gorush answers → PushResult", () => {
   });
 
   it("400 from the gateway (bad payload) → rejected; transient per-token errors → retry; other per-token errors → rejected", async () => {
-    gateway(Response.json({ message: "Notifications field is empty." }, { status: 400 }));
+    gateway(Response.json({ code: 400, message: "Notifications field is empty." }, { status: 400 }));
     expect(await provider().send(android, task)).toMatchObject({ outcome: "rejected", status: 400 });
-    gateway(Response.json({ counts: 1, logs: [{ type: "failed-push", token: "fcm-token", error: "TooManyRequests" }], success: "ok" }));
-    expect(await provider().send(android, task)).toMatchObject({ outcome: "retry" });
-    gateway(Response.json({ counts: 1, logs: [{ type: "failed-push", token: "fcm-token", error: "PayloadTooLarge" }], success: "ok" }));
-    expect(await provider().send(android, task)).toMatchObject({ outcome: "rejected" });
+    for (const e of ["TooManyRequests", "The service is currently unavailable.", "Quota exceeded for quota metric 'Messages'", "max capacity reached"]) {
+      gateway(Response.json({ counts: 1, logs: [failed(e)], success: "ok" }));
+      expect(await provider().send(android, task)).toMatchObject({ outcome: "retry", error: e });
+    }
+    for (const e of ["PayloadTooLarge", "SenderId mismatch"]) {
+      gateway(Response.json({ counts: 1, logs: [failed(e)], success: "ok" }));
+      expect(await provider().send(android, task)).toMatchObject({ outcome: "rejected", error: e });
+    }
   });
 
   it("a 200 that is not gorush's answer is retried, not trusted", async () => {
     gateway(new Response("<html>proxy</html>", { status: 200 }));
+    expect(await provider().send(android, task)).toMatchObject({ outcome: "retry" });
+    gateway(Response.json({ hello: "world" }));
     expect(await provider().send(android, task)).toMatchObject({ outcome: "retry" });
   });
 });

@@ -29,7 +29,7 @@ async function pushedTask() {
     async () => (await tasksOf(jobId)).filter((t: any) => t.state === "notified").length > 0 && tasksOf(jobId),
     "the task to be notified",
   );
-  return { probe, jobId, task, pingback: push.body.notifications[0].data.payload.pingback_url as string };
+  return { probe, jobId, task, pingback: push.body.notifications[0].data.pingback_url as string };
 }
 
 const path = (url: string) => new URL(url).pathname;

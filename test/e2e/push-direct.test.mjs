@@ -1,31 +1,30 @@
-// Direct push end to end: `wrangler dev` with no gorush gateway, FCM and APNs credentials pointing at the fakes in
-// tools/ (which check signatures, claims, headers and sizes as Google and Apple do). One campaign targets Android and
-// iOS probes; each push carries a working pingback URL; a stretch of 429s delays the run without losing or doubling
-// anything; dead tokens are marked and skipped by the next run.
+// Direct push end to end: `wrangler dev` with no gorush gateway, FCM credentials pointing at the fake in tools/ (which
+// checks signatures, claims, headers and sizes as Google does), and FCM_IOS=on: the iOS app registers with Firebase,
+// so FCM carries its pushes too, with an apns block (a Worker cannot reach APNs itself: push-ios-paths.test.mjs).
+// One campaign targets Android and iOS probes; each push carries a working pingback URL; a stretch of 429s delays the
+// run without losing or doubling anything; dead tokens are marked and skipped by the next run.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { startFakeApns } from "../../tools/fake-apns.mjs";
 import { directProviderVars } from "../../tools/fake-common.mjs";
 import { startFakeFcm } from "../../tools/fake-fcm.mjs";
 import { client, SECRETS, startWorker, eventually as waitUntil } from "./harness.mjs";
 
 const eventually = (check, what, timeoutMs = 45_000) => waitUntil(check, what, timeoutMs);
 
-const hex = (n) => n.toString(16).padStart(2, "0").repeat(32);
+/** An FCM registration token of an iPhone (an app registered with Firebase gets one instead of a bare APNs token). */
+const iosFcmToken = (n) => `ios-fcm-token-${n}:APA91b${"x".repeat(40)}`;
 
 describe("direct FCM and APNs delivery (wrangler dev + fake providers)", () => {
   let w;
   let fcm;
-  let apns;
   let call;
   let admin;
   const password = "p".repeat(20) + "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN";
 
   before(async () => {
     fcm = await startFakeFcm();
-    apns = await startFakeApns({ topic: "org.openobservatory.ooniprobe" });
     w = await startWorker({
-      vars: { ...directProviderVars(fcm, apns), PUSH_TIMEOUT_MS: "5000" },
+      vars: { ...directProviderVars(fcm), PUSH_TIMEOUT_MS: "5000" },
     });
     call = client(w.url);
     admin = (await call("POST", "/api/v1/login", { json: { username: "admin", password: SECRETS.ADMIN_PASSWORD } })).body.token;
@@ -33,7 +32,6 @@ describe("direct FCM and APNs delivery (wrangler dev + fake providers)", () => {
   after(async () => {
     await w?.stop();
     await fcm?.stop();
-    await apns?.stop();
   });
 
   async function register(cc, platform, token) {
@@ -63,30 +61,31 @@ describe("direct FCM and APNs delivery (wrangler dev + fake providers)", () => {
   }
   const fireCron = async () => assert.equal((await fetch(`${w.url}/cdn-cgi/handler/scheduled?cron=*+*+*+*+*`)).status, 200);
 
-  it("one campaign reaches Android through FCM and iOS through APNs, each push with a working pingback URL", async () => {
+  it("one campaign reaches Android and iOS through FCM, iOS as a silent background push in the apns block, each push with a working pingback URL", async () => {
     const android = await register("IT", "android", "fcm-token-it-1");
-    const ios = await register("IT", "ios", hex(1));
+    const ios = await register("IT", "ios", iosFcmToken(1));
     const jobId = await campaign("IT", "android + ios");
     await fireCron();
-    await eventually(() => fcm.received.length >= 1 && apns.received.length >= 1, "a push at each provider");
+    await eventually(() => fcm.received.length >= 2, "both pushes at FCM");
     await new Promise((r) => setTimeout(r, 1000));
-    assert.equal(fcm.received.length, 1);
-    assert.equal(apns.received.length, 1);
+    assert.equal(fcm.received.length, 2);
     assert.equal(fcm.tokenRequests, 1, "the access token is minted once and shared");
 
-    const f = fcm.received[0].message;
-    assert.equal(f.token, android.pushToken);
+    const f = fcm.received.find((r) => r.message.token === android.pushToken).message;
     assert.equal(f.data.type, "run_task");
-    const a = apns.received[0];
-    assert.deepEqual([a.device, a.pushType, a.priority], [ios.pushToken, "background", "5"]);
-    assert.equal(a.payload.aps["content-available"], 1);
-    // The iOS push is collapsible by its task (a repeat after a lost answer shows once); FCM gets no collapse key.
-    assert.equal(a.collapseId, a.payload.task_id);
+    assert.deepEqual(f.android, { priority: "high", ttl: "3600s" });
+    const a = fcm.received.find((r) => r.message.token === ios.pushToken).message;
+    assert.deepEqual([a.apns.headers["apns-push-type"], a.apns.headers["apns-priority"]], ["background", "5"]);
+    assert.deepEqual(a.apns.payload, { aps: { "content-available": 1 } });
+    // The iOS push is collapsible by its task (a repeat after a lost answer shows once); Android gets no collapse key.
+    assert.equal(a.apns.headers["apns-collapse-id"], a.data.task_id);
     assert.ok(!JSON.stringify(f).includes("collapse"));
+    // One payload shape on both platforms.
+    assert.deepEqual(Object.keys(a.data).sort(), Object.keys(f.data).sort());
 
     for (const [pingback, probe] of [
       [f.data.pingback_url, android],
-      [a.payload.pingback_url, ios],
+      [a.data.pingback_url, ios],
     ]) {
       assert.ok(pingback.startsWith(`${w.url}/`), pingback);
       const task = await fetch(pingback).then((r) => r.json());
@@ -96,7 +95,10 @@ describe("direct FCM and APNs delivery (wrangler dev + fake providers)", () => {
     const detail = await call("GET", `/api/v1/admin/job/${jobId}`, { token: admin });
     assert.equal(detail.body.delivery.sent, 2);
     const events = await call("GET", `/api/v1/admin/events?job_id=${jobId}&type=push.sent`, { token: admin });
-    assert.deepEqual(events.body.events.map((e) => e.data.provider).sort(), ["apns", "fcm"]);
+    assert.deepEqual(
+      events.body.events.map((e) => e.data.provider),
+      ["fcm", "fcm"],
+    );
     assert.ok(
       events.body.events.every((e) => e.data.provider_message_id),
       "provider message ids are logged",
@@ -125,12 +127,10 @@ describe("direct FCM and APNs delivery (wrangler dev + fake providers)", () => {
 
   it("dead tokens are marked expired and skipped by the next run", async () => {
     const dead = await register("DE", "android", "fcm-token-dead");
-    const deadIos = await register("DE", "ios", hex(7));
+    const deadIos = await register("DE", "ios", iosFcmToken(7));
     const alive = await register("DE", "android", "fcm-token-alive");
     fcm.reset();
-    apns.reset();
-    fcm.markDead([dead.pushToken]);
-    apns.markDead([deadIos.pushToken]);
+    fcm.markDead([dead.pushToken, deadIos.pushToken]);
     await campaign("DE", "first run");
     await fireCron();
     const state = async (p) => (await call("GET", `/api/v1/admin/clients/${p.id}`, { token: admin })).body.token_state;
@@ -138,7 +138,6 @@ describe("direct FCM and APNs delivery (wrangler dev + fake providers)", () => {
     assert.equal(await state(alive), "valid");
 
     fcm.reset();
-    apns.reset();
     const second = await campaign("DE", "second run");
     await fireCron();
     await eventually(() => fcm.received.length >= 1, "the live probe's push");
@@ -147,7 +146,6 @@ describe("direct FCM and APNs delivery (wrangler dev + fake providers)", () => {
       fcm.received.map((r) => r.message.token),
       [alive.pushToken],
     );
-    assert.equal(apns.received.length, 0);
     const skipped = await call("GET", `/api/v1/admin/events?job_id=${second}&type=push.skipped`, { token: admin });
     assert.equal(skipped.body.events.length, 2, "the dead probes were skipped, not pushed");
   });

@@ -1,9 +1,12 @@
 // The fake providers in tools/ must refuse what the real ones refuse, or they would hide bugs.
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
+import http2 from "node:http2";
+import https from "node:https";
 import { after, before, describe, it } from "node:test";
 import { startFakeApns } from "../../tools/fake-apns.mjs";
 import { startFakeFcm } from "../../tools/fake-fcm.mjs";
+import { apnsRequestOf, hideToken, startFakeGorush } from "../../tools/fake-gorush.mjs";
 
 const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
 function sign(alg, header, payload, pem) {
@@ -78,10 +81,42 @@ describe("fake APNs", () => {
   let f;
   before(async () => (f = await startFakeApns()));
   after(() => f.stop());
+
+  it("refuses HTTP/1.1 as Apple does: a client that does not negotiate h2 gets no answer", async () => {
+    const before = f.refusedHttp1;
+    const outcome = await new Promise((resolve) => {
+      const req = https.request(`${f.url}/3/device/${"ab".repeat(32)}`, { method: "POST", ca: f.ca, ALPNProtocols: ["http/1.1"], timeout: 5000 }, (res) =>
+        resolve(`answered ${res.statusCode}`),
+      );
+      req.on("error", (e) => resolve(`refused: ${e.code ?? e.message}`));
+      req.on("timeout", () => req.destroy(new Error("timeout")));
+      req.end("{}");
+    });
+    assert.match(outcome, /^refused/);
+    assert.equal(f.refusedHttp1, before + 1);
+    assert.equal(f.received.length, 0);
+  });
   const HEX = "ab".repeat(32);
   const providerToken = (over = {}, header = {}) => sign("ES256", { kid: f.key.keyId, ...header }, { iss: f.key.teamId, iat: now(), ...over }, f.key.key);
+  /** One APNs request over HTTP/2 (TLS, ALPN h2), answered as { status, headers, json() } like a fetch Response. */
   const push = (headers, body = { aps: { "content-available": 1 } }, device = HEX) =>
-    fetch(`${f.url}/3/device/${device}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+    new Promise((resolve, reject) => {
+      const session = http2.connect(f.url, { ca: f.ca });
+      session.on("error", reject);
+      const clean = Object.fromEntries(Object.entries(headers).filter(([, v]) => v !== undefined));
+      const req = session.request({ ":method": "POST", ":path": `/3/device/${device}`, "content-type": "application/json", ...clean });
+      const chunks = [];
+      let h = {};
+      req.on("response", (r) => (h = r));
+      req.on("data", (c) => chunks.push(c));
+      req.on("end", () => {
+        session.close();
+        const text = Buffer.concat(chunks).toString();
+        resolve({ status: h[":status"], headers: { get: (n) => h[n] ?? null }, json: async () => JSON.parse(text) });
+      });
+      req.on("error", reject);
+      req.end(JSON.stringify(body));
+    });
   const bg = (t) => ({ authorization: `bearer ${t}`, "apns-topic": f.topic, "apns-push-type": "background", "apns-priority": "5" });
 
   it("accepts a valid background push and refuses what Apple refuses, with Apple's reasons", async () => {
@@ -107,5 +142,111 @@ describe("fake APNs", () => {
     assert.deepEqual(await reason(await push(bg(providerToken({}, { kid: "WRONGKID" })))), [403, "InvalidProviderToken"]);
     // A second distinct token minutes after the first: Apple's TooManyProviderTokenUpdates.
     assert.deepEqual(await reason(await push(bg(providerToken({ iat: now() - 5 })))), [429, "TooManyProviderTokenUpdates"]);
+  });
+});
+
+describe("fake gorush (a default gorush v1.18+)", () => {
+  let fcm;
+  let apns;
+  before(async () => {
+    fcm = await startFakeFcm();
+    apns = await startFakeApns({ topic: "org.openobservatory.ooniprobe" });
+  });
+  after(async () => {
+    await fcm.stop();
+    await apns.stop();
+  });
+  const post = (gw, body) => fetch(`${gw.url}/api/push`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const IOS = "cd".repeat(32);
+  const ios = (over = {}) => ({
+    notif_id: "n-ios",
+    tokens: [IOS],
+    platform: 1,
+    topic: apns.topic,
+    push_type: "background",
+    priority: "normal",
+    content_available: true,
+    data: { type: "run_task" },
+    ...over,
+  });
+  const android = (token, over = {}) => ({ notif_id: `n-${token}`, tokens: [token], platform: 2, priority: "high", data: { type: "run_task" }, ...over });
+
+  it("refuses as gorush does: missing, empty and over max_notification (100)", async () => {
+    const gw = await startFakeGorush();
+    try {
+      for (const [body, message] of [
+        [{}, "Missing notifications field."],
+        [{ notifications: [] }, "Notifications field is empty."],
+        [{ notifications: Array.from({ length: 101 }, (_, i) => android(`t${i}`)) }, "Number of notifications(101) over limit(100)"],
+      ]) {
+        const r = await post(gw, body);
+        assert.deepEqual([r.status, await r.json()], [400, { code: 400, message }]);
+      }
+    } finally {
+      await gw.stop();
+    }
+  });
+
+  it("with core.sync on, a dead token comes back as a failed-push log with the token hidden and the provider's own text", async () => {
+    const gw = await startFakeGorush({ sync: true, fcm, apns });
+    try {
+      fcm.markDead(["android-dead-token-0123456789"]);
+      apns.markDead([IOS]);
+      const r = await post(gw, { notifications: [android("android-dead-token-0123456789"), ios(), android("android-live-token-0123456789")] });
+      const body = await r.json();
+      assert.equal(body.success, "ok");
+      assert.equal(body.counts, 4, "one per token, plus one for the iOS notification's topic, as gorush counts");
+      const byId = Object.fromEntries(body.logs.map((l) => [l.notif_id, l]));
+      assert.deepEqual(byId["n-android-dead-token-0123456789"], {
+        notif_id: "n-android-dead-token-0123456789",
+        type: "failed-push",
+        platform: "android",
+        token: hideToken("android-dead-token-0123456789"),
+        message: "",
+        error: "Requested entity was not found.",
+      });
+      assert.equal(byId["n-ios"].error, "Unregistered");
+      assert.ok(!JSON.stringify(body.logs).includes(IOS) && body.logs.every((l) => l.token.startsWith("**********")));
+      assert.equal(body.logs.length, 2);
+      assert.equal(fcm.received.at(-1).message.token, "android-live-token-0123456789");
+    } finally {
+      await gw.stop();
+    }
+  });
+
+  it("with core.sync off (gorush's default) it answers before pushing: no logs, even for a dead token", async () => {
+    const gw = await startFakeGorush({ fcm, apns });
+    try {
+      fcm.markDead(["android-dead-token-async-0000"]);
+      const body = await (await post(gw, { notifications: [android("android-dead-token-async-0000")] })).json();
+      assert.deepEqual(body, { counts: 1, logs: [], success: "ok" });
+    } finally {
+      await gw.stop();
+    }
+  });
+
+  it("a platform that is not enabled is dropped without a word: counts 0, success ok", async () => {
+    const gw = await startFakeGorush({ sync: true, platforms: { ios: false, android: true } });
+    try {
+      assert.deepEqual(await (await post(gw, { notifications: [ios()] })).json(), { counts: 0, logs: [], success: "ok" });
+      assert.equal(gw.received.length, 0);
+    } finally {
+      await gw.stop();
+    }
+  });
+
+  it("relays iOS to APNs over HTTP/2 as apns2 does: without push_type a silent push goes as an alert at priority 10", async () => {
+    assert.deepEqual(apnsRequestOf({ content_available: true, data: { a: "1" } }).headers, { "apns-push-type": "alert" });
+    const gw = await startFakeGorush({ sync: true, apns });
+    try {
+      apns.reset();
+      const body = await (await post(gw, { notifications: [ios({ expiration: 1900000000, collapse_id: "t-9" })] })).json();
+      assert.deepEqual(body.logs, []);
+      const got = apns.received.at(-1);
+      assert.deepEqual([got.httpVersion, got.pushType, got.priority, got.collapseId, got.expiration], ["2.0", "background", "5", "t-9", "1900000000"]);
+      assert.deepEqual(got.payload, { aps: { "content-available": 1 }, type: "run_task" });
+    } finally {
+      await gw.stop();
+    }
   });
 });

@@ -1,17 +1,14 @@
 import { decodeProtectedHeader, jwtVerify } from "jose";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { fixedClock } from "../../functions/lib/clock";
-import { ApnsProvider, apnsProviderToken, apnsRequest, mapApnsResponse } from "../../functions/push/apns";
+import { apnsProviderToken, apnsRequest } from "../../functions/push/apns";
 import { apnsShouldMint, fcmTokenFresh } from "../../functions/push/credentials";
 import type { PushMessage } from "../../functions/push/types";
 import { testApnsKey } from "./keys";
 
 const clock = fixedClock("2026-11-24T12:00:00Z");
 const nowS = Math.floor(clock.now().getTime() / 1000);
-const HEX = "a".repeat(64);
 const task: PushMessage = { kind: "task", taskId: "t1", pingbackUrl: "https://probes.example.org/p/x" };
-
-afterEach(() => vi.restoreAllMocks());
 
 describe("APNs provider token", () => {
   it("is ES256 with kid in the header and iss/iat claims, verifying with the key's public half", async () => {
@@ -39,7 +36,7 @@ describe("APNs provider token", () => {
   });
 });
 
-describe("APNs requests", () => {
+describe("what Apple receives (through FCM's apns block, and as gorush builds it)", () => {
   it("tasks are background pushes: push type background, priority 5, content-available 1, no alert", () => {
     const r = apnsRequest(task);
     expect(r.headers).toEqual({ "apns-push-type": "background", "apns-priority": "5" });
@@ -65,53 +62,5 @@ describe("APNs requests", () => {
     expect(apnsRequest({ ...task, collapseId: "x".repeat(64) }).headers["apns-collapse-id"]).toBe("x".repeat(64));
     expect(apnsRequest({ ...task, collapseId: "x".repeat(65) }).headers).not.toHaveProperty("apns-collapse-id");
     expect(apnsRequest({ ...task, collapseId: "é".repeat(33) }).headers).not.toHaveProperty("apns-collapse-id"); // 66 bytes
-  });
-
-  it("maps Apple's reasons: Unregistered/BadDeviceToken expire the token; 429/5xx retry; others reject", () => {
-    expect(mapApnsResponse(200, "", "apns-id-1", null, clock)).toEqual({ outcome: "sent", provider: "apns", status: 200, providerMessageId: "apns-id-1" });
-    expect(mapApnsResponse(410, '{"reason":"Unregistered","timestamp":1}', null, null, clock).outcome).toBe("token-expired");
-    expect(mapApnsResponse(400, '{"reason":"BadDeviceToken"}', null, null, clock).outcome).toBe("token-expired");
-    expect(mapApnsResponse(400, '{"reason":"DeviceTokenNotForTopic"}', null, null, clock).outcome).toBe("token-expired");
-    expect(mapApnsResponse(429, '{"reason":"TooManyRequests"}', null, "12", clock)).toMatchObject({ outcome: "retry", retryAfterMs: 12_000 });
-    expect(mapApnsResponse(503, '{"reason":"ServiceUnavailable"}', null, null, clock).outcome).toBe("retry");
-    expect(mapApnsResponse(400, '{"reason":"PayloadTooLarge"}', null, null, clock)).toMatchObject({ outcome: "rejected", error: "PayloadTooLarge" });
-    expect(mapApnsResponse(403, '{"reason":"ExpiredProviderToken"}', null, null, clock).outcome).toBe("retry");
-  });
-
-  it("sends with the provider token, topic, expiration, a timeout and no redirect following", async () => {
-    const spy = vi.fn<typeof fetch>(async () => new Response(null, { status: 200, headers: { "apns-id": "id-9" } }));
-    const p = new ApnsProvider({
-      baseUrl: "https://apns.test",
-      topic: "org.openobservatory.ooniprobe",
-      tokens: { apnsProviderToken: async () => "jwt" },
-      clock,
-      timeoutMs: 1000,
-      fetcher: spy,
-    });
-    expect(await p.send({ probeId: "p", platform: "ios", token: HEX }, task)).toMatchObject({ outcome: "sent", providerMessageId: "id-9" });
-    const [url, init] = spy.mock.calls[0];
-    expect(String(url)).toBe(`https://apns.test/3/device/${HEX}`);
-    const h = new Headers(init!.headers);
-    expect(h.get("authorization")).toBe("bearer jwt");
-    expect(h.get("apns-topic")).toBe("org.openobservatory.ooniprobe");
-    expect(h.get("apns-push-type")).toBe("background");
-    expect(Number(h.get("apns-expiration"))).toBe(nowS + 3600);
-    expect(init!.redirect).toBe("manual");
-    expect(init!.signal).toBeInstanceOf(AbortSignal);
-  });
-
-  it("a token that is not hex is dead without a request; an oversized payload is refused before sending", async () => {
-    const spy = vi.fn<typeof fetch>();
-    const p = new ApnsProvider({
-      baseUrl: "https://apns.test",
-      topic: "t",
-      tokens: { apnsProviderToken: async () => "jwt" },
-      clock,
-      timeoutMs: 1000,
-      fetcher: spy,
-    });
-    expect((await p.send({ probeId: "p", platform: "ios", token: "not-hex" }, task)).outcome).toBe("token-expired");
-    expect((await p.send({ probeId: "p", platform: "ios", token: HEX }, { ...task, data: { pad: "x".repeat(5000) } })).outcome).toBe("rejected");
-    expect(spy).not.toHaveBeenCalled();
   });
 });

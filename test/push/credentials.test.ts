@@ -1,12 +1,13 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { jwtVerify } from "jose";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { PushCredentials } from "../../durable-objects/push-credentials";
 import { fixedClock } from "../../functions/lib/clock";
 import { testApnsKey, testServiceAccount } from "./keys";
 
-afterEach(() => vi.restoreAllMocks());
+// No vi.restoreAllMocks() here: these tests pass their own fetchers, and restoring would also undo the campaign
+// tests' gateway spy on the shared isolate's fetch (test/campaigns/helpers.ts installGateway).
 
 /** Give the object credentials and a clock for this test (production reads them from secrets). */
 function configure(instance: PushCredentials, extra: Partial<Env>, at = "2026-11-24T12:00:00Z") {

@@ -1,5 +1,5 @@
 import { decodeProtectedHeader, jwtVerify } from "jose";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { fixedClock } from "../../functions/lib/clock";
 import { type AccessTokenSource, exchangeAssertion, FCM_SCOPE, fcmAssertion, FcmProvider, mapFcmResponse, parseServiceAccount } from "../../functions/push/fcm";
 import { MAX_PUSH_PAYLOAD_BYTES } from "../../functions/push/payload";
@@ -10,7 +10,8 @@ const clock = fixedClock("2026-11-24T12:00:00Z");
 const msg: PushMessage = { kind: "task", taskId: "task-1", pingbackUrl: "https://probes.example.org/p/abc" };
 const target = { probeId: "p1", platform: "android", token: "fcm-reg-token" };
 
-afterEach(() => vi.restoreAllMocks());
+// No vi.restoreAllMocks() here: these tests pass their own fetchers, and restoring would also undo the campaign
+// tests' gateway spy on the shared isolate's fetch (test/campaigns/helpers.ts installGateway).
 
 describe("FCM service-account assertion", () => {
   it("is an RS256 JWT that verifies with the account's public key, with Google's claims", async () => {
@@ -108,6 +109,42 @@ describe("FcmProvider.send", () => {
     expect(body.message.data).toEqual({ type: "run_task", task_id: "task-1", pingback_url: "https://probes.example.org/p/abc" });
     for (const v of Object.values(body.message.data)) expect(typeof v).toBe("string");
     expect(init!.signal).toBeInstanceOf(AbortSignal);
+  });
+
+  it("expires an Android push after an hour, as every path does (android.ttl)", async () => {
+    const spy = vi.fn<typeof fetch>(async () => Response.json({ name: "projects/proj/messages/1" }));
+    await provider(tokens(), spy).send(target, msg);
+    expect(JSON.parse(String(spy.mock.calls[0][1]!.body)).message.android).toEqual({ priority: "high", ttl: "3600s" });
+  });
+
+  it("an iOS task for a Firebase-registered app carries an apns block Apple takes as a silent background push", async () => {
+    const spy = vi.fn<typeof fetch>(async () => Response.json({ name: "projects/proj/messages/2" }));
+    const ios = { probeId: "p2", platform: "ios", token: "fcm-token-of-an-iphone" };
+    expect((await provider(tokens(), spy).send(ios, { ...msg, collapseId: "task-1" })).outcome).toBe("sent");
+    const { message } = JSON.parse(String(spy.mock.calls[0][1]!.body));
+    expect(message).toEqual({
+      token: "fcm-token-of-an-iphone",
+      data: { type: "run_task", task_id: "task-1", pingback_url: "https://probes.example.org/p/abc" },
+      apns: {
+        headers: {
+          "apns-push-type": "background",
+          "apns-priority": "5",
+          "apns-collapse-id": "task-1",
+          "apns-expiration": String(Math.floor(clock.now().getTime() / 1000) + 3600),
+        },
+        payload: { aps: { "content-available": 1 } },
+      },
+    });
+  });
+
+  it("an iOS alert through FCM is a visible alert at priority 10 with the same data keys", async () => {
+    const spy = vi.fn<typeof fetch>(async () => Response.json({ name: "m" }));
+    await provider(tokens(), spy).send({ probeId: "p2", platform: "ios", token: "t" }, { kind: "alert", message: "hello", pingbackUrl: "https://x/p" });
+    const { message } = JSON.parse(String(spy.mock.calls[0][1]!.body));
+    expect(message.apns.headers).toMatchObject({ "apns-push-type": "alert", "apns-priority": "10" });
+    expect(message.apns.payload).toEqual({ aps: { alert: { body: "hello" } } });
+    expect(message.data).toEqual({ type: "alert", pingback_url: "https://x/p" });
+    expect(message).not.toHaveProperty("android");
   });
 
   it("sends no collapse key even when the push has a collapse id (FCM keeps at most four per device and throttles them)", async () => {

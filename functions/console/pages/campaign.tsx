@@ -1,4 +1,5 @@
 /** @jsxImportSource hono/jsx */
+import type { Child } from "hono/jsx";
 import { TASK_STATES } from "../../../schema/campaigns";
 import type { EventView } from "../../events/queries";
 import type { campaignDetail } from "../campaign-queries";
@@ -21,6 +22,8 @@ type Props = {
   deliveries: { events: EventView[]; next_cursor: string | null };
   cursor?: string;
   flash?: string | null;
+  // OONI check-ins and measurements per run (functions/ooni/console.tsx).
+  ooni?: Child;
 };
 
 /** "#3 · 11-24 10:00" for a run's column (run numbers count fired runs from 1; a missed-runs record has none). */
@@ -37,7 +40,7 @@ function scheduleWords(schedule: string, creation: string): string {
 
 const dash = (v: unknown) => (v === null || v === undefined || v === "" ? "—" : String(v));
 
-export function CampaignPage({ session, now, detail, deliveries, cursor, flash }: Props) {
+export function CampaignPage({ session, now, detail, deliveries, cursor, flash, ooni }: Props) {
   const { job: j, runs, task_counts, upcoming_runs } = detail;
   const mayChange = can(session, "operator");
   const base = `/console/campaigns/${j.id}`;
@@ -182,6 +185,8 @@ export function CampaignPage({ session, now, detail, deliveries, cursor, flash }
           { label: "Tasks", cell: (r) => taskSummary(r.tasks).text },
         ]}
       />
+
+      {ooni}
 
       <h2 id="deliveries-h">Delivery log</h2>
       <DataTable

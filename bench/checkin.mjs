@@ -1,0 +1,145 @@
+#!/usr/bin/env node
+// OONI check-in throughput against wrangler's dev server (devtools inspector off, as bench/registry.mjs --devtools off):
+// POST /api/v1/check-in as probe-cli sends it (timed, manual, and a probe inside a campaign's target), next to a
+// bare GET /health in the same run. Check-in with no campaign is reads only (two test-list samples and the open
+// runs); a check-in that joins a campaign also writes its report_id and an event.
+// Usage: node bench/checkin.mjs [--seconds 8] [--concurrency 16] [--write]
+// --write replaces the "Check-in throughput" section of bench/README.md with the figures.
+import { readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { client, ROOT, SECRETS, startWorker } from "../test/e2e/harness.mjs";
+
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : dflt;
+};
+const SECONDS = Number(arg("seconds", "8"));
+const CONCURRENCY = Number(arg("concurrency", "16"));
+const WRITE = process.argv.includes("--write");
+const JSON_HEADERS = { "content-type": "application/json" };
+
+async function measure(name, op, check = (r) => r.status === 200) {
+  const lat = [];
+  let errors = 0;
+  const end = performance.now() + SECONDS * 1000;
+  const worker = async () => {
+    while (performance.now() < end) {
+      const t0 = performance.now();
+      const r = await op();
+      lat.push(performance.now() - t0);
+      if (!check(r)) errors++;
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  const secs = (performance.now() - t0) / 1000;
+  lat.sort((a, b) => a - b);
+  const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
+  const row = { name, requests: lat.length, errors, rps: lat.length / secs, p50: q(0.5), p99: q(0.99) };
+  console.log(`${name.padEnd(52)} ${row.rps.toFixed(0).padStart(6)} req/s  p50 ${row.p50.toFixed(1)} ms  p99 ${row.p99.toFixed(1)} ms  errors ${errors}`);
+  return row;
+}
+
+const body = (over) =>
+  JSON.stringify({
+    charging: false,
+    on_wifi: true,
+    platform: "linux",
+    probe_asn: "AS1234",
+    probe_cc: "IT",
+    run_type: "timed",
+    software_name: "miniooni",
+    software_version: "3.30.0",
+    web_connectivity: { category_codes: [] },
+    ...over,
+  });
+// probe-cli's rule: exactly 200 and a non-empty URL list.
+const hasUrls = (r) => r.status === 200 && r.body?.tests?.web_connectivity?.urls?.length > 0;
+
+const w = await startWorker({ devtools: false });
+const call = client(w.url);
+const rows = [];
+try {
+  const admin = (await call("POST", "/api/v1/login", { json: { username: "admin", password: SECRETS.ADMIN_PASSWORD } })).body.token;
+  // A country list of Citizen Lab's size (about 1,000 URLs for a large country) next to the seeded global list.
+  const csv = [
+    "url,category_code,category_description,date_added,source,notes",
+    ...Array.from({ length: 1000 }, (_, i) => `https://site${i}.example.it/,${["NEWS", "HUMR", "POLR", "COMT"][i % 4]},,2020-01-01,bench,`),
+  ].join("\n");
+  const imp = await call("POST", "/api/v1/admin/test-lists?country=IT", { raw: csv, token: admin, headers: { "content-type": "text/csv" } });
+  if (imp.status !== 200) throw new Error(`import failed: ${imp.status}`);
+  for (let i = 0; i < 50; i++) await call("GET", "/health");
+  const timed = body({});
+  const manual = body({ run_type: "manual" });
+  const news = body({ web_connectivity: { category_codes: ["NEWS", "HUMR"] } });
+  const de = body({ probe_cc: "DE", probe_asn: "AS3320" });
+  for (let i = 0; i < 50; i++) await call("POST", "/api/v1/check-in", { raw: timed, headers: JSON_HEADERS });
+  rows.push(await measure("GET /health (bare, first)", () => call("GET", "/health")));
+  rows.push(await measure("POST /api/v1/check-in (timed, 20 URLs)", () => call("POST", "/api/v1/check-in", { raw: timed, headers: JSON_HEADERS }), hasUrls));
+  rows.push(
+    await measure("POST /api/v1/check-in (timed, 2 categories)", () => call("POST", "/api/v1/check-in", { raw: news, headers: JSON_HEADERS }), hasUrls),
+  );
+  rows.push(
+    await measure("POST /api/v1/check-in (timed, global list only)", () => call("POST", "/api/v1/check-in", { raw: de, headers: JSON_HEADERS }), hasUrls),
+  );
+  rows.push(
+    await measure("POST /api/v1/check-in (manual, 1,026 URLs)", () => call("POST", "/api/v1/check-in", { raw: manual, headers: JSON_HEADERS }), hasUrls),
+  );
+  // A campaign whose run is open: every IT check-in joins it (one batch: report_id + event).
+  const job = await call("POST", "/api/v1/admin/job", {
+    json: {
+      schedule: "R1//P",
+      comment: "bench",
+      task: { test_name: "web_connectivity", arguments: { urls: ["https://campaign.example/"] } },
+      target: { countries: ["IT"] },
+    },
+    token: admin,
+  });
+  if (job.status !== 200) throw new Error(`campaign failed: ${job.status}`);
+  await fetch(`${w.url}/cdn-cgi/handler/scheduled?cron=*+*+*+*+*`);
+  for (let i = 0; i < 100; i++) {
+    const d = await call("GET", `/api/v1/admin/job/${job.body.id}`, { token: admin });
+    if (d.body.runs?.length && d.body.runs[0].state !== "dispatching") break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  rows.push(
+    await measure(
+      "POST /api/v1/check-in (timed, joins a campaign run)",
+      () => call("POST", "/api/v1/check-in", { raw: timed, headers: JSON_HEADERS }),
+      (r) => hasUrls(r) && r.body.tests.web_connectivity.urls[0].url === "https://campaign.example/",
+    ),
+  );
+  rows.push(await measure("GET /health (bare, last)", () => call("GET", "/health")));
+} finally {
+  await w.stop();
+}
+
+const bare = (rows[0].rps + rows[rows.length - 1].rps) / 2;
+const table = [
+  "| route | req/s | vs bare /health | p50 ms | p99 ms | errors |",
+  "|---|---:|---:|---:|---:|---:|",
+  ...rows.map((r) => `| ${r.name} | ${r.rps.toFixed(0)} | ${((100 * r.rps) / bare).toFixed(0)}% | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.errors} |`),
+].join("\n");
+console.log(`\n${table}`);
+
+if (WRITE) {
+  const file = path.join(ROOT, "bench", "README.md");
+  let text = readFileSync(file, "utf8");
+  const section = [
+    "<!-- checkin:start -->",
+    "## Check-in throughput (OONI)",
+    "",
+    `Command: \`node bench/checkin.mjs --seconds ${SECONDS} --concurrency ${CONCURRENCY} --write\` (${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores shared by the load generator, wrangler's Node process and workerd, Node ${process.version}).`,
+    `wrangler's dev server with the devtools inspector off (as \`bench/registry.mjs --devtools off\`), ${CONCURRENCY} concurrent clients with keep-alive, ${SECONDS} s per row, fresh local D1 with a 1,000-URL IT list imported next to the seeded 26-URL global list. Bodies are probe-cli's; an answer counts as an error unless it is exactly 200 with a non-empty URL list (probe-cli's rule). The bare route is measured first and last; percentages are against their mean (when the two differ widely, the shared machine's load changed during the run: compare rows measured next to each other).`,
+    "",
+    table,
+    "",
+    "A check-in with no campaign is one D1 round trip of two random samples (`ORDER BY random() LIMIT n` over the country and global lists) plus one read of the open campaign runs; a manual run serialises the whole list. A check-in that joins a campaign run adds one write batch (its report_id and an event), shared with concurrent writes by group commit.",
+    "<!-- checkin:end -->",
+  ].join("\n");
+  const re = /<!-- checkin:start -->[\s\S]*<!-- checkin:end -->/;
+  text = re.test(text) ? text.replace(re, section) : `${text.trimEnd()}\n\n${section}\n`;
+  writeFileSync(file, text);
+  console.log(`wrote ${file}`);
+}

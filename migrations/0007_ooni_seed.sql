@@ -1,0 +1,30 @@
+-- A small global test list of this project's own, so every fresh database answers check-in with URLs
+-- (probe-cli treats an empty list as an error). Operators replace it with Citizen Lab's global list:
+-- POST /api/v1/admin/test-lists?country=global (docs/ooni.md). INSERT OR IGNORE keeps a list imported before.
+INSERT OR IGNORE INTO `test_list_urls` (`country_code`, `url`, `category_code`, `category_description`, `date_added`, `source`, `notes`, `imported_at`) VALUES
+  ('XX', 'https://www.bbc.com/news', 'NEWS', 'News Media', '2026-12-01', 'edge-orchestra seed', '', '2026-12-01T00:00:00.000Z'),
+  ('XX', 'https://www.reuters.com/', 'NEWS', 'News Media', '2026-12-01', 'edge-orchestra seed', '', '2026-12-01T00:00:00.000Z'),
+  ('XX', 'https://apnews.com/', 'NEWS', 'News Media', '2026-12-01', 'edge-orchestra seed', '', '2026-12-01T00:00:00.000Z'),
+  ('XX', 'https://www.theguardian.com/', 'NEWS', 'News Media', '2026-12-01', 'edge-orchestra seed', '', '2026-12-01T00:00:00.000Z'),
+  ('XX', 'https://www.aljazeera.com/', 'NEWS', 'News Media', '2026-12-01', 'edge-orchestra seed', '', '2026-12-01T00:00:00.000Z'),
+  ('XX', 'https://www.amnesty.org/', 'HUMR', 'Human Rights Issues', '2026-12-01', 'edge-orchestra seed', '', '2026-12-01T00:00:00.000Z'),
+  ('XX', 'https://www.hrw.org/', 'HUMR', 'Human Rights Issues', '2026-12-01', 'edge-orchestra seed', '', '2026-12-01T00:00:00.000Z'),
+  ('XX', 'https://rsf.org/', 'HUMR', 'Human Rights Issues', '2026-12-01', 'edge-orchestra seed', '', '2026-12-01T00:00:00.000Z'),
+  ('XX', 'https://www.eff.org/', 'HUMR', 'Human Rights Issues', '2026-12-01', 'edge-orchestra seed', '', '2026-12-01T00:00:00.000Z'),
+  ('XX', 'https://www.accessnow.org/', 'HUMR', 'Human Rights Issues', '2026-12-01', 'edge-orchestra seed', '', '2026-12-01T00:00:00.000Z'),
+  ('XX', 'https://www.torproject.org/', 'ANON', 'Anonymization and circumvention tools', '2026-12-01', 'edge-orchestra seed', '', '2026-12-01T00:00:00.000Z'),
+  ('XX', 'https://psiphon.ca/', 'ANON', 'Anonymization and circumvention tools', '2026-12-01', 'edge-orchestra seed', '', '2026-12-01T00:00:00.000Z'),
+  ('XX', 'https://signal.org/', 'COMT', 'Communication Tools', '2026-12-01', 'edge-orchestra seed', '', '2026-12-01T00:00:00.000Z'),
+  ('XX', 'https://telegram.org/', 'COMT', 'Communication Tools', '2026-12-01', 'edge-orchestra seed', '', '2026-12-01T00:00:00.000Z'),
+  ('XX', 'https://www.whatsapp.com/', 'COMT', 'Communication Tools', '2026-12-01', 'edge-orchestra seed', '', '2026-12-01T00:00:00.000Z'),
+  ('XX', 'https://www.wikipedia.org/', 'CULTR', 'Culture', '2026-12-01', 'edge-orchestra seed', '', '2026-12-01T00:00:00.000Z'),
+  ('XX', 'https://www.google.com/', 'SRCH', 'Search Engines', '2026-12-01', 'edge-orchestra seed', '', '2026-12-01T00:00:00.000Z'),
+  ('XX', 'https://duckduckgo.com/', 'SRCH', 'Search Engines', '2026-12-01', 'edge-orchestra seed', '', '2026-12-01T00:00:00.000Z'),
+  ('XX', 'https://www.youtube.com/', 'MMED', 'Media sharing', '2026-12-01', 'edge-orchestra seed', '', '2026-12-01T00:00:00.000Z'),
+  ('XX', 'https://www.facebook.com/', 'GRP', 'Social Networking', '2026-12-01', 'edge-orchestra seed', '', '2026-12-01T00:00:00.000Z'),
+  ('XX', 'https://twitter.com/', 'GRP', 'Social Networking', '2026-12-01', 'edge-orchestra seed', '', '2026-12-01T00:00:00.000Z'),
+  ('XX', 'https://www.instagram.com/', 'GRP', 'Social Networking', '2026-12-01', 'edge-orchestra seed', '', '2026-12-01T00:00:00.000Z'),
+  ('XX', 'https://github.com/', 'HOST', 'Hosting and Blogging Platforms', '2026-12-01', 'edge-orchestra seed', '', '2026-12-01T00:00:00.000Z'),
+  ('XX', 'https://wordpress.com/', 'HOST', 'Hosting and Blogging Platforms', '2026-12-01', 'edge-orchestra seed', '', '2026-12-01T00:00:00.000Z'),
+  ('XX', 'https://www.un.org/', 'GOVT', 'Government', '2026-12-01', 'edge-orchestra seed', '', '2026-12-01T00:00:00.000Z'),
+  ('XX', 'https://ooni.org/', 'POLR', 'Political Criticism', '2026-12-01', 'edge-orchestra seed', '', '2026-12-01T00:00:00.000Z');
