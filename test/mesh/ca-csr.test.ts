@@ -3,6 +3,7 @@ import { fromBase64 } from "../../functions/mesh/ca/bytes";
 import { parseCsr, rawSubject } from "../../functions/mesh/ca/csr";
 import { CsrError } from "../../functions/mesh/ca/errors";
 import { memberAddresses, parseHostPort } from "../../functions/mesh/ca/addresses";
+import { x509 } from "../../functions/mesh/ca/x509";
 import * as csrs from "./fixtures/csrs";
 
 const der = (b64: string) => fromBase64(b64);
@@ -53,6 +54,21 @@ describe("parseCsr", () => {
     const csr = await parseCsr(body);
     expect(csr.subjectDer).toEqual(rawSubject(body));
     expect(csr.subjectDer[0]).toBe(0x30);
+  });
+
+  it("verifies requests signed with SHA-384 and SHA-512 as well", async () => {
+    for (const [curve, hash] of [
+      ["P-384", "SHA-384"],
+      ["P-521", "SHA-512"],
+    ] as const) {
+      const keys = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: curve }, true, ["sign", "verify"])) as CryptoKeyPair;
+      const req = await x509.Pkcs10CertificateRequestGenerator.create({
+        name: [{ L: ["10.0.0.1:1", "10.0.0.1:2"] }],
+        keys,
+        signingAlgorithm: { name: "ECDSA", hash },
+      });
+      expect((await parseCsr(new Uint8Array(req.rawData))).namedCurve).toBe(curve);
+    }
   });
 
   it("refuses a body that is not DER, not PEM, or not a request", async () => {

@@ -147,6 +147,8 @@ describe("POST /mesh/:group/certificateRequest", () => {
         expect(r.status).toBe(400);
         expect(r.body).toMatchObject({ code: "bad_request" });
         expect(r.body.error).toMatch(message);
+        expect(r.body.details[0].path).toBe("(body)");
+        expect(r.body.details[0].message).toMatch(/^(not_der|not_a_csr|bad_signature|unsupported_key|missing_localities|bad_address)$/);
         expect(await memberCount(name)).toBe(0);
       });
     }
