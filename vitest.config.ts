@@ -38,6 +38,9 @@ export default defineConfig(async () => {
             MAX_CONCURRENT_BACKUPS: "2",
             // OONI hand-off: an upstream whose fetches test/ooni intercepts.
             PROBE_SERVICES_UPSTREAM: "https://upstream.ooni.test",
+            // Mesh CA: the development key of .dev.vars.example (a private P-256 JWK).
+            MESH_CA_KEY:
+              '{"kty":"EC","crv":"P-256","x":"tfPk2u2NVIpX8B2MXI0yqGdBGlSP6KRhZy7gzCvAnVo","y":"iAg_0IiUaPfyG_EL9HdGJjdcXlLJHk5iqyezoFp4Y-0","d":"mxYyJp3OpooaM7wQnXes0TVuWw5234Mpylxkk85bM3w"}',
           },
         },
       }),

@@ -48,3 +48,10 @@ declare namespace Cloudflare {
     LEASE_RETIRED_PUBLIC_KEYS?: string;
   }
 }
+
+// Mesh certificate authority: the CA's ECDSA P-256 private key (PKCS#8 PEM or private JWK), a secret.
+declare namespace Cloudflare {
+  interface Env {
+    MESH_CA_KEY?: string;
+  }
+}

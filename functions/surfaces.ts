@@ -2,6 +2,7 @@ import { authSurface } from "./auth";
 import { campaignsSurface } from "./campaigns";
 import { eventsSurface } from "./events";
 import type { Surface } from "./lib/surface";
+import { meshSurface } from "./mesh";
 import { minionsSurface } from "./minions";
 import { ooniSurface } from "./ooni";
 import { opsSurface } from "./ops";
@@ -21,4 +22,5 @@ export const SURFACES: readonly Surface[] = [
   campaignsSurface,
   ooniSurface,
   schoolSurface,
+  meshSurface,
 ];

@@ -5,3 +5,4 @@ export * from "./events";
 export * from "./campaigns";
 export * from "./school";
 export * from "./ooni";
+export * from "./mesh";
