@@ -3,7 +3,7 @@
 declare namespace Cloudflare {
 	interface GlobalProps {
 		mainModule: typeof import("./functions/index");
-		durableNamespaces: "PushCredentials" | "MinionAgent" | "MinionShard" | "MinionFleet" | "ProbeScheduler" | "CampaignRunner";
+		durableNamespaces: "PushCredentials" | "MinionAgent" | "MinionShard" | "MinionFleet" | "ProbeScheduler" | "CampaignRunner" | "MeshGroup";
 	}
 	interface Env {
 		DB: D1Database;
@@ -24,6 +24,16 @@ declare namespace Cloudflare {
 		BEACON_VALIDITY_S: string;
 		PROXY_TIMEOUT_MS: string;
 		MINIONS_BENCH_SEED: string;
+		MESH_GOSSIP_INTERVAL_S: string;
+		MESH_MONITOR_INTERVAL_S: string;
+		MESH_VIEW_UPDATE_INTERVAL_S: string;
+		MESH_PING_LIMIT: string;
+		MESH_PINGS_PER_INTERVAL: string;
+		MESH_REMOVAL_TIMEOUT_S: string;
+		MESH_MAX_CONCURRENT_MESSAGES: string;
+		MESH_USE_COMPRESSION: string;
+		MESH_PING_TIMEOUT_S: string;
+		MESH_MESSAGE_TIMEOUT_S: string;
 		JWT_SECRET: string;
 		ADMIN_PASSWORD: string;
 		PUSH_CREDENTIALS: DurableObjectNamespace<import("./functions/index").PushCredentials>;
@@ -32,6 +42,7 @@ declare namespace Cloudflare {
 		MINION_FLEET: DurableObjectNamespace<import("./functions/index").MinionFleet>;
 		PROBE_SCHEDULER: DurableObjectNamespace<import("./functions/index").ProbeScheduler>;
 		CAMPAIGN_RUNNER: DurableObjectNamespace<import("./functions/index").CampaignRunner>;
+		MESH_GROUP: DurableObjectNamespace<import("./functions/index").MeshGroup>;
 	}
 }
 interface Env extends Cloudflare.Env {}
@@ -39,5 +50,5 @@ type StringifyValues<EnvType extends Record<string, unknown>> = {
 	[Binding in keyof EnvType]: EnvType[Binding] extends string ? EnvType[Binding] : string;
 };
 declare namespace NodeJS {
-	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "PUBLIC_BASE_URL" | "ADMIN_USERNAME" | "OPERATOR_TOKEN_TTL_S" | "PROBE_TOKEN_TTL_S" | "MAX_BODY_BYTES" | "GROUP_COMMIT" | "GORUSH_URL" | "FCM_BASE_URL" | "APNS_BASE_URL" | "PUSH_TIMEOUT_MS" | "TEST_HELPERS" | "MONITOR_INTERVAL_MS" | "BEACON_INTERVAL_S" | "BEACON_RETRY" | "BEACON_VALIDITY_S" | "PROXY_TIMEOUT_MS" | "MINIONS_BENCH_SEED" | "JWT_SECRET" | "ADMIN_PASSWORD">> {}
+	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "PUBLIC_BASE_URL" | "ADMIN_USERNAME" | "OPERATOR_TOKEN_TTL_S" | "PROBE_TOKEN_TTL_S" | "MAX_BODY_BYTES" | "GROUP_COMMIT" | "GORUSH_URL" | "FCM_BASE_URL" | "APNS_BASE_URL" | "PUSH_TIMEOUT_MS" | "TEST_HELPERS" | "MONITOR_INTERVAL_MS" | "BEACON_INTERVAL_S" | "BEACON_RETRY" | "BEACON_VALIDITY_S" | "PROXY_TIMEOUT_MS" | "MINIONS_BENCH_SEED" | "MESH_GOSSIP_INTERVAL_S" | "MESH_MONITOR_INTERVAL_S" | "MESH_VIEW_UPDATE_INTERVAL_S" | "MESH_PING_LIMIT" | "MESH_PINGS_PER_INTERVAL" | "MESH_REMOVAL_TIMEOUT_S" | "MESH_MAX_CONCURRENT_MESSAGES" | "MESH_USE_COMPRESSION" | "MESH_PING_TIMEOUT_S" | "MESH_MESSAGE_TIMEOUT_S" | "JWT_SECRET" | "ADMIN_PASSWORD">> {}
 }

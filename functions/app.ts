@@ -10,6 +10,7 @@ import { eventRoutes } from "./events/routes";
 import { healthRoutes } from "./health";
 import { ApiError, envelope, ERROR_STATUS } from "./lib/errors";
 import { type AppEnv, buildServices, newRouter } from "./lib/hono";
+import { meshGroupRoutes } from "./mesh/group-routes";
 import { minionRoutes } from "./minions/routes";
 import { probeAdminRoutes } from "./probes/admin-routes";
 import { probeRoutes } from "./probes/routes";
@@ -72,6 +73,7 @@ export function createApp() {
   app.route("/", probeAdminRoutes);
   app.route("/", eventRoutes);
   app.route("/", minionRoutes);
+  app.route("/", meshGroupRoutes);
   // The operator console (server-rendered, cookie session); its changes call this same app in-process.
   app.route("/", consoleRoutes(app));
   app.route("/", campaignAdminRoutes);
