@@ -411,6 +411,7 @@ export class MeshGroup extends DurableObject<Env> {
   }
 
   async webSocketClose(ws: WebSocket): Promise<void> {
+    this.closeSocket(ws, 1000, "closed");
     await this.closed(ws);
   }
 

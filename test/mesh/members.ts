@@ -91,6 +91,9 @@ export class SimMember {
   mask: number;
   /** "answer" pongs, stay "silent", or answer with a "badsig". */
   pings: "answer" | "silent" | "badsig" = "answer";
+  /** Leave this many pings unanswered (then answer again). */
+  dropPings = 0;
+  dropped = new Set<string>();
   autoAccuse = true;
   autoRebut = true;
   msgHandler: (data: string, from: string) => { data?: string | null; error?: string | null } | null = (d) => ({ data: d, error: null });
@@ -138,6 +141,11 @@ export class SimMember {
         return;
       case "ping":
         if (this.pings === "silent") return;
+        if (this.dropPings > 0) {
+          this.dropPings--;
+          this.dropped.add(f.pid);
+          return;
+        }
         if (this.pings === "badsig") return this.send({ type: "pong", pid: f.pid, sig: await this.me.sign(pongContent(this.group, `${f.nonce}x`)) });
         return this.send({ type: "pong", pid: f.pid, sig: await this.me.sign(pongContent(this.group, f.nonce)) });
       case "suspect":
@@ -203,6 +211,7 @@ export class SimMember {
   }
 
   close() {
+    this.closed = true;
     this.ws?.close(1000, "bye");
   }
 
@@ -238,8 +247,9 @@ export async function startGroup(n: number, opts: { group?: string; curve?: Mesh
 export async function tick(group: string, members: SimMember[]) {
   const stub = groupStub(group);
   const ran = await runDurableObjectAlarm(stub);
-  const silent = new Set(members.filter((m) => m.pings === "silent" || m.closed).map((m) => m.id));
-  await waitFor(async () => (await stub.pendingPings()).every((p) => silent.has(p.target)), 3000, "pongs");
+  const answering = new Set(members.filter((m) => m.pings !== "silent" && !m.closed).map((m) => m.id));
+  const dropped = new Set(members.flatMap((m) => [...m.dropped]));
+  await waitFor(async () => (await stub.pendingPings()).every((p) => !answering.has(p.target) || dropped.has(p.pid)), 3000, "pongs");
   await new Promise((r) => setTimeout(r, 15));
   return ran;
 }
