@@ -744,10 +744,11 @@ export class MeshGroup extends DurableObject<Env> {
   // ---- streams -------------------------------------------------------------------------------------------------
 
   private streamOpen(id: string, ws: WebSocket, sid: string, to: string): void {
-    const key = `${id}:${sid}`;
-    if (this.sql.exec("SELECT 1 FROM streams WHERE key = ?", key).toArray().length) {
+    if (this.sql.exec("SELECT 1 FROM streams WHERE opener = ? AND opener_sid = ?", id, sid).toArray().length) {
       return void this.send(ws, { type: "error", code: "stream_exists", error: `stream ${sid} is already open` });
     }
+    // The destination knows the stream by a key of the object's own, so openers' ids never collide.
+    const key = crypto.randomUUID();
     if (!this.view.peers.has(to) || !this.sendTo(to, { type: "stream-open", sid: key, from: id })) {
       return void this.send(ws, { type: "stream-close", sid, error: "destination is not connected" });
     }
@@ -756,7 +757,7 @@ export class MeshGroup extends DurableObject<Env> {
 
   private streamFrame(id: string, ws: WebSocket, f: Extract<MemberFrame, { type: "stream-data" | "stream-close" }>): void {
     type S = { key: string; opener: string; opener_sid: string; dest: string };
-    const mine = this.sql.exec<S>("SELECT * FROM streams WHERE key = ? AND opener = ?", `${id}:${f.sid}`, id).toArray()[0];
+    const mine = this.sql.exec<S>("SELECT * FROM streams WHERE opener = ? AND opener_sid = ?", id, f.sid).toArray()[0];
     const theirs = mine ? undefined : this.sql.exec<S>("SELECT * FROM streams WHERE key = ? AND dest = ?", f.sid, id).toArray()[0];
     const s = mine ?? theirs;
     if (!s) return void this.send(ws, { type: "error", code: "unknown_stream", error: `no open stream ${f.sid}` });

@@ -47,7 +47,7 @@ export class Identity {
     readonly der: boolean,
   ) {}
 
-  static async create(opts: { curve?: MeshNamedCurve; n?: number; notAfter?: string; der?: boolean } = {}): Promise<Identity> {
+  static async create(opts: { curve?: MeshNamedCurve; n?: number; notAfter?: string; der?: boolean; rings?: number } = {}): Promise<Identity> {
     const curve = opts.curve ?? "P-256";
     const keys = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: curve }, true, ["sign", "verify"])) as CryptoKeyPair;
     const spki = new Uint8Array((await crypto.subtle.exportKey("spki", keys.publicKey)) as ArrayBuffer);
@@ -55,7 +55,9 @@ export class Identity {
     const n = opts.n ?? 0;
     const record: MeshMemberRecord = {
       id,
-      certDer: "",
+      // Not a whole certificate: only its ring-count extension (2.5.13.37, 4 bytes little-endian), which is all the
+      // group object reads from it.
+      certDer: opts.rings ? bytesToB64(Uint8Array.of(0x06, 0x03, 0x55, 0x0d, 0x25, 0x04, 0x04, opts.rings, 0, 0, 0)) : "",
       spkiDer: bytesToB64(spki),
       namedCurve: curve,
       rpcAddr: `10.0.0.${n + 1}:8300`,
@@ -227,14 +229,14 @@ export class SimMember {
 }
 
 /** Admit `n` members and connect them all (each publishes note epoch 1). */
-export async function startGroup(n: number, opts: { group?: string; curve?: MeshNamedCurve } = {}) {
+export async function startGroup(n: number, opts: { group?: string; curve?: MeshNamedCurve; rings?: number } = {}) {
   const group = opts.group ?? newGroup();
   const stub = groupStub(group);
   const members: SimMember[] = [];
   for (let i = 0; i < n; i++) {
-    const ident = await Identity.create({ n: i, curve: opts.curve });
+    const ident = await Identity.create({ n: i, curve: opts.curve, rings: opts.rings });
     await stub.admit(ident.record);
-    members.push(new SimMember(group, ident));
+    members.push(new SimMember(group, ident, opts.rings ?? 10));
   }
   for (const m of members) await m.connect();
   return { group, stub, members };
