@@ -3,7 +3,7 @@
 declare namespace Cloudflare {
 	interface GlobalProps {
 		mainModule: typeof import("./functions/index");
-		durableNamespaces: "PushCredentials" | "MinionAgent" | "MinionShard" | "MinionFleet" | "ProbeScheduler" | "CampaignRunner";
+		durableNamespaces: "PushCredentials" | "MinionAgent" | "MinionShard" | "MinionFleet" | "ProbeScheduler" | "CampaignRunner" | "MeshGroup";
 	}
 	interface Env {
 		DB: D1Database;
@@ -45,6 +45,16 @@ declare namespace Cloudflare {
 		BOOT_NODES: string;
 		NUM_RINGS: string;
 		MESH_ENROLMENT_TOKEN_TTL_S: string;
+		MESH_GOSSIP_INTERVAL_S: string;
+		MESH_MONITOR_INTERVAL_S: string;
+		MESH_VIEW_UPDATE_INTERVAL_S: string;
+		MESH_PING_LIMIT: string;
+		MESH_PINGS_PER_INTERVAL: string;
+		MESH_REMOVAL_TIMEOUT_S: string;
+		MESH_MAX_CONCURRENT_MESSAGES: string;
+		MESH_USE_COMPRESSION: string;
+		MESH_PING_TIMEOUT_S: string;
+		MESH_MESSAGE_TIMEOUT_S: string;
 		JWT_SECRET: string;
 		ADMIN_PASSWORD: string;
 		PUSH_CREDENTIALS: DurableObjectNamespace<import("./functions/index").PushCredentials>;
@@ -53,6 +63,7 @@ declare namespace Cloudflare {
 		MINION_FLEET: DurableObjectNamespace<import("./functions/index").MinionFleet>;
 		PROBE_SCHEDULER: DurableObjectNamespace<import("./functions/index").ProbeScheduler>;
 		CAMPAIGN_RUNNER: DurableObjectNamespace<import("./functions/index").CampaignRunner>;
+		MESH_GROUP: DurableObjectNamespace<import("./functions/index").MeshGroup>;
 	}
 }
 interface Env extends Cloudflare.Env {}

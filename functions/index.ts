@@ -15,3 +15,4 @@ export { MinionShard } from "../durable-objects/minion-shard";
 export { MinionFleet } from "../durable-objects/minion-fleet";
 export { CampaignRunner } from "../durable-objects/campaign-runner";
 export { ProbeScheduler } from "../durable-objects/probe-scheduler";
+export { MeshGroup } from "../durable-objects/mesh-group";

@@ -21,6 +21,7 @@ export const ERROR_STATUS = {
   rate_limited: 429,
   internal: 500,
   bad_gateway: 502,
+  gateway_timeout: 504,
   misconfigured: 503,
   unavailable: 503,
 } as const satisfies Record<string, ContentfulStatusCode>;

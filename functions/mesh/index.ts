@@ -1,11 +1,10 @@
 import type { Surface } from "../lib/surface";
 import { meshAdminRoutes } from "./admin-routes";
 import { meshCaRoutes } from "./ca-routes";
-
-export { meshAdminRoutes, meshCaRoutes };
+import { meshGroupRoutes } from "./group-routes";
 
 /**
- * The mesh (Ifrit): the certificate authority and its operator API. The membership half (the MeshGroup Durable
- * Object, member WebSockets, messaging, gossip) adds its routers here when merged.
+ * The mesh (Ifrit): the certificate authority and its operator API, and the membership routes (member WebSockets,
+ * the live view, messages) served by one MeshGroup Durable Object per group.
  */
-export const meshSurface: Surface = { name: "mesh", routes: [meshCaRoutes, meshAdminRoutes] };
+export const meshSurface: Surface = { name: "mesh", routes: [meshCaRoutes, meshAdminRoutes, meshGroupRoutes] };
