@@ -7,7 +7,8 @@ import { newPace, onThrottle, type Pace, recover, schedule } from "../functions/
 import { occurrenceId, runId, unitHash } from "../functions/campaigns/ids";
 import { planDue, storedSchedule } from "../functions/campaigns/schedule";
 import { campaignSettings } from "../functions/campaigns/settings";
-import { normalizeTarget, type Target, targetConditions } from "../functions/campaigns/targeting";
+import { reachConditions } from "../functions/campaigns/reach";
+import type { Target } from "../functions/campaigns/targeting";
 import { eventInsert } from "../functions/events/store";
 import { type Clock, systemClock } from "../functions/lib/clock";
 import type { Occurrence } from "./probe-scheduler";
@@ -190,10 +191,7 @@ export class CampaignRunner extends DurableObject<Env> {
   private async page(job: JobRow, run: RunRow): Promise<number | null> {
     const cs = campaignSettings(this.env);
     const db = this.db;
-    const target = normalizeTarget(JSON.parse(job.target) as Target);
-    const conds = targetConditions(target, job.kind === "task" ? job.testName : null);
-    // Alerts have no task to pull: only probes that can be pushed are worth an occurrence.
-    if (job.kind === "alert") conds.push(eq(probes.pushTokenState, "valid"));
+    const conds = reachConditions({ kind: job.kind, target: JSON.parse(job.target) as Target, testName: job.testName });
     if (run.cursor) conds.push(gt(probes.id, run.cursor));
     const rows = await db
       .select({ id: probes.id })

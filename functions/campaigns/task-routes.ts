@@ -17,7 +17,7 @@ import {
 import { principal, requireProbe } from "../auth/middleware";
 import { eventInsert } from "../events/store";
 import { ApiError } from "../lib/errors";
-import { type AppEnv, newRouter } from "../lib/hono";
+import { type AppEnv, newRouter, validationError } from "../lib/hono";
 import { errorResponses, jsonContent } from "../lib/openapi";
 import { pingbackUrl, verifyPingback } from "./pingback";
 import { canTransition, OPEN_STATES, TRANSITIONS } from "./task-states";
@@ -130,8 +130,7 @@ async function optionalBody(c: Context<AppEnv>): Promise<{ result?: Record<strin
     throw new ApiError("invalid_json", "request body is not valid JSON");
   }
   const r = TaskDoneBody.safeParse(json);
-  if (!r.success)
-    throw new ApiError("validation_failed", `invalid request: ${r.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ")}`);
+  if (!r.success) throw validationError(r.error);
   return r.data as { result?: Record<string, unknown> };
 }
 

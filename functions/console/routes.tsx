@@ -16,9 +16,9 @@ import { verifyToken } from "../auth/tokens";
 import { listEvents } from "../events/queries";
 import { ApiError } from "../lib/errors";
 import type { AppEnv } from "../lib/hono";
-import { listProbes, probeWithHistory } from "../probes/queries";
+import { fleetValues, listProbes, probeWithHistory } from "../probes/queries";
 import { type ApiClient, callApi } from "./api";
-import { campaignDetail, campaignList, fleetValues } from "./campaign-queries";
+import { campaignDetail, campaignList } from "../campaigns/queries";
 import { CONSOLE_CSS, CONSOLE_CSS_ETAG } from "./assets";
 import { ASSET_CSS } from "./components/layout";
 import {

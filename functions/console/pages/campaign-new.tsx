@@ -1,7 +1,7 @@
 /** @jsxImportSource hono/jsx */
 import type { z } from "@hono/zod-openapi";
 import type { DryRun } from "../../../schema/campaigns-api";
-import type { FleetValue, FleetValues } from "../campaign-queries";
+import type { FleetValue, FleetValues } from "../../probes/queries";
 import { BarChart } from "../components/chart";
 import { CsrfField, ErrorSummary, Field, fieldId } from "../components/form";
 import { Layout } from "../components/layout";
