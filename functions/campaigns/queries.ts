@@ -1,4 +1,4 @@
-import { and, count, desc, eq, like, type SQL, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, like, type SQL, sql } from "drizzle-orm";
 import { type JobRow, jobRuns, jobs, TASK_STATES, type TaskState, tasks } from "../../schema/campaigns";
 import { events } from "../../schema/events";
 import { probes } from "../../schema/probes";
@@ -152,4 +152,23 @@ export async function campaignDetail(db: Db, id: string) {
   for (const t of totals) taskCounts[t.state] = t.n;
   const runViews: RunView[] = runs.map((r) => ({ ...runView(r), tasks: byRun.get(r.id) ?? {} }));
   return { job: jobView(job), runs: runViews, task_counts: taskCounts, upcoming_runs: upcomingRuns(job) };
+}
+
+/** One page of a campaign's reach, in probe id order after `cursor` (keyset paging over the reach rule). */
+export async function reachPage(db: Db, job: Pick<JobRow, "kind" | "target" | "testName">, cursor: string, limit: number): Promise<string[]> {
+  const conds = reachConditions({ kind: job.kind, target: JSON.parse(job.target) as Target, testName: job.testName });
+  if (cursor) conds.push(gt(probes.id, cursor));
+  const rows = await db
+    .select({ id: probes.id })
+    .from(probes)
+    .where(conds.length ? and(...conds) : undefined)
+    .orderBy(asc(probes.id))
+    .limit(limit)
+    .all();
+  return rows.map((r) => r.id);
+}
+
+/** A campaign's configured rollout rate (pushes per minute), or null. */
+export async function rolloutRate(db: Db, jobId: string): Promise<number | null> {
+  return (await db.select({ rate: jobs.rolloutPerMinute }).from(jobs).where(eq(jobs.id, jobId)).get())?.rate ?? null;
 }

@@ -1,14 +1,19 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
-import { type JobRow, jobs, tasks } from "../../schema/campaigns";
+import type { BatchItem } from "drizzle-orm/batch";
+import { type JobRow, jobRuns, jobs, tasks } from "../../schema/campaigns";
+import { probes } from "../../schema/probes";
 import type { JobBody } from "../../schema/campaigns-api";
-import { eventInsert } from "../events/store";
+import { eventInsert, type NewEvent } from "../events/store";
 import { isUniqueViolation, type Db } from "../lib/db";
 import { ApiError } from "../lib/errors";
 import { newId } from "../lib/ids";
+import type { Occurrence, OccurrenceRow, ProbeInfo, Recorded } from "./delivery";
+import type { RunRow } from "./fanout";
+import { runId } from "./ids";
 import { jobKind } from "./jobs";
-import type { Schedule } from "./schedule";
+import type { DuePlan, Schedule } from "./schedule";
 import { normalizeTarget } from "./targeting";
-import { changesOf, eventIfChanged } from "./task-store";
+import { changesOf, eventIfChanged, taskTransition } from "./task-store";
 
 // Campaign writes. Each change is one atomic db.batch() with the event that records it; state changes are guarded
 // by the state they were decided from, and report whether they changed the row, so a lost race records nothing.
@@ -135,4 +140,189 @@ export async function deleteJob(db: Db, job: JobRow, at: string, actor: string):
       ),
   ]);
   return { changed: changesOf(upd) > 0 };
+}
+
+/** One statement of a D1 batch. */
+export type Stmt = BatchItem<"sqlite">;
+
+/** Run statements as one atomic batch (nothing to do for none). */
+export async function runBatch(db: Db, stmts: Stmt[]): Promise<void> {
+  if (stmts.length === 0) return;
+  await db.batch(stmts as [Stmt, ...Stmt[]]);
+}
+
+/**
+ * The task of a handed-off occurrence, keyed by its derived id and unique per occurrence, with task.created only
+ * when the row is new: a repeat after a lost reply is a no-op.
+ */
+export function taskCreated(db: Db, o: Occurrence, taskId: string, at: string): Stmt[] {
+  return [
+    db
+      .insert(tasks)
+      .values({
+        id: taskId,
+        jobId: o.jobId,
+        runId: o.runId,
+        probeId: o.probeId,
+        testName: o.testName ?? "",
+        arguments: o.arguments ?? "{}",
+        state: "ready",
+        createdAt: at,
+        updatedAt: at,
+        expiresAt: new Date(o.expireAtMs).toISOString(),
+      })
+      .onConflictDoNothing(),
+    eventIfChanged(db, {
+      at,
+      type: "task.created",
+      actor: "system",
+      jobId: o.jobId,
+      probeId: o.probeId,
+      taskId,
+      data: { run_id: o.runId, test_name: o.testName, send_at: new Date(o.sendAtMs).toISOString() },
+    }),
+  ];
+}
+
+/** Task timeout: an unanswered task expires. A task already answered is left alone (the guard finds no row). */
+export function taskTimedOut(db: Db, taskId: string, at: string): Stmt[] {
+  return [...taskTransition(db, taskId, "expire", at, "system", {}, { reason: "no answer within the task timeout" })];
+}
+
+/** The probe's push target and what its push depends on (its job's and task's state), or undefined if it is gone. */
+export async function probeInfo(db: Db, row: Pick<OccurrenceRow, "probe_id" | "job_id" | "task_id">): Promise<ProbeInfo | undefined> {
+  return db
+    .select({
+      token: probes.pushToken,
+      tokenState: probes.pushTokenState,
+      platform: probes.platform,
+      jobState: sql<string | null>`(SELECT state FROM jobs WHERE id = ${row.job_id})`,
+      taskState: sql<string | null>`(SELECT state FROM tasks WHERE id = ${row.task_id})`,
+    })
+    .from(probes)
+    .where(eq(probes.id, row.probe_id))
+    .get();
+}
+
+/** A provider's answer in D1: the task's state, the token's state, and the delivery events. */
+export function deliveryRecorded(db: Db, row: OccurrenceRow, r: Recorded, at: string): Stmt[] {
+  const base = { actor: "system", jobId: row.job_id, probeId: row.probe_id, taskId: row.task_id };
+  const answer = { provider: r.result.provider, status: r.result.status, attempt: r.attempt, ...("error" in r.result ? { error: r.result.error } : {}) };
+  const d = r.decision;
+  const stmts: Stmt[] = [];
+  if (d.action === "sent") {
+    const messageId = r.result.outcome === "sent" ? r.result.providerMessageId : undefined;
+    stmts.push(
+      eventInsert(db, { ...base, at, type: "push.sent", data: { ...answer, kind: row.kind, ...(messageId ? { provider_message_id: messageId } : {}) } }),
+    );
+    if (row.task_id) stmts.push(...taskTransition(db, row.task_id, "notify", at, "system", { notifiedAt: at }, { provider: r.result.provider }));
+  } else if (d.action === "retry") {
+    stmts.push(eventInsert(db, { ...base, at, type: "push.retry", data: { ...answer, retry_at: new Date(d.atMs).toISOString() } }));
+  } else {
+    const error = d.action === "failed" ? d.reason : "error" in r.result ? r.result.error : "";
+    stmts.push(eventInsert(db, { ...base, at, type: "push.failed", data: { ...answer, token_expired: d.action === "token-expired" } }));
+    if (d.action === "token-expired") {
+      // Only the token the provider judged: a probe that has since sent a new token keeps it.
+      stmts.push(
+        db
+          .update(probes)
+          .set({ pushTokenState: "expired", pushTokenUpdatedAt: at })
+          .where(and(eq(probes.id, row.probe_id), eq(probes.pushToken, r.token), eq(probes.pushTokenState, "valid"))),
+        eventIfChanged(db, { at, type: "probe.token_expired", actor: "system", probeId: row.probe_id, data: { provider: r.result.provider, error } }),
+      );
+    }
+    if (row.task_id) stmts.push(...taskTransition(db, row.task_id, "fail", at, "system", { error: error.slice(0, 500) }, { error: error.slice(0, 500) }));
+  }
+  return stmts;
+}
+
+/** A delivery event on its own (skipped, deferred), as a batch. */
+export function deliveryEvent(db: Db, e: NewEvent): Stmt[] {
+  return [eventInsert(db, e)];
+}
+
+/**
+ * A due campaign's tick in D1, from its due plan: the job's next run (guarded by the next run it was read with, so
+ * a repeated tick changes nothing), the missed runs as one record, the fired run and the job's end.
+ */
+export function runsFired(db: Db, job: JobRow, plan: DuePlan, fired: string | null, at: string): Stmt[] {
+  const base = { at, actor: "system", jobId: job.id };
+  const timesRun = job.timesRun + (plan.fire ? 1 : 0);
+  const stmts: Stmt[] = [
+    db
+      .update(jobs)
+      .set({
+        nextRunAt: plan.next ? iso(plan.next.at) : null,
+        state: plan.next ? "active" : "done",
+        timesRun,
+        lastRunAt: plan.fire ? iso(plan.fire.at) : job.lastRunAt,
+        updatedAt: at,
+      })
+      .where(and(eq(jobs.id, job.id), job.nextRunAt === null ? sql`${jobs.nextRunAt} IS NULL` : eq(jobs.nextRunAt, job.nextRunAt), eq(jobs.state, "active"))),
+  ];
+  const { count, capped, first, last } = plan.missed;
+  if (count > 0 && first !== null && last !== null) {
+    stmts.push(
+      db
+        .insert(jobRuns)
+        .values({ id: runId(job.id, last), jobId: job.id, runNo: null, scheduledAt: iso(last), state: "missed", missedCount: count, finishedAt: at })
+        .onConflictDoNothing(),
+      eventInsert(db, {
+        ...base,
+        type: "run.missed",
+        data: { count, capped, first: iso(first), last: iso(last), starting_deadline_s: job.startingDeadlineS },
+      }),
+    );
+  }
+  if (plan.fire && fired) {
+    stmts.push(
+      db
+        .insert(jobRuns)
+        .values({ id: fired, jobId: job.id, runNo: job.timesRun + 1, scheduledAt: iso(plan.fire.at), firedAt: at, state: "dispatching" })
+        .onConflictDoNothing(),
+      eventInsert(db, { ...base, type: "run.started", data: { run_id: fired, run_no: job.timesRun + 1, scheduled_at: iso(plan.fire.at) } }),
+    );
+  }
+  if (!plan.next) stmts.push(eventInsert(db, { ...base, type: "job.done", data: { times_run: timesRun } }));
+  return stmts;
+}
+
+/** Runs stopped while being handed out (the campaign was deleted). */
+export function runsCancelled(db: Db, runs: Pick<RunRow, "run_id" | "job_id" | "handed">[], at: string): Stmt[] {
+  return runs.flatMap((r) => [
+    db.update(jobRuns).set({ state: "cancelled", targets: r.handed, finishedAt: at }).where(eq(jobRuns.id, r.run_id)),
+    eventInsert(db, { at, type: "run.cancelled", actor: "system", jobId: r.job_id, data: { run_id: r.run_id, handed_out: r.handed } }),
+  ]);
+}
+
+/** Every target of a run has been handed out. */
+export function runDispatched(db: Db, jobId: string, runIdValue: string, targets: number, at: string): Stmt[] {
+  return [
+    db.update(jobRuns).set({ state: "dispatched", targets, finishedAt: at }).where(eq(jobRuns.id, runIdValue)),
+    eventInsert(db, { at, type: "run.dispatched", actor: "system", jobId, data: { run_id: runIdValue, targets } }),
+  ];
+}
+
+/** How many targets a run being handed out has reached so far. */
+export function runProgress(db: Db, runIdValue: string, targets: number): Stmt[] {
+  return [db.update(jobRuns).set({ targets }).where(eq(jobRuns.id, runIdValue))];
+}
+
+/** A provider's throttling slowed a run down. */
+export function runThrottled(
+  db: Db,
+  jobId: string,
+  runIdValue: string,
+  at: string,
+  d: { to: number | null; from: number | null; retryAfterMs?: number },
+): Stmt[] {
+  return [
+    eventInsert(db, {
+      at,
+      type: "run.throttled",
+      actor: "system",
+      jobId,
+      data: { run_id: runIdValue, rate_per_minute: d.to, was: d.from, retry_after_ms: d.retryAfterMs ?? null },
+    }),
+  ];
 }
