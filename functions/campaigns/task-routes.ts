@@ -17,7 +17,7 @@ import {
 import { principal, requireProbe } from "../auth/middleware";
 import { eventInsert } from "../events/store";
 import { ApiError } from "../lib/errors";
-import { type AppEnv, newRouter, validationError } from "../lib/hono";
+import { type AppEnv, newRouter, parseJsonText } from "../lib/hono";
 import { errorResponses, jsonContent } from "../lib/openapi";
 import { pingbackUrl, verifyPingback } from "./pingback";
 import { canTransition, OPEN_STATES, TRANSITIONS } from "./task-states";
@@ -123,15 +123,7 @@ for (const action of ["accept", "reject", "done"] as const) {
 async function optionalBody(c: Context<AppEnv>): Promise<{ result?: Record<string, unknown> }> {
   const text = await c.req.text();
   if (text.trim() === "") return {};
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new ApiError("invalid_json", "request body is not valid JSON");
-  }
-  const r = TaskDoneBody.safeParse(json);
-  if (!r.success) throw validationError(r.error);
-  return r.data as { result?: Record<string, unknown> };
+  return parseJsonText(text, TaskDoneBody) as { result?: Record<string, unknown> };
 }
 
 taskRoutes.openapi(
