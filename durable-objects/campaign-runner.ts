@@ -55,7 +55,7 @@ export class CampaignRunner extends DurableObject<Env> {
   private async fireLocked(jobId: string, nowMs: number): Promise<{ fired: string | null; missed: number }> {
     const db = this.db;
     const job = await jobById(db, jobId);
-    if (!job || job.state !== "active" || job.nextRunAt === null || Date.parse(job.nextRunAt) > nowMs) return { fired: null, missed: 0 };
+    if (job?.state !== "active" || job.nextRunAt === null || Date.parse(job.nextRunAt) > nowMs) return { fired: null, missed: 0 };
     const plan = planDue(storedSchedule(job.schedule, Date.parse(job.startAt)), Date.parse(job.nextRunAt), nowMs, job.startingDeadlineS * 1000);
     const fired = firedRunId(jobId, plan);
     await runBatch(db, runsFired(db, job, plan, fired, new Date(nowMs).toISOString()));

@@ -147,7 +147,7 @@ taskRoutes.openapi(
     c.header("Cache-Control", "no-store");
     if (claims.kind === "alert") {
       const job = await db.select().from(jobs).where(eq(jobs.id, claims.jobId)).get();
-      if (!job || job.kind !== "alert") throw new ApiError("not_found", "alert not found");
+      if (job?.kind !== "alert") throw new ApiError("not_found", "alert not found");
       await commit([eventInsert(db, { at, type: "alert.fetched", actor: `probe:${claims.probeId}`, jobId: job.id, probeId: claims.probeId })]);
       return c.json(
         { type: "alert" as const, job_id: job.id, message: job.alertMessage ?? "", extra: JSON.parse(job.alertExtra ?? "{}") as Record<string, unknown> },

@@ -77,7 +77,9 @@ export async function changesSince(db: Db, afterId: number, limit: number) {
     return { id: e.subjectId, type, at: e.at, checksum: type === "left" ? null : (data.checksum ?? null) };
   });
   const latest = new Map<string, number>();
-  changes.forEach((c, i) => latest.set(c.id, i));
+  changes.forEach((c, i) => {
+    latest.set(c.id, i);
+  });
   const ids = [...latest].sort((a, b) => a[1] - b[1]).map(([id]) => id);
   const last = page.length ? page[page.length - 1].id : afterId;
   return { changes, ids, next_cursor: encodeCursor([last]), more };

@@ -19,7 +19,12 @@ describe("versioned Durable Object storage", () => {
       const sql = state.storage.sql;
       sql.exec("DROP TABLE schema_version");
       sql.exec("INSERT INTO runs (run_id, job_id, run_at, state, pace) VALUES ('r', 'j', 1, 'paging', '{}')");
-      const steps = [(s: SqlStorage) => (s.exec("CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY)"), addColumn(s, "runs", "pace", "TEXT"))];
+      const steps = [
+        (s: SqlStorage) => {
+          s.exec("CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY)");
+          addColumn(s, "runs", "pace", "TEXT");
+        },
+      ];
       expect(migrateSchema(sql, steps)).toBe(1);
       expect(sql.exec("SELECT run_id, pace FROM runs").toArray()).toEqual([{ run_id: "r", pace: "{}" }]);
     });
