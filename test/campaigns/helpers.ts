@@ -67,8 +67,12 @@ export async function settle(probeIds: string[]) {
     for (const id of probeIds) {
       await runDurableObjectAlarm(scheduler(id));
       const now = Date.now();
-      // Due now, or claimed by an alarm run that is still pushing (its lease moved next_at ahead).
-      if ((await scheduler(id).list()).some((o) => (o.next_at !== null && o.next_at <= now) || o.state === "sending" || o.state === "recorded")) busy = true;
+      // Due now, or claimed by an alarm run that is still working on it: pushing ('sending'), recording, or before
+      // that, reading the probe (still 'pending', with next_at moved one lease ahead, LEASE_MS in probe-scheduler.ts).
+      const leased = (o: { state: string; next_at: number | null }) =>
+        o.state === "pending" && o.next_at !== null && o.next_at - now > 80_000 && o.next_at - now <= 90_000;
+      if ((await scheduler(id).list()).some((o) => (o.next_at !== null && o.next_at <= now) || o.state === "sending" || o.state === "recorded" || leased(o)))
+        busy = true;
     }
     return !busy;
   }, "probe schedulers to settle");
