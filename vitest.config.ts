@@ -23,7 +23,7 @@ export default defineConfig(async () => {
             PUBLIC_BASE_URL: "https://probes.example.org",
             // This pool's runner cannot settle one request's promise from another request's context, so concurrent
             // requests here must not share a D1 batch (they would hang). Sharing is tested in test/lib/d1-commit.test.ts
-            // (one context) and end to end against wrangler dev (test/e2e/registry-burst.test.mjs, campaigns.test.mjs).
+            // (one context) and end to end against wrangler dev (test/e2e/probes-burst.test.mjs, campaigns.test.mjs).
             GROUP_COMMIT: "off",
             // Minion registry: status polls driven by runDurableObjectAlarm, not by the clock; a short relay timeout.
             MONITOR_INTERVAL_MS: "600000",

@@ -24,11 +24,17 @@ const TARGET_MS = 300;
 
 // ---- a plausible fleet -------------------------------------------------------------------------------------------
 let seed = 42;
-const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+const rand = () => {
+  seed = (seed * 1103515245 + 12345) % 2147483648;
+  return seed / 2147483648;
+};
 const weighted = (pairs) => {
   const total = pairs.reduce((s, [, w]) => s + w, 0);
   let r = rand() * total;
-  for (const [v, w] of pairs) if ((r -= w) < 0) return v;
+  for (const [v, w] of pairs) {
+    r -= w;
+    if (r < 0) return v;
+  }
   return pairs[pairs.length - 1][0];
 };
 const COUNTRIES = [

@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { migrateSchema, type SchemaStep } from "../functions/lib/do-schema";
 import { settingsFrom } from "../functions/lib/settings";
 import { newId } from "../functions/lib/ids";
 import { canonicalStatus, minionChecksum, parseStatus, shardOf } from "../functions/minions/checksum";
@@ -27,6 +28,12 @@ export type RelayResult =
 
 type Pending = { resolve: (r: RelayResult) => void; timer: ReturnType<typeof setTimeout>; conn: string };
 
+/** The object's storage schema (functions/lib/do-schema.ts). */
+const SCHEMA: SchemaStep[] = [
+  // 1: no tables. The agent's state ("agent") and sequence number ("seq") are key-value records, read with defaults.
+  () => {},
+];
+
 /**
  * One object per agent (named by its device id). Holds the agent's hibernatable WebSocket and its state; its alarm
  * polls `GET /status` every MONITOR_INTERVAL_MS and checks beacon validity (one alarm, both deadlines).
@@ -40,6 +47,9 @@ export class MinionAgent extends DurableObject<Env> {
     super(ctx, env);
     // Beacons in the exact canonical form are answered by the runtime without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(BEACON_TEXT, BEACON_REPLY_TEXT));
+    void ctx.blockConcurrencyWhile(async () => {
+      migrateSchema(ctx.storage.sql, SCHEMA);
+    });
   }
 
   private get settings() {

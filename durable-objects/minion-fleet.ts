@@ -1,5 +1,17 @@
 import { DurableObject } from "cloudflare:workers";
+import { migrateSchema, type SchemaStep } from "../functions/lib/do-schema";
 import { EMPTY_MD5, fleetDigest } from "../functions/minions/checksum";
+
+/** The object's storage schema, one additive step per version (functions/lib/do-schema.ts). */
+const SCHEMA: SchemaStep[] = [
+  // 1: each non-empty bucket's digest, the latest version seen per bucket, and the combined fleet row.
+  (sql) =>
+    sql.exec(
+      `CREATE TABLE IF NOT EXISTS buckets (bucket TEXT PRIMARY KEY, digest TEXT NOT NULL, count INTEGER NOT NULL, version INTEGER NOT NULL);
+       CREATE TABLE IF NOT EXISTS versions (bucket TEXT PRIMARY KEY, version INTEGER NOT NULL);
+       CREATE TABLE IF NOT EXISTS fleet (one INTEGER PRIMARY KEY CHECK (one = 1), checksum TEXT NOT NULL, count INTEGER NOT NULL, buckets INTEGER NOT NULL);`,
+    ),
+];
 
 type BucketRow = { bucket: string; digest: string; count: number; version: number };
 type FleetRow = { checksum: string; count: number; buckets: number };
@@ -17,11 +29,9 @@ export class MinionFleet extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.sql.exec(
-      `CREATE TABLE IF NOT EXISTS buckets (bucket TEXT PRIMARY KEY, digest TEXT NOT NULL, count INTEGER NOT NULL, version INTEGER NOT NULL);
-       CREATE TABLE IF NOT EXISTS versions (bucket TEXT PRIMARY KEY, version INTEGER NOT NULL);
-       CREATE TABLE IF NOT EXISTS fleet (one INTEGER PRIMARY KEY CHECK (one = 1), checksum TEXT NOT NULL, count INTEGER NOT NULL, buckets INTEGER NOT NULL);`,
-    );
+    void ctx.blockConcurrencyWhile(async () => {
+      migrateSchema(this.sql, SCHEMA);
+    });
   }
 
   /** Record bucket `bucket` at `version` (digest null or count 0: the bucket is now empty). Returns the fleet summary. */

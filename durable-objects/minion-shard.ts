@@ -2,7 +2,20 @@ import { DurableObject } from "cloudflare:workers";
 import { eventInsert } from "../functions/events/store";
 import { buildServices } from "../functions/lib/hono";
 import { bucketDigest, bucketOf } from "../functions/minions/checksum";
+import { migrateSchema, type SchemaStep } from "../functions/lib/do-schema";
 import { log } from "../functions/lib/log";
+
+/** The object's storage schema, one additive step per version (functions/lib/do-schema.ts). */
+const SCHEMA: SchemaStep[] = [
+  // 1: the shard's minions (tombstones included) and its buckets' digests.
+  (sql) =>
+    sql.exec(
+      `CREATE TABLE IF NOT EXISTS minions (id TEXT PRIMARY KEY, bucket TEXT NOT NULL, present INTEGER NOT NULL, seq INTEGER NOT NULL,
+         checksum TEXT, status TEXT, joined_at TEXT, changed_at TEXT);
+       CREATE INDEX IF NOT EXISTS minions_bucket_idx ON minions (bucket, present, id);
+       CREATE TABLE IF NOT EXISTS buckets (bucket TEXT PRIMARY KEY, digest TEXT, count INTEGER NOT NULL, version INTEGER NOT NULL, pushed INTEGER NOT NULL);`,
+    ),
+];
 
 type MinionRow = {
   id: string;
@@ -33,12 +46,9 @@ export class MinionShard extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.sql.exec(
-      `CREATE TABLE IF NOT EXISTS minions (id TEXT PRIMARY KEY, bucket TEXT NOT NULL, present INTEGER NOT NULL, seq INTEGER NOT NULL,
-         checksum TEXT, status TEXT, joined_at TEXT, changed_at TEXT);
-       CREATE INDEX IF NOT EXISTS minions_bucket_idx ON minions (bucket, present, id);
-       CREATE TABLE IF NOT EXISTS buckets (bucket TEXT PRIMARY KEY, digest TEXT, count INTEGER NOT NULL, version INTEGER NOT NULL, pushed INTEGER NOT NULL);`,
-    );
+    void ctx.blockConcurrencyWhile(async () => {
+      migrateSchema(this.sql, SCHEMA);
+    });
   }
 
   private row(id: string): MinionRow | undefined {

@@ -1,60 +1,25 @@
 import { DurableObject } from "cloudflare:workers";
-import { and, eq, sql } from "drizzle-orm";
-import { tasks } from "../schema/campaigns";
-import { probes } from "../schema/probes";
-import { dbFrom } from "../functions/lib/db";
-import { decide, type Decision } from "../functions/campaigns/dispatch";
-import { taskIdFor } from "../functions/campaigns/ids";
-import { pingbackUrl, signPingback } from "../functions/campaigns/pingback";
-import { campaignSettings } from "../functions/campaigns/settings";
-import { eventIfChanged, taskTransition } from "../functions/campaigns/task-store";
-import { eventInsert } from "../functions/events/store";
+import {
+  afterRecord,
+  budgetOf,
+  deliveryOutcome,
+  type LocalChange,
+  type Occurrence,
+  type OccurrenceRow,
+  occurrenceTaskId,
+  PUSH_LOG_WINDOW_MS,
+  payloadOf,
+  planSend,
+  providerFor,
+  pushMessage,
+  type Recorded,
+  signedPingbackUrl,
+} from "../functions/campaigns/delivery";
+import { deliveryEvent, deliveryRecorded, probeInfo, runBatch, taskCreated, taskTimedOut } from "../functions/campaigns/store";
 import { type Clock, systemClock } from "../functions/lib/clock";
-import { settingsFrom } from "../functions/lib/settings";
-import { selectProvider } from "../functions/push";
-import { budgetAllows, budgetFor } from "../functions/push/budget";
-import { pushConfigFrom } from "../functions/push/config";
-import type { PushMessage, PushResult } from "../functions/push/types";
+import { dbFrom } from "../functions/lib/db";
+import { migrateSchema, type SchemaStep } from "../functions/lib/do-schema";
 import { log } from "../functions/lib/log";
-
-/** What the campaign runner hands to a probe's scheduler: one (campaign, run, probe) occurrence. */
-export type Occurrence = {
-  id: string;
-  jobId: string;
-  runId: string;
-  probeId: string;
-  kind: "task" | "alert";
-  testName: string | null;
-  /** JSON object. */
-  arguments: string | null;
-  alertMessage: string | null;
-  /** JSON object. */
-  alertExtra: string | null;
-  sendAtMs: number;
-  expireAtMs: number;
-};
-
-/**
- * Local rows. States: pending (push due at next_at) → sending (push in flight) → recorded (provider answered;
- * D1 not yet updated) → awaiting (pushed; next_at = task timeout) → closed. Closed rows are kept a while so a
- * late duplicate hand-off still finds them.
- */
-type OccRow = {
-  id: string;
-  job_id: string;
-  run_id: string;
-  probe_id: string;
-  kind: string;
-  task_id: string | null;
-  payload: string;
-  send_at: number;
-  expire_at: number;
-  state: string;
-  attempts: number;
-  next_at: number | null;
-  outcome: string | null;
-  created_at: number;
-};
 
 const RETAIN_CLOSED_MS = 30 * 86_400_000;
 const ROWS_PER_ALARM = 50;
@@ -62,9 +27,24 @@ const ERROR_BACKOFF_MS = 30_000;
 /** Longer than a push (PUSH_TIMEOUT_MS ≤ 60 s) plus its bookkeeping. */
 const LEASE_MS = 90_000;
 
+/** The object's storage schema, one additive step per version (functions/lib/do-schema.ts). */
+const SCHEMA: SchemaStep[] = [
+  // 1: occurrences (states in functions/campaigns/delivery.ts) and when this device was last pushed (its push budget looks back one hour).
+  (sql) => {
+    sql.exec(`CREATE TABLE IF NOT EXISTS occurrences (
+      id TEXT PRIMARY KEY, job_id TEXT NOT NULL, run_id TEXT NOT NULL, probe_id TEXT NOT NULL, kind TEXT NOT NULL,
+      task_id TEXT, payload TEXT NOT NULL, send_at INTEGER NOT NULL, expire_at INTEGER NOT NULL, state TEXT NOT NULL,
+      attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER, outcome TEXT, created_at INTEGER NOT NULL)`);
+    sql.exec("CREATE INDEX IF NOT EXISTS occurrences_next ON occurrences(next_at)");
+    sql.exec("CREATE TABLE IF NOT EXISTS push_log (at INTEGER NOT NULL)");
+  },
+];
+
 /**
  * One per probe (named by client_id). Holds that probe's pending occurrences and multiplexes all its deadlines
- * (first send, retries, task timeout) on its one alarm: the alarm is always set to the earliest next_at.
+ * (first send, retries, task timeout) on its one alarm: the alarm is always set to the earliest next_at. Closed
+ * rows are kept a while so a late duplicate hand-off still finds them. What to send, when and what to record is
+ * decided by functions/campaigns/delivery.ts; this object loads rows, calls it and stores the result.
  */
 export class ProbeScheduler extends DurableObject<Env> {
   private clock: Clock = systemClock;
@@ -73,13 +53,9 @@ export class ProbeScheduler extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS occurrences (
-      id TEXT PRIMARY KEY, job_id TEXT NOT NULL, run_id TEXT NOT NULL, probe_id TEXT NOT NULL, kind TEXT NOT NULL,
-      task_id TEXT, payload TEXT NOT NULL, send_at INTEGER NOT NULL, expire_at INTEGER NOT NULL, state TEXT NOT NULL,
-      attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER, outcome TEXT, created_at INTEGER NOT NULL)`);
-    this.sql.exec("CREATE INDEX IF NOT EXISTS occurrences_next ON occurrences(next_at)");
-    // When this device was last pushed: its push budget (functions/push/budget.ts) looks back one hour.
-    this.sql.exec("CREATE TABLE IF NOT EXISTS push_log (at INTEGER NOT NULL)");
+    void ctx.blockConcurrencyWhile(async () => {
+      migrateSchema(this.sql, SCHEMA);
+    });
   }
 
   private get db() {
@@ -93,39 +69,9 @@ export class ProbeScheduler extends DurableObject<Env> {
     const now = this.clock.now();
     let taskId: string | null = null;
     if (o.kind === "task") {
-      const settings = settingsFrom(this.env);
-      taskId = await taskIdFor(settings.jwtSecret, o.id);
-      const at = now.toISOString();
-      const db = this.db;
-      // The task row is keyed by the derived id and unique per occurrence: a repeat after a lost reply is a no-op.
-      await db.batch([
-        db
-          .insert(tasks)
-          .values({
-            id: taskId,
-            jobId: o.jobId,
-            runId: o.runId,
-            probeId: o.probeId,
-            testName: o.testName ?? "",
-            arguments: o.arguments ?? "{}",
-            state: "ready",
-            createdAt: at,
-            updatedAt: at,
-            expiresAt: new Date(o.expireAtMs).toISOString(),
-          })
-          .onConflictDoNothing(),
-        eventIfChanged(db, {
-          at,
-          type: "task.created",
-          actor: "system",
-          jobId: o.jobId,
-          probeId: o.probeId,
-          taskId,
-          data: { run_id: o.runId, test_name: o.testName, send_at: new Date(o.sendAtMs).toISOString() },
-        }),
-      ]);
+      taskId = await occurrenceTaskId(this.env, o);
+      await runBatch(this.db, taskCreated(this.db, o, taskId, now.toISOString()));
     }
-    const payload = JSON.stringify({ alertMessage: o.alertMessage, alertExtra: o.alertExtra, testName: o.testName });
     this.sql.exec(
       `INSERT OR IGNORE INTO occurrences (id, job_id, run_id, probe_id, kind, task_id, payload, send_at, expire_at, state, attempts, next_at, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)`,
@@ -135,7 +81,7 @@ export class ProbeScheduler extends DurableObject<Env> {
       o.probeId,
       o.kind,
       taskId,
-      payload,
+      payloadOf(o),
       o.sendAtMs,
       o.expireAtMs,
       o.sendAtMs,
@@ -146,14 +92,14 @@ export class ProbeScheduler extends DurableObject<Env> {
   }
 
   /** For tests and operators: this probe's occurrences. */
-  async list(): Promise<OccRow[]> {
-    return this.sql.exec<OccRow>("SELECT * FROM occurrences ORDER BY created_at, id").toArray();
+  async list(): Promise<OccurrenceRow[]> {
+    return this.sql.exec<OccurrenceRow>("SELECT * FROM occurrences ORDER BY created_at, id").toArray();
   }
 
   async alarm(): Promise<void> {
     const now = this.clock.now().getTime();
     const due = this.sql
-      .exec<OccRow>("SELECT * FROM occurrences WHERE next_at IS NOT NULL AND next_at <= ? ORDER BY next_at LIMIT ?", now, ROWS_PER_ALARM)
+      .exec<OccurrenceRow>("SELECT * FROM occurrences WHERE next_at IS NOT NULL AND next_at <= ? ORDER BY next_at LIMIT ?", now, ROWS_PER_ALARM)
       .toArray();
     for (const row of due) {
       // Claim the row with a lease before any await: another alarm run (a platform retry, or one set by an
@@ -184,109 +130,55 @@ export class ProbeScheduler extends DurableObject<Env> {
     if (current === null || current !== at) await this.ctx.storage.setAlarm(at);
   }
 
-  private close(id: string, outcome?: string) {
-    this.sql.exec("UPDATE occurrences SET state = 'closed', next_at = NULL, outcome = COALESCE(?, outcome) WHERE id = ?", outcome ?? null, id);
+  /** Apply a local change the delivery plan decided. */
+  private apply(id: string, c: LocalChange): void {
+    if (c.state === "closed")
+      this.sql.exec("UPDATE occurrences SET state = 'closed', next_at = NULL, outcome = COALESCE(?, outcome) WHERE id = ?", c.outcome ?? null, id);
+    else if (c.state === "awaiting")
+      this.sql.exec("UPDATE occurrences SET state = 'awaiting', next_at = ?, outcome = COALESCE(?, outcome) WHERE id = ?", c.nextAt, c.outcome ?? null, id);
+    else this.sql.exec("UPDATE occurrences SET state = 'pending', next_at = ? WHERE id = ?", c.nextAt, id);
   }
 
-  private async process(row: OccRow, now: number): Promise<void> {
+  private async process(row: OccurrenceRow, now: number): Promise<void> {
     if (row.state === "awaiting") return this.expire(row);
-    if (row.state === "recorded") return this.record(row, JSON.parse(row.outcome!) as Recorded);
+    if (row.state === "recorded") return this.record(row, JSON.parse(row.outcome ?? "null") as Recorded);
     // pending, or sending (a crash between the push and recording it: at-least-once in that narrow window)
     return this.send(row, now);
   }
 
-  /** Task timeout: an unanswered task expires. A task already answered is left alone (the guard finds no row). */
-  private async expire(row: OccRow): Promise<void> {
-    if (row.task_id) {
-      const db = this.db;
-      await db.batch(taskTransition(db, row.task_id, "expire", this.clock.now().toISOString(), "system", {}, { reason: "no answer within the task timeout" }));
-    }
-    this.close(row.id);
+  private async expire(row: OccurrenceRow): Promise<void> {
+    if (row.task_id) await runBatch(this.db, taskTimedOut(this.db, row.task_id, this.clock.now().toISOString()));
+    this.apply(row.id, { state: "closed" });
   }
 
-  private async send(row: OccRow, now: number): Promise<void> {
+  private sentWithinWindow(now: number): number[] {
+    return this.sql
+      .exec<{ at: number }>("SELECT at FROM push_log WHERE at > ?", now - PUSH_LOG_WINDOW_MS)
+      .toArray()
+      .map((r) => r.at);
+  }
+
+  private async send(row: OccurrenceRow, now: number): Promise<void> {
     const db = this.db;
-    const info = await db
-      .select({
-        token: probes.pushToken,
-        tokenState: probes.pushTokenState,
-        platform: probes.platform,
-        jobState: sql<string | null>`(SELECT state FROM jobs WHERE id = ${row.job_id})`,
-        taskState: sql<string | null>`(SELECT state FROM tasks WHERE id = ${row.task_id})`,
-      })
-      .from(probes)
-      .where(eq(probes.id, row.probe_id))
-      .get();
-    if (!info || info.jobState === "deleted") return this.close(row.id, JSON.stringify({ skipped: info ? "job deleted" : "probe gone" }));
-    if (row.kind === "task" && info.taskState !== "ready") {
-      // Answered already (the probe pulled it) or expired: no push needed; keep the timeout if it is still open.
-      this.sql.exec("UPDATE occurrences SET state = 'awaiting', next_at = ? WHERE id = ?", row.expire_at, row.id);
-      return;
+    const info = (await probeInfo(db, row)) ?? null;
+    const provider = info ? providerFor(this.env, row, info) : null;
+    const plan = planSend({
+      row,
+      info,
+      provider: provider?.name ?? null,
+      budget: info ? budgetOf(this.env, info.platform) : null,
+      sentAtMs: this.sentWithinWindow(now),
+      nowMs: now,
+    });
+    if (!plan.push) {
+      if (plan.event) await runBatch(db, deliveryEvent(db, plan.event));
+      return this.apply(row.id, plan.local);
     }
-    const target = { probeId: row.probe_id, platform: info.platform, token: info.token ?? "" };
-    const provider = info.tokenState === "valid" ? selectProvider(this.env, target) : null;
-    if (!provider) {
-      const reason = info.tokenState !== "valid" ? `push token ${info.tokenState}` : "no push provider for this probe";
-      await db.batch([
-        eventInsert(db, {
-          at: new Date(now).toISOString(),
-          type: "push.skipped",
-          actor: "system",
-          jobId: row.job_id,
-          probeId: row.probe_id,
-          taskId: row.task_id,
-          data: { reason },
-        }),
-      ]);
-      // The task stays ready for the probe to pull until it times out; an alert without push has nowhere to go.
-      if (row.kind === "task") this.sql.exec("UPDATE occurrences SET state = 'awaiting', next_at = ?, outcome = ? WHERE id = ?", row.expire_at, reason, row.id);
-      else this.close(row.id, reason);
-      return;
-    }
-    const budget = budgetFor(info.platform, pushConfigFrom(this.env).budgets);
-    if (budget) {
-      const sent = this.sql
-        .exec<{ at: number }>("SELECT at FROM push_log WHERE at > ?", now - 3_600_000)
-        .toArray()
-        .map((r) => r.at);
-      const verdict = budgetAllows(sent, now, budget);
-      if (!verdict.ok) {
-        // Over the device's push budget: not pushed, left for the probe to pull, and recorded as such.
-        await db.batch([
-          eventInsert(db, {
-            at: new Date(now).toISOString(),
-            type: "push.deferred",
-            actor: "system",
-            jobId: row.job_id,
-            probeId: row.probe_id,
-            taskId: row.task_id,
-            data: { reason: "push budget", provider: provider.name, window: verdict.window, sent: verdict.sent, limit: verdict.limit },
-          }),
-        ]);
-        if (row.kind === "task")
-          this.sql.exec("UPDATE occurrences SET state = 'awaiting', next_at = ?, outcome = 'deferred: push budget' WHERE id = ?", row.expire_at, row.id);
-        else this.close(row.id, "deferred: push budget");
-        return;
-      }
-    }
-    const cs = campaignSettings(this.env);
-    const settings = settingsFrom(this.env);
-    const claims =
-      row.kind === "task"
-        ? { kind: "task" as const, taskId: row.task_id!, probeId: row.probe_id }
-        : { kind: "alert" as const, jobId: row.job_id, probeId: row.probe_id };
-    const link = pingbackUrl(settings.publicBaseUrl, await signPingback(claims, settings.jwtSecret, this.clock, cs.pingbackTtlS));
-    const payload = JSON.parse(row.payload) as { alertMessage: string | null; alertExtra: string | null };
-    const message: PushMessage =
-      row.kind === "task"
-        ? { kind: "task", taskId: row.task_id!, pingbackUrl: link, collapseId: row.task_id! }
-        : // One alert run is one notification on a device, however many times it had to be sent.
-          { kind: "alert", pingbackUrl: link, message: payload.alertMessage ?? "", data: stringValues(payload.alertExtra), collapseId: row.run_id };
-    const attempt = row.attempts + 1;
-    this.sql.exec("UPDATE occurrences SET state = 'sending', attempts = ? WHERE id = ?", attempt, row.id);
-    const result = await provider.send(target, message);
-    const decision = decide(result, attempt, pushConfigFrom(this.env).maxAttempts, this.clock.now().getTime(), Math.random());
-    const recorded: Recorded = { result, decision, attempt, token: target.token };
+    if (!provider) throw new Error("a push plan without a provider");
+    const message = pushMessage(row, await signedPingbackUrl(this.env, this.clock, plan.claims));
+    this.sql.exec("UPDATE occurrences SET state = 'sending', attempts = ? WHERE id = ?", plan.attempt, row.id);
+    const result = await provider.send(plan.target, message);
+    const recorded = deliveryOutcome(this.env, result, plan.attempt, plan.target.token, this.clock.now().getTime(), Math.random());
     // The push happened: write that down twice, locally (a retried alarm then only finishes the bookkeeping) and in
     // D1 (the task leaves 'ready', which send() checks before any push). Either one alone prevents a second push,
     // so a failing local write (a storage error) must not stop the D1 one.
@@ -295,78 +187,28 @@ export class ProbeScheduler extends DurableObject<Env> {
     } catch (e) {
       log.error("ProbeScheduler.send", `local record failed: ${String(e)}`, { occurrence: row.id });
     }
-    await this.record({ ...row, state: "recorded", attempts: attempt }, recorded);
+    await this.record({ ...row, state: "recorded", attempts: plan.attempt }, recorded);
   }
 
   /** Apply a provider answer to D1 (task state, token state, delivery events) and to the local row. */
-  private async record(row: OccRow, r: Recorded): Promise<void> {
-    const db = this.db;
+  private async record(row: OccurrenceRow, r: Recorded): Promise<void> {
     const at = this.clock.now().toISOString();
-    const base = { actor: "system", jobId: row.job_id, probeId: row.probe_id, taskId: row.task_id };
-    const answer = { provider: r.result.provider, status: r.result.status, attempt: r.attempt, ...("error" in r.result ? { error: r.result.error } : {}) };
-    const d = r.decision;
-    const stmts: any[] = [];
-    // "accepted" (a gateway queued it and will not say more) wakes the probe like "sent" but is logged apart: not a delivery.
-    const handed = d.action === "sent" || d.action === "accepted";
-    if (handed) {
-      const messageId = r.result.outcome === "sent" ? r.result.providerMessageId : undefined;
-      const type = d.action === "sent" ? "push.sent" : "push.accepted";
-      stmts.push(eventInsert(db, { ...base, at, type, data: { ...answer, kind: row.kind, ...(messageId ? { provider_message_id: messageId } : {}) } }));
-      if (row.task_id) stmts.push(...taskTransition(db, row.task_id, "notify", at, "system", { notifiedAt: at }, { provider: r.result.provider }));
-    } else if (d.action === "retry") {
-      stmts.push(eventInsert(db, { ...base, at, type: "push.retry", data: { ...answer, retry_at: new Date(d.atMs).toISOString() } }));
-    } else {
-      const error = d.action === "failed" ? d.reason : (r.result as { error: string }).error;
-      stmts.push(eventInsert(db, { ...base, at, type: "push.failed", data: { ...answer, token_expired: d.action === "token-expired" } }));
-      if (d.action === "token-expired") {
-        // Only the token the provider judged: a probe that has since sent a new token keeps it.
-        stmts.push(
-          db
-            .update(probes)
-            .set({ pushTokenState: "expired", pushTokenUpdatedAt: at })
-            .where(and(eq(probes.id, row.probe_id), eq(probes.pushToken, r.token), eq(probes.pushTokenState, "valid"))),
-          eventIfChanged(db, { at, type: "probe.token_expired", actor: "system", probeId: row.probe_id, data: { provider: r.result.provider, error } }),
-        );
-      }
-      if (row.task_id) stmts.push(...taskTransition(db, row.task_id, "fail", at, "system", { error: error.slice(0, 500) }, { error: error.slice(0, 500) }));
-    }
-    await db.batch(stmts as [any, ...any[]]);
-    if (handed) {
+    await runBatch(this.db, deliveryRecorded(this.db, row, r, at));
+    const next = afterRecord(row, r);
+    if (next.logPush) {
       this.sql.exec("INSERT INTO push_log (at) VALUES (?)", Date.parse(at));
-      this.sql.exec("DELETE FROM push_log WHERE at < ?", Date.parse(at) - 3_600_000);
-      if (row.kind === "task") this.sql.exec("UPDATE occurrences SET state = 'awaiting', next_at = ? WHERE id = ?", row.expire_at, row.id);
-      else this.close(row.id);
-    } else if (d.action === "retry") {
-      let retryAt = d.atMs;
-      if (isThrottle(r.result)) {
-        // The provider is throttling: the campaign's rollout slows down, and this push waits for a slot at the new rate.
-        try {
-          const slot = await this.env.CAMPAIGN_RUNNER.getByName(row.job_id).throttled(
-            row.run_id,
-            r.result.outcome === "retry" ? r.result.retryAfterMs : undefined,
-          );
-          if (slot !== null) retryAt = Math.max(retryAt, slot);
-        } catch (e) {
-          log.error("ProbeScheduler.throttled", String(e), { occurrence: row.id });
-        }
-      }
-      this.sql.exec("UPDATE occurrences SET state = 'pending', next_at = ? WHERE id = ?", retryAt, row.id);
-    } else {
-      this.close(row.id);
+      this.sql.exec("DELETE FROM push_log WHERE at < ?", Date.parse(at) - PUSH_LOG_WINDOW_MS);
     }
+    let local = next.local;
+    if (next.throttle && local.state === "pending") {
+      // The provider is throttling: the campaign's rollout slows down, and this push waits for a slot at the new rate.
+      try {
+        const slot = await this.env.CAMPAIGN_RUNNER.getByName(row.job_id).throttled(row.run_id, next.throttle.retryAfterMs);
+        if (slot !== null) local = { state: "pending", nextAt: Math.max(local.nextAt, slot) };
+      } catch (e) {
+        log.error("ProbeScheduler.throttled", String(e), { occurrence: row.id });
+      }
+    }
+    this.apply(row.id, local);
   }
-}
-
-/** 429 and quota answers mean "slow down", as opposed to a 5xx or a timeout. */
-function isThrottle(r: PushResult): boolean {
-  return r.outcome === "retry" && (r.status === 429 || /QUOTA_EXCEEDED|RESOURCE_EXHAUSTED|TooManyRequests/i.test(r.error));
-}
-
-type Recorded = { result: PushResult; decision: Decision; attempt: number; token: string };
-
-/** Alert extras as push data: strings as they are, anything else as JSON text (FCM data values are strings). */
-function stringValues(json: string | null): Record<string, string> {
-  if (!json) return {};
-  const o = JSON.parse(json) as Record<string, unknown>;
-  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
 }

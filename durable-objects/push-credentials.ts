@@ -1,9 +1,16 @@
 import { DurableObject } from "cloudflare:workers";
 import { type Clock, systemClock } from "../functions/lib/clock";
+import { migrateSchema, type SchemaStep } from "../functions/lib/do-schema";
 import { apnsProviderToken } from "../functions/push/apns";
 import { pushConfigFrom } from "../functions/push/config";
 import { type ApnsCached, apnsShouldMint, fcmTokenFresh } from "../functions/push/credentials";
 import { type AccessToken, exchangeAssertion, fcmAssertion } from "../functions/push/fcm";
+
+/** The object's storage schema (functions/lib/do-schema.ts). */
+const SCHEMA: SchemaStep[] = [
+  // 1: no tables. The cached tokens ("fcm", "apns") are key-value records; a missing one is minted.
+  () => {},
+];
 
 /**
  * One instance ("global") mints and caches provider credentials for every Worker isolate: the FCM OAuth2
@@ -15,6 +22,13 @@ export class PushCredentials extends DurableObject<Env> {
   clock: Clock = systemClock;
   /** Replaced in tests, which must not patch the global fetch that other objects in the isolate share. */
   fetcher: typeof fetch = (input, init) => fetch(input, init);
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    void ctx.blockConcurrencyWhile(async () => {
+      migrateSchema(ctx.storage.sql, SCHEMA);
+    });
+  }
 
   private once(key: string, make: () => Promise<string>): Promise<string> {
     const running = this.inflight.get(key);

@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 
-// Request/response schemas of the minion registry (Stormtower, spec §4).
+// Request/response schemas of the minion registry (Stormtower; docs/minions.md).
 
 export const MinionIdParam = z.object({
   id: z

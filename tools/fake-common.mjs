@@ -95,18 +95,24 @@ export function sendJson(res, status, body, headers = {}) {
 /** Control endpoints shared by the fakes, for use by hand: /__fake/received, /__fake/inject, /__fake/dead, /__fake/reset. */
 export async function control(req, res, fake) {
   const url = new URL(req.url, "http://x");
-  if (req.method === "GET" && url.pathname === "/__fake/received") return (sendJson(res, 200, fake.received), true);
+  if (req.method === "GET" && url.pathname === "/__fake/received") {
+    sendJson(res, 200, fake.received);
+    return true;
+  }
   if (req.method === "POST" && url.pathname === "/__fake/inject") {
     fake.faults.inject(JSON.parse((await readBody(req)).toString() || "{}"));
-    return (sendJson(res, 200, { ok: true }), true);
+    sendJson(res, 200, { ok: true });
+    return true;
   }
   if (req.method === "POST" && url.pathname === "/__fake/dead") {
     fake.faults.markDead(JSON.parse((await readBody(req)).toString() || "[]"));
-    return (sendJson(res, 200, { ok: true }), true);
+    sendJson(res, 200, { ok: true });
+    return true;
   }
   if (req.method === "POST" && url.pathname === "/__fake/reset") {
     fake.reset();
-    return (sendJson(res, 200, { ok: true }), true);
+    sendJson(res, 200, { ok: true });
+    return true;
   }
   return false;
 }

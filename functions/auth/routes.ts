@@ -4,6 +4,7 @@ import { CreateOperatorBody, LoginBody, LoginResponse, Operator, UsernameParam }
 import { operators } from "../../schema/operators";
 import { probes } from "../../schema/probes";
 import { eventInsert } from "../events/store";
+import { isUniqueViolation } from "../lib/db";
 import { ApiError } from "../lib/errors";
 import { newRouter } from "../lib/hono";
 import { newId } from "../lib/ids";
@@ -125,7 +126,7 @@ authRoutes.openapi(
       ]);
     } catch (e) {
       // Two concurrent creates of one username: the unique index decides, the loser gets the same 409.
-      if (String((e as Error)?.message ?? e).includes("UNIQUE")) throw new ApiError("conflict", "an operator with that username already exists");
+      if (isUniqueViolation(e)) throw new ApiError("conflict", "an operator with that username already exists");
       throw e;
     }
     return c.json(operatorView(row), 201);

@@ -1,7 +1,7 @@
 import type { JobRow, JobRunRow } from "../../schema/campaigns";
 import type { JobBody } from "../../schema/campaigns-api";
 import { ApiError } from "../lib/errors";
-import { parseSchedule, type Schedule, ScheduleError } from "./schedule";
+import { parseSchedule, type Schedule, ScheduleError, storedSchedule } from "./schedule";
 import { normalizeTarget, type Target } from "./targeting";
 
 /** Parse a job's schedule at creation; a bad schedule is the client's 400 with the parser's message. */
@@ -63,4 +63,24 @@ export async function requestHash(body: unknown): Promise<string> {
   );
   const d = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(canon)));
   return Array.from(d, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+export type JobAction = "pause" | "resume";
+
+/**
+ * What pausing or resuming makes of a campaign, or why it cannot: only an active campaign pauses and only a paused
+ * one resumes. A resume skips the runs that fell due while it was paused: its next run is computed from now, and a
+ * campaign with none left is done. `unchanged` when it already is in the wanted state.
+ */
+export function stateAfter(
+  action: JobAction,
+  job: Pick<JobRow, "state" | "schedule" | "startAt" | "nextRunAt">,
+  nowMs: number,
+): { unchanged: true; state: JobRow["state"] } | { unchanged: false; state: JobRow["state"]; nextRunAt: string | null } {
+  const want = action === "pause" ? "paused" : "active";
+  if (job.state === want) return { unchanged: true, state: want };
+  if (job.state !== (action === "pause" ? "active" : "paused")) throw new ApiError("illegal_transition", `a ${job.state} campaign cannot be ${action}d`);
+  if (action === "pause") return { unchanged: false, state: "paused", nextRunAt: job.nextRunAt };
+  const s = storedSchedule(job.schedule, Date.parse(job.startAt)).slotAtOrAfter(nowMs);
+  return s ? { unchanged: false, state: "active", nextRunAt: new Date(s.at).toISOString() } : { unchanged: false, state: "done", nextRunAt: null };
 }

@@ -17,7 +17,7 @@ import {
 import { principal, requireProbe } from "../auth/middleware";
 import { eventInsert } from "../events/store";
 import { ApiError } from "../lib/errors";
-import { type AppEnv, newRouter } from "../lib/hono";
+import { type AppEnv, newRouter, parseJsonText } from "../lib/hono";
 import { errorResponses, jsonContent } from "../lib/openapi";
 import { pingbackUrl, verifyPingback } from "./pingback";
 import { canTransition, OPEN_STATES, TRANSITIONS } from "./task-states";
@@ -123,16 +123,7 @@ for (const action of ["accept", "reject", "done"] as const) {
 async function optionalBody(c: Context<AppEnv>): Promise<{ result?: Record<string, unknown> }> {
   const text = await c.req.text();
   if (text.trim() === "") return {};
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new ApiError("invalid_json", "request body is not valid JSON");
-  }
-  const r = TaskDoneBody.safeParse(json);
-  if (!r.success)
-    throw new ApiError("validation_failed", `invalid request: ${r.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ")}`);
-  return r.data as { result?: Record<string, unknown> };
+  return parseJsonText(text, TaskDoneBody) as { result?: Record<string, unknown> };
 }
 
 taskRoutes.openapi(
@@ -156,7 +147,7 @@ taskRoutes.openapi(
     c.header("Cache-Control", "no-store");
     if (claims.kind === "alert") {
       const job = await db.select().from(jobs).where(eq(jobs.id, claims.jobId)).get();
-      if (!job || job.kind !== "alert") throw new ApiError("not_found", "alert not found");
+      if (job?.kind !== "alert") throw new ApiError("not_found", "alert not found");
       await commit([eventInsert(db, { at, type: "alert.fetched", actor: `probe:${claims.probeId}`, jobId: job.id, probeId: claims.probeId })]);
       return c.json(
         { type: "alert" as const, job_id: job.id, message: job.alertMessage ?? "", extra: JSON.parse(job.alertExtra ?? "{}") as Record<string, unknown> },

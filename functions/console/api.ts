@@ -35,13 +35,14 @@ export async function callApi<T = unknown>(
     ctx = undefined; // app.request() in unit tests has no execution context
   }
   const res = await api.request(path, { method, headers, body }, c.env, ctx);
-  const parsed = (await res.json().catch(() => null)) as any;
+  const parsed: unknown = await res.json().catch(() => null);
   if (res.ok) return { ok: true, status: res.status, body: parsed as T };
+  const env = (parsed ?? {}) as { error?: unknown; code?: unknown; details?: unknown };
   return {
     ok: false,
     status: res.status,
-    error: typeof parsed?.error === "string" ? parsed.error : `the API answered ${res.status}`,
-    code: typeof parsed?.code === "string" ? parsed.code : "internal",
-    details: Array.isArray(parsed?.details) ? parsed.details : undefined,
+    error: typeof env.error === "string" ? env.error : `the API answered ${res.status}`,
+    code: typeof env.code === "string" ? env.code : "internal",
+    details: Array.isArray(env.details) ? (env.details as ErrorDetail[]) : undefined,
   };
 }

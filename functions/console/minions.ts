@@ -1,5 +1,5 @@
 import { SHARDS } from "../minions/checksum";
-import { fleetStub, shardFor, shardStub } from "../minions/registry";
+import { fleetStub, joinOrder, shardFor, shardStub } from "../minions/registry";
 
 // Read-only registry reads for the minions pages, through the registry's own objects (the same ones GET /minions,
 // /minions/buckets and /minions/:id read): the fleet object for the checksum and buckets, the 16 shards for members.
@@ -11,8 +11,8 @@ export async function minionFleet(env: Env) {
   const [fleet, parts] = await Promise.all([fleetStub(env).buckets(), Promise.all(SHARDS.map((s) => shardStub(env, s).list()))]);
   const minions: MinionRow[] = parts
     .flat()
-    .map((m) => ({ id: m.id, checksum: m.checksum, joined_at: m.joinedAt, changed_at: m.changedAt }))
-    .sort((a, b) => (a.joined_at < b.joined_at ? -1 : a.joined_at > b.joined_at ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    .sort(joinOrder)
+    .map((m) => ({ id: m.id, checksum: m.checksum, joined_at: m.joinedAt, changed_at: m.changedAt }));
   return { checksum: fleet.summary.checksum, count: fleet.summary.count, buckets: fleet.buckets, minions };
 }
 

@@ -2,11 +2,13 @@ import { asc, count, desc, eq, gte, sql } from "drizzle-orm";
 import { jobs, tasks } from "../../schema/campaigns";
 import { events } from "../../schema/events";
 import { probes } from "../../schema/probes";
+import { pushable } from "../campaigns/reach";
 import type { Db } from "../lib/db";
 import { windowStart } from "./lib/aggregate";
 
 // The console's own reads (aggregates no API route serves). Lists and details reuse functions/probes/queries.ts
-// and functions/events/queries.ts; campaign pages read through campaign-queries.ts, minion pages through minions.ts.
+// and functions/events/queries.ts; campaign pages read through functions/campaigns/queries.ts, minion pages
+// through minions.ts.
 
 const DAY_MS = 86_400_000;
 export const REGISTRATION_DAYS = 30;
@@ -30,7 +32,7 @@ export async function fleetOverview(db: Db, now: Date) {
         // Aliased: D1 returns rows by column name, and two unaliased "(SELECT … >= ?)" columns would collide.
         seen24h: sql<number>`(SELECT COUNT(*) FROM ${probes} WHERE ${probes.lastSeenAt} >= ${since24h})`.as("seen_24h"),
         seen7d: sql<number>`(SELECT COUNT(*) FROM ${probes} WHERE ${probes.lastSeenAt} >= ${since7d})`.as("seen_7d"),
-        validTokens: sql<number>`(SELECT COUNT(*) FROM ${probes} WHERE ${probes.pushTokenState} = 'valid')`.as("valid_tokens"),
+        validTokens: sql<number>`(SELECT COUNT(*) FROM ${probes} WHERE ${pushable()})`.as("valid_tokens"),
         before: sql<number>`(SELECT COUNT(*) FROM ${probes} WHERE ${probes.createdAt} < ${from})`.as("before_window"),
       })
       .from(probes),

@@ -134,7 +134,7 @@ export const requireSession = createMiddleware<ConsoleEnv>(async (c, next) => {
     }
     throw e;
   }
-  if (!p || p.kind !== "operator") {
+  if (p?.kind !== "operator") {
     clearSessionCookie(c);
     return toLogin(c, "expired");
   }

@@ -3,12 +3,11 @@ import { EventList, EventQuery } from "../../schema/events-api";
 import { requireOperator } from "../auth/middleware";
 import { newRouter } from "../lib/hono";
 import { errorResponses, jsonContent } from "../lib/openapi";
-import { eventFilter, listEvents } from "./queries";
+import { listEvents } from "./queries";
 
 export const eventRoutes = newRouter();
 
 // Re-exported for callers that import the filter from the routes module.
-export { eventFilter };
 
 eventRoutes.openapi(
   createRoute({

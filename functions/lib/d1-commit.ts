@@ -41,7 +41,11 @@ function groupFor(d1: D1Database): GroupCommit<Statements, Committed> {
         const flat = items.flat() as unknown as Statements;
         const results = (await db.batch(flat)) as readonly unknown[];
         let at = 0;
-        return items.map((stmts) => ({ results: results.slice(at, (at += stmts.length)), sharedBy: items.length }));
+        return items.map((stmts) => {
+          const mine = results.slice(at, at + stmts.length);
+          at += stmts.length;
+          return { results: mine, sharedBy: items.length };
+        });
       },
       execOne: async (stmts) => ({ results: [...((await db.batch(stmts)) as readonly unknown[])], sharedBy: 1 }),
       isolatable: isStatementError,

@@ -112,7 +112,9 @@ export class GroupCommit<I, R> {
     this.stats.largest = Math.max(this.stats.largest, entries.length);
     try {
       const results = await this.opts.exec(entries.map((e) => e.item));
-      entries.forEach((e, i) => e.settle({ ok: true, value: results[i] }));
+      entries.forEach((e, i) => {
+        e.settle({ ok: true, value: results[i] });
+      });
     } catch (error) {
       if (entries.length === 1 || !this.opts.isolatable(error)) {
         for (const e of entries) e.settle({ ok: false, error });

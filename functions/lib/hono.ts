@@ -1,5 +1,5 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import type { ZodError } from "zod";
+import type { ZodError, ZodType } from "zod";
 import type { Principal } from "../auth/tokens";
 import { type Clock, systemClock } from "./clock";
 import { type Db, dbFrom } from "./db";
@@ -54,4 +54,20 @@ export function newRouter(): OpenAPIHono<AppEnv> {
       if (!result.success) throw validationError(result.error as ZodError);
     },
   });
+}
+
+/**
+ * A JSON body read by hand (routes that take any method, or whose body is optional), validated like a declared one:
+ * malformed JSON is 400 `invalid_json`, a body the schema refuses is the one `validation_failed` envelope.
+ */
+export function parseJsonText<T>(text: string, schema: ZodType<T>): T {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new ApiError("invalid_json", "request body is not valid JSON");
+  }
+  const r = schema.safeParse(json);
+  if (!r.success) throw validationError(r.error);
+  return r.data;
 }

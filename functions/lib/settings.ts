@@ -14,7 +14,7 @@ export type Settings = {
   /** Concurrent probe writes share D1 round trips (GROUP_COMMIT, "on" unless "off"). */
   groupCommit: boolean;
   testHelpers: Record<string, { address: string; type: string; front?: string }[]>;
-  /** Minion registry (spec §4): status poll period, agent beacon schedule and validity, relay timeout. */
+  /** Minion registry (docs/minions.md): status poll period, agent beacon schedule and validity, relay timeout. */
   minions: {
     monitorIntervalMs: number;
     beaconIntervalS: number;

@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
  * The minion registry's pure logic: status canonicalisation, the per-minion checksum, bucket and fleet digests.
  * Everything here is synchronous and side-effect free (md5 through nodejs_compat's node:crypto, which workerd
  * implements with BoringSSL; WebCrypto's digest("MD5") is async and non-standard).
- * Definitions: spec §4; why two levels: docs/decisions/0004-minion-shards.md.
+ * Definitions: docs/minions.md; why two levels: docs/decisions/0004-minion-shards.md.
  */
 
 /** MD5 of nothing: the checksum of an empty fleet (and of an empty bucket, which is never listed). */

@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-/** Frames an agent sends over its WebSocket (spec §4). Anything else is answered with an `error` frame. */
+/** Frames an agent sends over its WebSocket (docs/minions.md). Anything else is answered with an `error` frame. */
 export const Port = z.number().int().min(1).max(65535);
 
 export const HelloFrame = z.object({ type: z.literal("hello"), capability: z.array(Port).min(1).max(64) });

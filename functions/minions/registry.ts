@@ -23,11 +23,17 @@ export function agentStub(env: Env, id: string) {
   return env.MINION_AGENT.getByName(id);
 }
 
+/** Join order: earliest joined first, ties by id (GET /minions and the console's minions page list in it). */
+export function joinOrder(a: { joinedAt: string; id: string }, b: { joinedAt: string; id: string }): number {
+  if (a.joinedAt !== b.joinedAt) return a.joinedAt < b.joinedAt ? -1 : 1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
 /** GET /minions: every shard's present minions, merged in join order, as one JSON array text (no re-parsing). */
 export async function listFleet(env: Env): Promise<{ text: string; count: number }> {
   const parts = await Promise.all(SHARDS.map((s) => shardStub(env, s).list()));
   const all = parts.flat();
-  all.sort((a, b) => (a.joinedAt < b.joinedAt ? -1 : a.joinedAt > b.joinedAt ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  all.sort(joinOrder);
   return { text: `[${all.map((m) => m.status).join(",")}]`, count: all.length };
 }
 
@@ -71,7 +77,9 @@ export async function changesSince(db: Db, afterId: number, limit: number) {
     return { id: e.subjectId, type, at: e.at, checksum: type === "left" ? null : (data.checksum ?? null) };
   });
   const latest = new Map<string, number>();
-  changes.forEach((c, i) => latest.set(c.id, i));
+  changes.forEach((c, i) => {
+    latest.set(c.id, i);
+  });
   const ids = [...latest].sort((a, b) => a[1] - b[1]).map(([id]) => id);
   const last = page.length ? page[page.length - 1].id : afterId;
   return { changes, ids, next_cursor: encodeCursor([last]), more };

@@ -5,7 +5,7 @@ import { probes } from "../../schema/probes";
 import { BenchSeedBody, MinionBuckets, MinionChanges, MinionIdParam, MinionsQuery, MinionStatus } from "../../schema/minions-api";
 import { bearerOf, requireOperator, resolvePrincipal } from "../auth/middleware";
 import { ApiError } from "../lib/errors";
-import { type AppEnv, newRouter } from "../lib/hono";
+import { type AppEnv, newRouter, parseJsonText } from "../lib/hono";
 import { isUuid } from "../lib/ids";
 import { errorResponses, jsonContent } from "../lib/openapi";
 import { benchItem } from "./bench";
@@ -253,13 +253,8 @@ minionRoutes.all("/proxy/*", async (c) => {
   if (!READS.has(c.req.method)) {
     const text = await c.req.text();
     if (text !== "") {
-      if (/json/i.test(c.req.header("content-type") ?? "")) {
-        try {
-          data = JSON.parse(text);
-        } catch {
-          throw new ApiError("invalid_json", "request body is not valid JSON");
-        }
-      } else data = text;
+      // Relayed as it came: any JSON value for a JSON body, the text otherwise.
+      data = /json/i.test(c.req.header("content-type") ?? "") ? parseJsonText(text, z.json()) : text;
     }
   }
   const r = await agentStub(c.env, target.id).relay({
@@ -282,15 +277,7 @@ minionRoutes.all("/proxy/*", async (c) => {
 minionRoutes.post("/minions/_bench/seed", async (c) => {
   if (!c.var.services.settings.minions.benchSeed) throw new ApiError("not_found", `no route for POST ${new URL(c.req.url).pathname}`);
   await requireOperator("admin")(c, async () => {});
-  let raw: unknown;
-  try {
-    raw = await c.req.json();
-  } catch {
-    throw new ApiError("invalid_json", "request body is not valid JSON");
-  }
-  const body = BenchSeedBody.safeParse(raw);
-  if (!body.success) throw new ApiError("validation_failed", "invalid request: expected {count, offset?, round?}");
-  const { count, offset, round, single } = body.data;
+  const { count, offset, round, single } = parseJsonText(await c.req.text(), BenchSeedBody);
   const groups = new Map<string, ReturnType<typeof benchItem>[]>();
   for (let i = offset; i < offset + count; i++) {
     const it = benchItem(i, round);

@@ -5,18 +5,17 @@ import { ApiError } from "../lib/errors";
 import { newRouter } from "../lib/hono";
 import { errorResponses, jsonContent } from "../lib/openapi";
 import { clientView } from "./metadata";
-import { clientFilter, listProbes, probeWithHistory } from "./queries";
+import { listProbes, probeWithHistory } from "./queries";
 
 export const probeAdminRoutes = newRouter();
 
 // Re-exported: campaign targeting previews import the filter from here.
-export { clientFilter };
 
 probeAdminRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/admin/clients",
-    tags: ["registry"],
+    tags: ["probes"],
     summary: "List and filter probes (oldest first, cursor-paginated)",
     security: [{ bearer: [] }],
     middleware: [requireOperator("viewer")] as const,
@@ -53,7 +52,7 @@ probeAdminRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/admin/clients/{client_id}",
-    tags: ["registry"],
+    tags: ["probes"],
     summary: "One probe with its metadata history (newest change first)",
     security: [{ bearer: [] }],
     middleware: [requireOperator("viewer")] as const,

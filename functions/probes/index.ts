@@ -2,5 +2,5 @@ import type { Surface } from "../lib/surface";
 import { probeAdminRoutes } from "./admin-routes";
 import { probeRoutes } from "./routes";
 
-/** The OONI probe registry: register, update, and the operators' fleet views. */
+/** OONI probes: registration, metadata updates, and the operators' fleet views (not the minion registry). */
 export const probesSurface: Surface = { name: "probes", routes: [probeRoutes, probeAdminRoutes] };

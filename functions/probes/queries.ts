@@ -1,4 +1,5 @@
-import { and, asc, count, desc, eq, gt, gte, inArray, lt, or, type SQL } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, gte, inArray, lt, or, type SQL, sql } from "drizzle-orm";
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { probes, probeUpdates } from "../../schema/probes";
 import type { ClientListQuery } from "../../schema/probes-api";
 import { decodeCursor, encodeCursor } from "../lib/cursor";
@@ -76,4 +77,36 @@ export async function probeWithHistory(db: Db, clientId: string, historyLimit = 
       snapshot: JSON.parse(u.snapshot) as Record<string, unknown>,
     })),
   };
+}
+
+export type FleetValue = { value: string; n: number };
+export type FleetValues = Record<"countries" | "asns" | "platforms" | "network_types" | "software_names" | "supported_tests", FleetValue[]>;
+
+/** The ASN picker lists the most common networks only (a fleet can span thousands); others can be typed. */
+export const ASN_CHOICES = 300;
+
+/**
+ * The values present in the fleet, most common first, for the campaign form's target pickers. One batch: the
+ * country, ASN and platform counts come from their indexes; network type, software and supported tests scan.
+ */
+export async function fleetValues(db: Db): Promise<FleetValues> {
+  const by = (col: SQLiteColumn, limit = 1000) =>
+    db
+      .select({ value: sql<string>`${col}`, n: count() })
+      .from(probes)
+      .where(sql`${col} IS NOT NULL AND ${col} != ''`)
+      .groupBy(col)
+      .orderBy(desc(count()), col)
+      .limit(limit);
+  const [countries, asns, platforms, networkTypes, software, tests] = await db.batch([
+    by(probes.probeCc),
+    by(probes.probeAsn, ASN_CHOICES),
+    by(probes.platform),
+    by(probes.networkType, 50),
+    by(probes.softwareName, 100),
+    db.all<FleetValue>(
+      sql`SELECT t.value AS value, COUNT(*) AS n FROM ${probes}, json_each(${probes.supportedTests}) AS t GROUP BY t.value ORDER BY n DESC, t.value LIMIT 100`,
+    ),
+  ]);
+  return { countries, asns, platforms, network_types: networkTypes, software_names: software, supported_tests: tests as FleetValue[] };
 }

@@ -18,7 +18,7 @@ probeRoutes.openapi(
   createRoute({
     method: "post",
     path: "/api/v1/register",
-    tags: ["registry"],
+    tags: ["probes"],
     summary: "Register a probe (OONI Orchestra contract)",
     request: { body: jsonBody(RegisterBody) },
     responses: { 200: jsonContent(RegisterResponse, "The new probe's client_id"), ...errorResponses(400, 413) },
@@ -65,7 +65,7 @@ probeRoutes.openapi(
   createRoute({
     method: "put",
     path: "/api/v1/update/{client_id}",
-    tags: ["registry"],
+    tags: ["probes"],
     summary: "Update a probe's metadata and push token",
     description:
       "A probe registered with a password must present its own token. A probe registered without one (the original flow) may update with its client_id alone.",
@@ -99,7 +99,7 @@ probeRoutes.openapi(
   createRoute({
     method: "get",
     path: "/api/v1/test-helpers",
-    tags: ["registry"],
+    tags: ["probes"],
     summary: "The configured test helpers (OONI probe-cli calls this at start-up)",
     responses: { 200: jsonContent(TestHelpersResponse, "Map of helper name to addresses") },
   }),

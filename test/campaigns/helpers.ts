@@ -67,8 +67,12 @@ export async function settle(probeIds: string[]) {
     for (const id of probeIds) {
       await runDurableObjectAlarm(scheduler(id));
       const now = Date.now();
-      // Due now, or claimed by an alarm run that is still pushing (its lease moved next_at ahead).
-      if ((await scheduler(id).list()).some((o) => (o.next_at !== null && o.next_at <= now) || o.state === "sending" || o.state === "recorded")) busy = true;
+      // Due now, or claimed by an alarm run that is still working on it: pushing ('sending'), recording, or before
+      // that, reading the probe (still 'pending', with next_at moved one lease ahead, LEASE_MS in probe-scheduler.ts).
+      const leased = (o: { state: string; next_at: number | null }) =>
+        o.state === "pending" && o.next_at !== null && o.next_at - now > 80_000 && o.next_at - now <= 90_000;
+      if ((await scheduler(id).list()).some((o) => (o.next_at !== null && o.next_at <= now) || o.state === "sending" || o.state === "recorded" || leased(o)))
+        busy = true;
     }
     return !busy;
   }, "probe schedulers to settle");
@@ -91,7 +95,9 @@ type Reply = (c: GatewayCall, attemptForToken: number) => Response | Promise<Res
  * each test uses its own tokens, reads its own calls and sets its own answers.
  */
 type GatewayState = { all: GatewayCall[]; replies: Map<string, Reply>; installed: boolean };
-const G = ((globalThis as any).__fakeGateway ??= { all: [], replies: new Map(), installed: false }) as GatewayState;
+const shared = globalThis as { __fakeGateway?: GatewayState };
+shared.__fakeGateway ??= { all: [], replies: new Map(), installed: false } as GatewayState;
+const G = shared.__fakeGateway;
 
 export function installGateway() {
   if (G.installed) return;
@@ -119,9 +125,15 @@ export const gorushOk = (logs: unknown[] = []) => Response.json({ counts: 1, log
 export async function eventsOf(where: { jobId?: string; probeId?: string; taskId?: string }) {
   const conds: string[] = [];
   const args: string[] = [];
-  if (where.jobId) conds.push("job_id = ?"), args.push(where.jobId);
-  if (where.probeId) conds.push("probe_id = ?"), args.push(where.probeId);
-  if (where.taskId) conds.push("task_id = ?"), args.push(where.taskId);
+  for (const [column, value] of [
+    ["job_id", where.jobId],
+    ["probe_id", where.probeId],
+    ["task_id", where.taskId],
+  ] as const) {
+    if (!value) continue;
+    conds.push(`${column} = ?`);
+    args.push(value);
+  }
   const r = await env.DB.prepare(`SELECT * FROM events ${conds.length ? `WHERE ${conds.join(" AND ")}` : ""} ORDER BY id`)
     .bind(...args)
     .all<any>();

@@ -11,7 +11,7 @@ const noKeepAlive = () => {};
 const countEvents = async (type: string) => (await env.DB.prepare("SELECT COUNT(*) AS n FROM events WHERE type = ?").bind(type).first<{ n: number }>())!.n;
 const event = (type: string, actor: string) => db.insert(events).values({ at: "2026-11-25T00:00:00.000Z", type, actor, data: "{}" });
 
-// Requests sharing a round trip across request contexts are tested against wrangler dev (test/e2e/registry-burst.test.mjs):
+// Requests sharing a round trip across request contexts are tested against wrangler dev (test/e2e/probes-burst.test.mjs):
 // the test pool's runner cannot settle one request's promise from another request's context.
 describe("D1 group commit", () => {
   it("keeps a leader within D1 Free's 50 queries per invocation: one batch plus each member retried alone", () => {

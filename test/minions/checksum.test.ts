@@ -83,14 +83,14 @@ describe("bucket and fleet digests", () => {
     expect(shardOf(ids[0])).toBe(bucketOf(ids[0])[0]);
   });
 
-  it("bucket digest = MD5 of `${id}:${checksum}\\n` over members sorted by id; order of input does not matter", async () => {
+  it("bucket digest = MD5 of `<id>:<checksum>\\n` over members sorted by id; order of input does not matter", async () => {
     const three = sums.slice(0, 3);
     const text = three.map((m) => `${m.id}:${m.checksum}\n`).join("");
     expect(bucketDigest(three)).toBe(await refMd5(text));
     expect(bucketDigest([three[2], three[0], three[1]])).toBe(bucketDigest(three));
   });
 
-  it("fleet = MD5 of `${bucket}:${digest}\\n` over non-empty buckets in order; empty fleet is MD5 of nothing", async () => {
+  it("fleet = MD5 of `<bucket>:<digest>\\n` over non-empty buckets in order; empty fleet is MD5 of nothing", async () => {
     expect(fleetDigest([])).toBe(EMPTY_MD5);
     expect(fleetDigestOf([])).toBe("d41d8cd98f00b204e9800998ecf8427e");
     const bs = [

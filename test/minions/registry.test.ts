@@ -34,7 +34,7 @@ async function present(id: string) {
   return (await head(`/minions/${id}`)).status === 200;
 }
 
-describe("minion registry (seed-systems §1.8)", () => {
+describe("minion registry, as Stormtower clients use it (docs/minions.md)", () => {
   it("an empty registry: HEAD /minions is d41d8cd98f00b204e9800998ecf8427e, GET is [], and both need a viewer token", async () => {
     const h = await head("/minions");
     expect(h.status).toBe(200);

@@ -92,7 +92,13 @@ describe("FCM error mapping", () => {
 describe("FcmProvider.send", () => {
   const tokens = (): AccessTokenSource & { calls: boolean[] } => {
     const calls: boolean[] = [];
-    return { calls, fcmAccessToken: async (force = false) => (calls.push(force), force ? "fresh-token" : "cached-token") };
+    return {
+      calls,
+      fcmAccessToken: async (force = false) => {
+        calls.push(force);
+        return force ? "fresh-token" : "cached-token";
+      },
+    };
   };
   const provider = (t: AccessTokenSource, fetcher: typeof fetch) =>
     new FcmProvider({ baseUrl: "https://fcm.test", projectId: "proj", tokens: t, clock, timeoutMs: 1000, fetcher });

@@ -1,4 +1,5 @@
 /** @jsxImportSource hono/jsx */
+import type { Child } from "hono/jsx";
 import { type Datum, columnLayout, hbarLayout, lineLayout, type StackedSeries, stackedLayout } from "../lib/charts";
 import { formatCount } from "../lib/format";
 import { DataTable } from "./table";
@@ -11,7 +12,7 @@ type ChartProps = { id: string; title: string; description?: string; data: Datum
 
 const tip = (label: string, value: number, unit?: [string, string]) => `${label}: ${formatCount(value)}${unit ? ` ${value === 1 ? unit[0] : unit[1]}` : ""}`;
 
-function ChartFrame({ id, title, description, data, unit, labelHeader, empty, children }: ChartProps & { children: any }) {
+function ChartFrame({ id, title, description, data, unit, labelHeader, empty, children }: ChartProps & { children: Child }) {
   return (
     <figure class="chart" aria-labelledby={`${id}-title`}>
       <figcaption id={`${id}-title`}>{title}</figcaption>
@@ -56,6 +57,7 @@ export function BarChart(p: ChartProps) {
         aria-describedby={p.description ? `${p.id}-desc` : undefined}
         preserveAspectRatio="xMinYMin meet"
       >
+        <title>{p.title}</title>
         {l.bars.map((b) => (
           <g class="bar">
             <title>{tip(b.label, b.value, p.unit)}</title>
@@ -76,7 +78,7 @@ export function BarChart(p: ChartProps) {
 function Axes({ l, format }: { l: Omit<ReturnType<typeof columnLayout>, "columns">; format?: (label: string) => string }) {
   const f = format ?? ((s: string) => s);
   return (
-    <g class="axes" aria-hidden="true">
+    <g class="axes">
       {l.yTicks.map((t) => (
         <g>
           <line x1={l.plot.x} x2={l.plot.x + l.plot.w} y1={t.y} y2={t.y} class="grid" />
@@ -102,6 +104,7 @@ export function ColumnChart(p: ChartProps) {
   return (
     <ChartFrame {...p}>
       <svg class="chart-svg" viewBox={`0 0 ${l.width} ${l.height}`} role="img" aria-labelledby={`${p.id}-title`}>
+        <title>{p.title}</title>
         <Axes l={l} format={shortDay} />
         {l.columns.map((c) => (
           <g class="bar">
@@ -122,6 +125,7 @@ export function LineChart(p: ChartProps) {
   return (
     <ChartFrame {...p}>
       <svg class="chart-svg" viewBox={`0 0 ${l.width} ${l.height}`} role="img" aria-labelledby={`${p.id}-title`}>
+        <title>{p.title}</title>
         <Axes l={l} format={shortDay} />
         <path d={l.area} class="area" />
         <path d={l.path} class="line" />
@@ -173,6 +177,7 @@ export function StackedColumnChart(p: StackedProps) {
             ))}
           </ul>
           <svg class="chart-svg" viewBox={`0 0 ${l.width} ${l.height}`} role="img" aria-labelledby={`${p.id}-title`}>
+            <title>{p.title}</title>
             <Axes l={l} format={p.format} />
             {l.stacked.map((c) => (
               <g class="bar">

@@ -36,7 +36,10 @@ export function fillDays(rows: { day: string; n: number }[], end: Date, days: nu
 /** A running total starting from `base` (e.g. fleet size per day from registrations per day). */
 export function cumulative(data: Datum[], base = 0): Datum[] {
   let sum = base;
-  return data.map((d) => ({ label: d.label, value: (sum += d.value) }));
+  return data.map((d) => {
+    sum += d.value;
+    return { label: d.label, value: sum };
+  });
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { TaskState } from "../../../schema/campaigns";
 import type { ErrorDetail } from "../../lib/errors";
-import type { FieldErrors } from "./forms";
+import { type FieldErrors, push } from "./forms";
 
 // The "New campaign" form ⇄ the API's job body (POST /api/v1/admin/job and its dry run). Pure, unit-tested.
 // The API decides what is valid: this module only reshapes form fields (strings, repeated checkboxes) into the JSON
@@ -133,7 +133,7 @@ export function campaignFieldErrors(details: ErrorDetail[] | undefined): FieldEr
     const key = hit ? hit[1] : "";
     // "target.countries.3" → say which value: the list is long and the message alone does not tell.
     const m = /^target\.[a-z_]+\.(\d+)$/.exec(d.path);
-    (out[key] ??= []).push(m ? `item ${Number(m[1]) + 1}: ${d.message}` : d.message);
+    push(out, key, m ? `item ${Number(m[1]) + 1}: ${d.message}` : d.message);
   }
   return out;
 }

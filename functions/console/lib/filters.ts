@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { type FieldErrors, utcInput } from "./forms";
+import { type FieldErrors, push, utcInput } from "./forms";
 
 // Console filter forms (plain GET forms with readable field names) mapped onto the API's query schemas, so the same
 // zod validation (ClientListQuery, EventQuery) decides, and its errors come back under the form's field names.
@@ -63,7 +63,7 @@ export function issuesByField(err: z.ZodError, rename: Record<string, string> = 
     const path = i.path.map(String).join(".");
     const head = path.split(".")[0];
     const key = rename[head] ?? head;
-    (out[key] ??= []).push(i.message);
+    push(out, key, i.message);
   }
   return out;
 }

@@ -4,6 +4,19 @@ import type { ErrorDetail } from "../../lib/errors";
 
 export type FieldErrors = Record<string, string[]>;
 
+/** Add a message under a field. */
+export function push(errors: FieldErrors, field: string, message: string): void {
+  const list = errors[field];
+  if (list) list.push(message);
+  else errors[field] = [message];
+}
+
+/** A C0 control character (U+0000-U+001F) anywhere in the text. */
+export function hasControlCharacter(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) < 0x20) return true;
+  return false;
+}
+
 /**
  * The API's validation details (`[{path, message}]`) by field name. A nested path ("target.countries.0") belongs to
  * its first segment unless the form names the full path; details for no field of the form go under "" (form level).
@@ -14,7 +27,7 @@ export function fieldErrors(details: ErrorDetail[] | undefined, fields: readonly
     const exact = fields.includes(d.path) ? d.path : null;
     const head = d.path.split(".")[0];
     const key = exact ?? (fields.length === 0 || fields.includes(head) ? head : "");
-    (out[key] ??= []).push(d.message);
+    push(out, key, d.message);
   }
   return out;
 }
@@ -23,7 +36,7 @@ export function fieldErrors(details: ErrorDetail[] | undefined, fields: readonly
 export function safeNext(next: string | undefined | null): string {
   if (!next || next.length > 512) return "/console";
   if (!/^\/console(?:[/?#]|$)/.test(next)) return "/console";
-  if (next.includes("\\") || next.includes("//") || /[\u0000-\u001f]/.test(next)) return "/console";
+  if (next.includes("\\") || next.includes("//") || hasControlCharacter(next)) return "/console";
   return next;
 }
 

@@ -1,7 +1,7 @@
 /** @jsxImportSource hono/jsx */
 import type { z } from "@hono/zod-openapi";
 import type { DryRun } from "../../../schema/campaigns-api";
-import type { FleetValue, FleetValues } from "../campaign-queries";
+import type { FleetValue, FleetValues } from "../../probes/queries";
 import { BarChart } from "../components/chart";
 import { CsrfField, ErrorSummary, Field, fieldId } from "../components/form";
 import { Layout } from "../components/layout";
@@ -145,7 +145,7 @@ function Checkboxes({
 function SchedulePreviewBlock({ preview, now }: { preview: SchedulePreview; now: Date }) {
   if (!preview.ok) return null;
   return (
-    <div class="preview" id="schedule-preview" aria-labelledby="schedule-preview-h">
+    <section class="preview" id="schedule-preview" aria-labelledby="schedule-preview-h">
       <p id="schedule-preview-h">
         <strong>{preview.text}.</strong> {preview.next.length ? "Next runs:" : "No runs left after now."}
       </p>
@@ -158,7 +158,7 @@ function SchedulePreviewBlock({ preview, now }: { preview: SchedulePreview; now:
           ))}
         </ol>
       ) : null}
-    </div>
+    </section>
   );
 }
 

@@ -2,8 +2,8 @@
 import type { Child } from "hono/jsx";
 import { TASK_STATES } from "../../../schema/campaigns";
 import type { EventView } from "../../events/queries";
-import type { campaignDetail } from "../campaign-queries";
-import { RUNS_SHOWN } from "../campaign-queries";
+import type { campaignDetail } from "../../campaigns/queries";
+import { RUNS_SHOWN } from "../../campaigns/queries";
 import { StackedColumnChart } from "../components/chart";
 import { CsrfField } from "../components/form";
 import { Flash, Layout, Time } from "../components/layout";

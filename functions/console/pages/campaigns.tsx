@@ -1,6 +1,6 @@
 /** @jsxImportSource hono/jsx */
-import type { CampaignListRow } from "../campaign-queries";
-import { CAMPAIGN_LIST_LIMIT } from "../campaign-queries";
+import type { CampaignListRow } from "../../campaigns/queries";
+import { CAMPAIGN_LIST_LIMIT } from "../../campaigns/queries";
 import { Flash, Layout, Time } from "../components/layout";
 import { DataTable } from "../components/table";
 import { taskSummary } from "../lib/campaign-form";

@@ -118,7 +118,7 @@ export function MinionPage({ session, id, minion, events }: MinionProps) {
             </dd>
           </dl>
           <h2 id="status-h">Stored status</h2>
-          <pre class="json" id="minion-status" aria-labelledby="status-h" tabindex={0}>
+          <pre class="json" id="minion-status" role="region" aria-labelledby="status-h" tabindex={0}>
             {JSON.stringify(minion.status, null, 2)}
           </pre>
         </>

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { client, probeBody, SECRETS, startWorker } from "./harness.mjs";
 
-describe("registry over real HTTP (wrangler dev)", () => {
+describe("probe registration and updates over real HTTP (wrangler dev)", () => {
   let w;
   let call;
   before(async () => {
