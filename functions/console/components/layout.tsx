@@ -10,6 +10,7 @@ export const NAV: NavItem[] = [
   { key: "probes", href: "/console/probes", label: "Probes" },
   { key: "campaigns", href: "/console/campaigns", label: "Campaigns" },
   { key: "minions", href: "/console/minions", label: "Minions" },
+  { key: "test-lists", href: "/console/test-lists", label: "Test lists" },
   { key: "events", href: "/console/events", label: "Events" },
   { key: "operators", href: "/console/operators", label: "Operators" },
 ];
