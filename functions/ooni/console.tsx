@@ -112,6 +112,7 @@ export function TestListsPage({ session, lists, form, errors, general, flash }: 
               value={form?.csv}
               errors={errors}
               rows={10}
+              size="l"
               placeholder={CSV_HEADER}
               markOptional={false}
               hint={`Paste the CSV (header: ${CSV_HEADER}), or choose a file below; a file wins over the text.`}
@@ -122,7 +123,7 @@ export function TestListsPage({ session, lists, form, errors, general, flash }: 
               </label>
               <input id={fieldId("file")} name="file" type="file" accept=".csv,text/csv" />
             </div>
-            <div class="field">
+            <div class="field checks">
               <label for={fieldId("skip_invalid")}>
                 <input id={fieldId("skip_invalid")} name="skip_invalid" type="checkbox" value="true" checked={form?.skip_invalid === "true"} /> Import the valid
                 rows and skip the bad ones (otherwise one bad row refuses the file)
