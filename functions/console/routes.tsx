@@ -199,10 +199,11 @@ export function consoleRoutes(api: ApiClient, surfacePages: readonly ConsolePage
     const { db, clock } = c.var.services;
     const id = ClientIdParam.safeParse({ client_id: c.req.param("id") });
     if (!id.success) throw new ApiError("not_found", "There is no probe with that client id.");
+    // client_id is in its stored form (ClientIdParam): UUIDs lower-cased, adopted OONI ids as they are.
     const [found, tasks, events] = await Promise.all([
       probeWithHistory(db, id.data.client_id, 100),
-      probeTasks(db, id.data.client_id.toLowerCase()),
-      listEvents(db, { probe_id: id.data.client_id.toLowerCase(), order: "desc", limit: 20 }),
+      probeTasks(db, id.data.client_id),
+      listEvents(db, { probe_id: id.data.client_id, order: "desc", limit: 20 }),
     ]);
     if (!found) throw new ApiError("not_found", "There is no probe with that client id.");
     return render(c, <ProbePage session={c.var.session} now={clock.now()} probe={found.probe} updates={found.updates} tasks={tasks} events={events.events} />);

@@ -59,7 +59,7 @@ const ID_KIND = { probes: "Probe", campaigns: "Campaign" } as const;
 export function IdLink({ kind, id }: { kind: keyof typeof ID_KIND; id: string | null | undefined }) {
   if (!id) return <>—</>;
   return (
-    <a href={`/console/${kind}/${id}`} class="mono" title={id} aria-label={`${ID_KIND[kind]} ${id}`}>
+    <a href={`/console/${kind}/${encodeURIComponent(id)}`} class="mono" title={id} aria-label={`${ID_KIND[kind]} ${id}`}>
       {shortId(id)}
     </a>
   );
