@@ -13,6 +13,7 @@ let seq = 0;
 export function DataTable<T>({ caption, columns, rows, empty, id }: { caption: Child; columns: Column<T>[]; rows: T[]; empty?: Child; id?: string }) {
   const capId = id ? `${id}-caption` : `table-caption-${++seq}`;
   return (
+    // biome-ignore lint/a11y/useSemanticElements: a focusable scroll container named by its caption, not a document section
     <div class="table-wrap" role="region" aria-labelledby={capId} tabindex={0}>
       <table id={id}>
         <caption id={capId}>{caption}</caption>
