@@ -1,8 +1,10 @@
 import { z } from "@hono/zod-openapi";
+import { clientIdKey, isClientId, MAX_CLIENT_ID_LENGTH } from "../functions/lib/ids";
 
 export const EventQuery = z.object({
   job_id: z.string().uuid().optional(),
-  probe_id: z.string().uuid().optional(),
+  // A probe's client_id: a UUID, or an adopted OONI id (functions/lib/ids.ts), in its stored form.
+  probe_id: z.string().max(MAX_CLIENT_ID_LENGTH).refine(isClientId, "must be a probe's client_id").transform(clientIdKey).optional(),
   task_id: z.string().max(200).optional(),
   subject_kind: z
     .string()

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { clientIdKey, isClientId, MAX_CLIENT_ID_LENGTH } from "../functions/lib/ids";
 
 // Request/response schemas of the registry surface. Unknown extra fields are stripped, never fatal.
 const bounded = (max: number) => z.string().trim().min(1).max(max);
@@ -64,10 +65,13 @@ export type RegisterBody = z.infer<typeof RegisterBody>;
 export const UpdateBody = z.object(metadataFields).partial().openapi("UpdateRequest");
 export type UpdateBody = z.infer<typeof UpdateBody>;
 
+/** A UUID register issued, or an id adopted at login (OONI's ~132-character tokens); given back in its stored form. */
 export const ClientIdParam = z.object({
   client_id: z
     .string()
-    .uuid("must be a client_id this service issued")
+    .max(MAX_CLIENT_ID_LENGTH)
+    .refine(isClientId, "must be a client_id: a UUID this service issued, or an adopted OONI client_id (65-1,024 characters of A-Z a-z 0-9 . _ ~ + / = -)")
+    .transform(clientIdKey)
     .openapi({ param: { name: "client_id", in: "path" } }),
 });
 

@@ -18,7 +18,7 @@ export async function callApi<T = unknown>(
   api: ApiClient,
   method: string,
   path: string,
-  opts: { json?: unknown; token?: string | null; headers?: Record<string, string> } = {},
+  opts: { json?: unknown; text?: { body: string; type: string }; token?: string | null; headers?: Record<string, string> } = {},
 ): Promise<ApiReply<T>> {
   const headers: Record<string, string> = { ...opts.headers, "x-request-id": c.var.requestId };
   const token = opts.token === undefined ? c.get("session")?.token : opts.token;
@@ -27,6 +27,10 @@ export async function callApi<T = unknown>(
   if (opts.json !== undefined) {
     headers["content-type"] = "application/json";
     body = JSON.stringify(opts.json);
+  } else if (opts.text !== undefined) {
+    // A non-JSON body the route reads itself (e.g. a CSV test list), with its media type.
+    headers["content-type"] = opts.text.type;
+    body = opts.text.body;
   }
   let ctx: ExecutionContext | undefined;
   try {
@@ -35,14 +39,13 @@ export async function callApi<T = unknown>(
     ctx = undefined; // app.request() in unit tests has no execution context
   }
   const res = await api.request(path, { method, headers, body }, c.env, ctx);
-  const parsed: unknown = await res.json().catch(() => null);
+  const parsed = (await res.json().catch(() => null)) as { error?: unknown; code?: unknown; details?: unknown } | null;
   if (res.ok) return { ok: true, status: res.status, body: parsed as T };
-  const env = (parsed ?? {}) as { error?: unknown; code?: unknown; details?: unknown };
   return {
     ok: false,
     status: res.status,
-    error: typeof env.error === "string" ? env.error : `the API answered ${res.status}`,
-    code: typeof env.code === "string" ? env.code : "internal",
-    details: Array.isArray(env.details) ? (env.details as ErrorDetail[]) : undefined,
+    error: typeof parsed?.error === "string" ? parsed.error : `the API answered ${res.status}`,
+    code: typeof parsed?.code === "string" ? parsed.code : "internal",
+    details: Array.isArray(parsed?.details) ? (parsed.details as ErrorDetail[]) : undefined,
   };
 }

@@ -3,7 +3,7 @@ import { probes, probeUpdates } from "../../schema/probes";
 import { hashProbeSecret } from "../auth/passwords";
 import { eventInsert } from "../events/store";
 import type { Db } from "../lib/db";
-import { isUuid } from "../lib/ids";
+import { clientIdKey, isClientId, isUuid, MAX_CLIENT_ID_LENGTH } from "../lib/ids";
 
 /**
  * Fleet adoption: a probe registered with OONI's own backend (client_id: a ~132-character token; orchestra-era
@@ -13,17 +13,10 @@ import { isUuid } from "../lib/ids";
  * Collisions with operators are impossible by shape: operator usernames are 3–64 characters and never UUIDs
  * (schema/auth-api.ts), an adoptable id is a UUID or 65–1,024 characters of token alphabet.
  */
-export const MAX_CLIENT_ID_LENGTH = 1024;
-const TOKEN_ID = /^[A-Za-z0-9._~+/=-]{65,1024}$/;
+export { clientIdKey, MAX_CLIENT_ID_LENGTH };
 
-export function isAdoptableClientId(username: string): boolean {
-  return isUuid(username) || TOKEN_ID.test(username);
-}
-
-/** The stored form of a client id: UUIDs in lower case (as register issues them), tokens exactly as sent. */
-export function clientIdKey(username: string): string {
-  return isUuid(username) ? username.toLowerCase() : username;
-}
+/** The shape check lives in lib/ids.ts: update and the admin probe routes accept exactly the ids login adopts. */
+export const isAdoptableClientId = isClientId;
 
 /**
  * Create the probe for an unknown id, or do nothing if a concurrent login created it first (the caller re-reads

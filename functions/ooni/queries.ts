@@ -75,3 +75,37 @@ export async function listEntries(db: Db, country: string, limit = 10_000) {
     notes: r.notes,
   }));
 }
+
+/** One page of a list for the console (`page` from 1), with the list's size; two statements in one round trip. */
+export async function listPage(db: Db, country: string, page: number, pageSize: number) {
+  const [rows, total] = await db.batch([
+    db
+      .select({ url: testListUrls.url, category_code: testListUrls.categoryCode, date_added: testListUrls.dateAdded, source: testListUrls.source })
+      .from(testListUrls)
+      .where(eq(testListUrls.countryCode, country))
+      .orderBy(asc(testListUrls.categoryCode), asc(testListUrls.url))
+      .limit(pageSize)
+      .offset((page - 1) * pageSize),
+    db
+      .select({ n: count(), categories: countDistinct(testListUrls.categoryCode), imported_at: max(testListUrls.importedAt) })
+      .from(testListUrls)
+      .where(eq(testListUrls.countryCode, country)),
+  ]);
+  return { rows, total: total[0]?.n ?? 0, categories: total[0]?.categories ?? 0, imported_at: total[0]?.imported_at ?? null };
+}
+
+/** The console's list of lists: like listSummaries, with the category codes themselves. */
+export async function listOverview(db: Db) {
+  const rows = await db
+    .select({
+      country: testListUrls.countryCode,
+      urls: count(),
+      codes: sql<string | null>`group_concat(DISTINCT ${testListUrls.categoryCode})`,
+      imported_at: max(testListUrls.importedAt),
+    })
+    .from(testListUrls)
+    .groupBy(testListUrls.countryCode)
+    .orderBy(asc(testListUrls.countryCode))
+    .all();
+  return rows.map((r) => ({ country: r.country, urls: r.urls, category_codes: (r.codes ?? "").split(",").filter(Boolean).sort(), imported_at: r.imported_at }));
+}

@@ -4,6 +4,7 @@ import { probes, probeUpdates } from "../../schema/probes";
 import type { ClientListQuery } from "../../schema/probes-api";
 import { decodeCursor, encodeCursor } from "../lib/cursor";
 import type { Db } from "../lib/db";
+import { clientIdKey } from "../lib/ids";
 
 // Probe reads shared by the admin API (functions/probes/admin-routes.ts) and the console (functions/console/).
 
@@ -62,7 +63,7 @@ export async function listProbes(db: Db, q: ClientListQuery, opts: { withCountri
 
 /** One probe and its metadata history (newest change first), or null when it is not registered. */
 export async function probeWithHistory(db: Db, clientId: string, historyLimit = 200) {
-  const id = clientId.toLowerCase();
+  const id = clientIdKey(clientId); // adopted OONI ids are case-sensitive; UUIDs are stored in lower case
   const [row, updates] = await db.batch([
     db.select().from(probes).where(eq(probes.id, id)),
     db.select().from(probeUpdates).where(eq(probeUpdates.probeId, id)).orderBy(desc(probeUpdates.id)).limit(historyLimit),

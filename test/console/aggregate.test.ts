@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cumulative, fillDays, pushOutcomes, topN, windowStart } from "../../functions/console/lib/aggregate";
+import { cumulative, fillDays, PUSH_OUTCOMES, pushesPerHour, pushOutcomes, seriesOutcomes, topN, windowStart } from "../../functions/console/lib/aggregate";
 import { probeQueryInput, eventQueryInput, issuesByField } from "../../functions/console/lib/filters";
 import { formatCount, relativeTime, utcMinute } from "../../functions/console/lib/format";
 import { fieldErrors, queryString, safeNext, utcInput } from "../../functions/console/lib/forms";
@@ -67,6 +67,35 @@ describe("aggregation for charts", () => {
         { type: "push.other", n: 50 },
       ]),
     ).toEqual({ sent: 7, failed: 2, deferred: 0, retried: 1, skipped: 3 });
+  });
+});
+
+describe("push outcomes with accepted", () => {
+  it("counts push.accepted as its own outcome, listed after sent only when it occurred", () => {
+    const out = pushOutcomes([
+      { type: "push.sent", n: 1 },
+      { type: "push.accepted", n: 4 },
+      { type: "push.accepted", n: 2 },
+    ]);
+    expect(out).toEqual({ sent: 1, accepted: 6, deferred: 0, retried: 0, skipped: 0, failed: 0 });
+    expect(Object.keys(out)).toEqual(["sent", "accepted", "deferred", "retried", "skipped", "failed"]);
+    expect(pushOutcomes([{ type: "push.accepted", n: 0 }])).not.toHaveProperty("accepted");
+  });
+  it("lists accepted for a series of hours only if some hour has it, and places it in the hour's counts", () => {
+    const now = new Date("2026-11-24T12:30:00Z");
+    const none = pushesPerHour([{ hour: "2026-11-24T12", type: "push.sent", n: 1 }], now, 2);
+    expect(seriesOutcomes(none)).toEqual(["sent", "deferred", "retried", "skipped", "failed"]);
+    const some = pushesPerHour(
+      [
+        { hour: "2026-11-24T11", type: "push.accepted", n: 5 },
+        { hour: "2026-11-24T12", type: "push.sent", n: 1 },
+      ],
+      now,
+      2,
+    );
+    expect(some[0]).toEqual({ label: "11:00", values: { accepted: 5 } });
+    expect(seriesOutcomes(some)).toEqual(["sent", "accepted", "deferred", "retried", "skipped", "failed"]);
+    expect(PUSH_OUTCOMES).toContain("accepted");
   });
 });
 

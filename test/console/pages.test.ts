@@ -95,6 +95,29 @@ describe("console pages", () => {
     );
   });
 
+  it("push.accepted (gorush without core.sync) is its own outcome, with its own bar and column once it occurs", async () => {
+    const at = new Date().toISOString();
+    await env.DB.batch(
+      ["push.accepted", "push.accepted", "push.accepted"].map((t) =>
+        env.DB.prepare("INSERT INTO events (at, type, actor, data) VALUES (?, ?, 'system', '{}')").bind(at, t),
+      ),
+    );
+    const r = await get(b, "/console");
+    expect(r.body).toContain("<title>accepted: 3 pushes</title>");
+    expect(r.body).toContain("<title>sent: 2 pushes</title>");
+    const hour = `${at.slice(11, 13)}:00`;
+    expect(r.body).toContain(`<title>${hour}, accepted: 3 pushes</title>`);
+    // Columns in outcome order: sent, accepted, deferred, retried, skipped, failed, total.
+    expect(r.body).toMatch(
+      new RegExp(
+        `<th scope="row">${hour}</th><td class="num">2</td><td class="num">3</td><td class="num">1</td><td class="num">1</td><td class="num">2</td><td class="num">1</td><td class="num">10</td>`,
+      ),
+    );
+    const events = await get(b, "/console/events?type=push.accepted");
+    expect(events.status).toBe(200);
+    expect(events.body).toContain('<option value="push.accepted"');
+  });
+
   it("filters probes with the API's filter and links each row to its detail page", async () => {
     const r = await get(b, "/console/probes?country=IT,GR&platform=ios&seen=24h");
     expect(r.status).toBe(200);

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { createJob, fireAndDispatch, tasksOf } from "../campaigns/helpers";
+import { consoleLogin, get } from "../console/helpers";
 import { adminToken, call, registerProbe } from "../helpers";
 import { checkInBody } from "./helpers";
 
@@ -138,6 +139,37 @@ describe("campaigns through check-in, and the measurement hand-off", () => {
     const job = await call("GET", `/api/v1/admin/job/${jobId}`, { token: admin });
     expect(job.body.runs[0].measurements.map((m: any) => m.measurement_uid)).toContain(mine.body.measurement_uid);
     expect(job.body.runs[0].measurements.map((m: any) => m.measurement_uid)).not.toContain(other.body.measurement_uid);
+  });
+
+  it("the campaign's console page lists each run's recorded measurement_uids, linked to OONI Explorer, and its check-ins", async () => {
+    const job = await call("GET", `/api/v1/admin/job/${jobId}`, { token: admin });
+    const recorded = job.body.runs[0].measurements as { measurement_uid: string; input: string | null }[];
+    expect(recorded.length).toBe(2);
+    const b = await consoleLogin();
+    const page = await get(b, `/console/campaigns/${jobId}`);
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('<h2 id="measurements-h">OONI measurements</h2>');
+    expect(page.body).toContain("2 check-ins joined these runs; 2 measurements recorded.");
+    const table = page.body.slice(
+      page.body.indexOf('<table id="measurements">'),
+      page.body.indexOf("</table>", page.body.indexOf('<table id="measurements">')),
+    );
+    for (const m of recorded) {
+      expect(table).toContain(`<a href="https://explorer.ooni.org/m/${encodeURIComponent(m.measurement_uid)}">${m.measurement_uid}</a>`);
+      expect(table).toContain(`<td>${m.input}</td>`);
+    }
+    expect(table.match(/<th scope="row">#1<\/th>/g)).toHaveLength(2);
+    expect(table).toContain("<td>IT AS1234</td>");
+    // The submission outside the campaign's URLs was relayed but not recorded, so it is not on the page.
+    expect(table).not.toContain("elsewhere.example");
+    // A campaign no probe has measured for says so instead of showing an empty table.
+    const quiet = await createJob(admin, {
+      task: { test_name: "web_connectivity", arguments: { urls: ["https://quiet.example/"] } },
+      target: { countries: ["MX"] },
+    });
+    const none = await get(b, `/console/campaigns/${quiet}`);
+    expect(none.body).toContain("0 check-ins joined these runs; 0 measurements recorded.");
+    expect(none.body).toContain("No measurements yet");
   });
 
   it("relays manifest without leaking upstream headers, and checks bodies before relaying", async () => {

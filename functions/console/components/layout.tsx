@@ -11,6 +11,7 @@ export const NAV: NavItem[] = [
   { key: "campaigns", href: "/console/campaigns", label: "Campaigns" },
   { key: "minions", href: "/console/minions", label: "Minions" },
   { key: "school", href: "/console/school", label: "School" },
+  { key: "test-lists", href: "/console/test-lists", label: "Test lists" },
   { key: "events", href: "/console/events", label: "Events" },
   { key: "operators", href: "/console/operators", label: "Operators" },
 ];

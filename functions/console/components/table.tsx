@@ -13,6 +13,7 @@ let seq = 0;
 export function DataTable<T>({ caption, columns, rows, empty, id }: { caption: Child; columns: Column<T>[]; rows: T[]; empty?: Child; id?: string }) {
   const capId = id ? `${id}-caption` : `table-caption-${++seq}`;
   return (
+    // biome-ignore lint/a11y/useSemanticElements: a focusable scroll container named by its caption, not a document section
     <div class="table-wrap" role="region" aria-labelledby={capId} tabindex={0}>
       <table id={id}>
         <caption id={capId}>{caption}</caption>
@@ -59,7 +60,7 @@ const ID_KIND = { probes: "Probe", campaigns: "Campaign" } as const;
 export function IdLink({ kind, id }: { kind: keyof typeof ID_KIND; id: string | null | undefined }) {
   if (!id) return <>—</>;
   return (
-    <a href={`/console/${kind}/${id}`} class="mono" title={id} aria-label={`${ID_KIND[kind]} ${id}`}>
+    <a href={`/console/${kind}/${encodeURIComponent(id)}`} class="mono" title={id} aria-label={`${ID_KIND[kind]} ${id}`}>
       {shortId(id)}
     </a>
   );

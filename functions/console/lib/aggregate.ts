@@ -43,14 +43,22 @@ export function cumulative(data: Datum[], base = 0): Datum[] {
 }
 
 /**
- * Push outcomes, from the `push.*` events the probe schedulers write: sent; deferred (over the device budget, sent
- * later); retried (the gateway asked to try again); skipped (nothing to push: no live token, campaign gone); failed.
+ * Push outcomes, from the `push.*` events the probe schedulers write: sent; accepted (gorush took it without
+ * core.sync, so whether it reached the device is unknown: docs/push.md); deferred (over the device budget, sent later);
+ * retried (the gateway asked to try again); skipped (nothing to push: no live token, campaign gone); failed.
  */
-export const PUSH_OUTCOMES = ["sent", "deferred", "retried", "skipped", "failed"] as const;
+export const PUSH_OUTCOMES = ["sent", "accepted", "deferred", "retried", "skipped", "failed"] as const;
 export type PushOutcome = (typeof PUSH_OUTCOMES)[number];
+
+/**
+ * Outcomes only some deployments produce (`accepted`: gorush without GORUSH_SYNC=on), listed only where they
+ * occurred, so a deployment that never sees one gets no always-zero bar or column for it. The others are always listed.
+ */
+const OCCASIONAL: ReadonlySet<PushOutcome> = new Set(["accepted"]);
 
 const PUSH_TYPE: Record<string, PushOutcome> = {
   "push.sent": "sent",
+  "push.accepted": "accepted",
   "push.deferred": "deferred",
   "push.retry": "retried",
   "push.skipped": "skipped",
@@ -62,14 +70,24 @@ export function pushOutcome(type: string): PushOutcome | null {
   return PUSH_TYPE[type] ?? null;
 }
 
-/** Totals by outcome from `push.*` event counts (unknown push.* types are left out, not guessed). */
-export function pushOutcomes(rows: { type: string; n: number }[]): Record<PushOutcome, number> {
-  const out = Object.fromEntries(PUSH_OUTCOMES.map((o) => [o, 0])) as Record<PushOutcome, number>;
+/** The outcomes to list, in PUSH_OUTCOMES order: every regular one, an occasional one only when `occurred` says so. */
+export function listedOutcomes(occurred: (o: PushOutcome) => boolean): PushOutcome[] {
+  return PUSH_OUTCOMES.filter((o) => !OCCASIONAL.has(o) || occurred(o));
+}
+
+/** Totals by outcome from `push.*` event counts (unknown push.* types are left out, not guessed; see listedOutcomes). */
+export function pushOutcomes(rows: { type: string; n: number }[]): Partial<Record<PushOutcome, number>> {
+  const sums = new Map<PushOutcome, number>();
   for (const r of rows) {
     const o = pushOutcome(r.type);
-    if (o) out[o] += r.n;
+    if (o) sums.set(o, (sums.get(o) ?? 0) + r.n);
   }
-  return out;
+  return Object.fromEntries(listedOutcomes((o) => (sums.get(o) ?? 0) > 0).map((o) => [o, sums.get(o) ?? 0]));
+}
+
+/** The outcomes to list for a series of hours (pushesPerHour): an occasional outcome only if some hour has it. */
+export function seriesOutcomes(series: StackedSeries[]): PushOutcome[] {
+  return listedOutcomes((o) => series.some((h) => (h.values[o] ?? 0) > 0));
 }
 
 /**

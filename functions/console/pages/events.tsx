@@ -31,6 +31,7 @@ export const EVENT_TYPES = [
   "task.*",
   "push.*",
   "push.sent",
+  "push.accepted",
   "push.deferred",
   "push.retry",
   "push.skipped",
@@ -46,6 +47,7 @@ export function EventsPage({ session, form, errors, result }: Props) {
     <Layout title="Events" session={session} current="events">
       <h1>Events</h1>
       <ErrorSummary errors={errors} labels={LABELS} />
+      {/* biome-ignore lint/a11y/useSemanticElements: <form role="search"> is the search landmark every browser and screen reader knows; <search> is too new to rely on */}
       <form method="get" action="/console/events" class="filters" role="search" aria-label="Filter events">
         <Field
           markOptional={false}

@@ -2,7 +2,7 @@
 import { BarChart, ColumnChart, LineChart, StackedColumnChart } from "../components/chart";
 import { Layout } from "../components/layout";
 import { DataTable } from "../components/table";
-import { cumulative, fillDays, PUSH_OUTCOMES, pushesPerHour, topN } from "../lib/aggregate";
+import { cumulative, fillDays, pushesPerHour, seriesOutcomes, topN } from "../lib/aggregate";
 import { formatCount, relativeTime } from "../lib/format";
 import { queryString } from "../lib/forms";
 import type { CampaignSummary, fleetOverview } from "../queries";
@@ -20,7 +20,8 @@ export function OverviewPage({ session, now, fleet, campaigns }: Props) {
   const t = fleet.totals ?? { total: 0, seen24h: 0, seen7d: 0, validTokens: 0, before: 0 };
   const perDay = fillDays(fleet.perDay, now, REGISTRATION_DAYS);
   const perHour = pushesPerHour(fleet.pushes, now);
-  const pushData = PUSH_OUTCOMES.map((o) => ({ label: o, value: perHour.reduce((s, h) => s + (h.values[o] ?? 0), 0) }));
+  const outcomes = seriesOutcomes(perHour); // "accepted" only where it occurred (lib/aggregate.ts)
+  const pushData = outcomes.map((o) => ({ label: o, value: perHour.reduce((s, h) => s + (h.values[o] ?? 0), 0) }));
   const pushTotal = pushData.reduce((s, d) => s + d.value, 0);
   const activeCount = campaigns.byState.find((r) => r.state === "active")?.n ?? 0;
   return (
@@ -164,7 +165,7 @@ export function OverviewPage({ session, now, fleet, campaigns }: Props) {
               title="Push notifications per hour by outcome (UTC)"
               labelHeader="Hour (UTC)"
               unit={["push", "pushes"]}
-              keys={[...PUSH_OUTCOMES]}
+              keys={outcomes}
               data={perHour}
             />
           </section>

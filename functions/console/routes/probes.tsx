@@ -33,8 +33,8 @@ export const probesPages = (r: Hono<ConsoleEnv>) => {
     if (!id.success) throw new ApiError("not_found", "There is no probe with that client id.");
     const [found, tasks, events] = await Promise.all([
       probeWithHistory(db, id.data.client_id, 100),
-      probeTasks(db, id.data.client_id.toLowerCase()),
-      listEvents(db, { probe_id: id.data.client_id.toLowerCase(), order: "desc", limit: 20 }),
+      probeTasks(db, id.data.client_id),
+      listEvents(db, { probe_id: id.data.client_id, order: "desc", limit: 20 }),
     ]);
     if (!found) throw new ApiError("not_found", "There is no probe with that client id.");
     return render(c, <ProbePage session={c.var.session} now={clock.now()} probe={found.probe} updates={found.updates} tasks={tasks} events={events.events} />);
