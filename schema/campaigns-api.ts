@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { JOB_STATES, TASK_STATES } from "./campaigns";
+import { MAX_LIST_VALUES } from "../functions/lib/sql-lists";
 import { Asn, CountryCode, Platform, TestName } from "./probes-api";
 
 // Request/response schemas of the campaign surface (OONI Orchestra's orchestrate API, extended).
@@ -7,7 +8,7 @@ const any = z.literal("any");
 const list = <T extends z.ZodType>(item: T) =>
   z
     .array(z.union([any, item]))
-    .max(500)
+    .max(MAX_LIST_VALUES, `at most ${MAX_LIST_VALUES} values`)
     .default([]);
 
 export const TargetBody = z
