@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, count, desc, eq, inArray, like, sql, type SQL } from "drizzle-orm";
+import { and, count, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
 import { jobRuns, jobs, tasks, TASK_STATES, type TaskState } from "../../schema/campaigns";
 import { DryRun, JobBody, JobCreated, JobDetail, JobIdParam, JobList, JobStatus } from "../../schema/campaigns-api";
 import { events } from "../../schema/events";
@@ -9,6 +9,7 @@ import { eventInsert } from "../events/store";
 import { ApiError } from "../lib/errors";
 import { newRouter } from "../lib/hono";
 import { newId } from "../lib/ids";
+import { startsWith } from "../lib/sql-lists";
 import { errorResponses, jsonBody, jsonContent } from "../lib/openapi";
 import { jobKind, jobView, requestHash, runView, scheduleFromBody } from "./jobs";
 import { storedSchedule, upcoming } from "./schedule";
@@ -222,7 +223,7 @@ campaignAdminRoutes.openapi(
       db
         .select({ type: events.type, expired: sql<number>`json_extract(${events.data}, '$.token_expired')`, n: count() })
         .from(events)
-        .where(and(eq(events.jobId, job.id), like(events.type, "push.%")))
+        .where(and(eq(events.jobId, job.id), startsWith(events.type, "push.")))
         .groupBy(events.type, sql`json_extract(${events.data}, '$.token_expired')`),
     ]);
     const taskCounts = Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as Record<TaskState, number>;
