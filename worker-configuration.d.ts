@@ -24,6 +24,12 @@ declare namespace Cloudflare {
 		BEACON_VALIDITY_S: string;
 		PROXY_TIMEOUT_MS: string;
 		MINIONS_BENCH_SEED: string;
+		TASK_RETENTION_DAYS: string;
+		EVENT_RETENTION_DAYS: string;
+		PROBE_HISTORY_RETENTION_DAYS: string;
+		DELIVERY_RETENTION_DAYS: string;
+		RETENTION_BATCH_ROWS: string;
+		RETENTION_STATEMENTS_PER_RUN: string;
 		JWT_SECRET: string;
 		ADMIN_PASSWORD: string;
 		PUSH_CREDENTIALS: DurableObjectNamespace<import("./functions/index").PushCredentials>;

@@ -107,7 +107,6 @@ export class ProbeScheduler extends DurableObject<Env> {
             runId: o.runId,
             probeId: o.probeId,
             testName: o.testName ?? "",
-            arguments: o.arguments ?? "{}",
             state: "ready",
             createdAt: at,
             updatedAt: at,

@@ -5,9 +5,10 @@ import type { Surface } from "./lib/surface";
 import { minionsSurface } from "./minions";
 import { opsSurface } from "./ops";
 import { probesSurface } from "./probes";
+import { retentionSurface } from "./retention";
 
 /**
  * Every surface of the service, in mounting order. functions/app.ts mounts their routers and console pages,
  * functions/cron.ts runs their cron jobs. Adding a surface is one line here (docs/architecture.md).
  */
-export const SURFACES: readonly Surface[] = [opsSurface, authSurface, probesSurface, eventsSurface, minionsSurface, campaignsSurface];
+export const SURFACES: readonly Surface[] = [opsSurface, authSurface, probesSurface, eventsSurface, minionsSurface, campaignsSurface, retentionSurface];

@@ -120,6 +120,7 @@ export const Run = z.object({
   targets: z.number(),
   missed_count: z.number(),
   finished_at: z.string().nullable(),
+  tasks: z.record(z.enum(TASK_STATES), z.number()).openapi({ description: "the run's tasks by state (counters: unchanged when old tasks are pruned)" }),
 });
 
 export const JobDetail = Job.extend({

@@ -3,3 +3,4 @@ export * from "./probes";
 export * from "./operators";
 export * from "./events";
 export * from "./campaigns";
+export * from "./retention";

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, count, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
-import { jobRuns, jobs, tasks, TASK_STATES, type TaskState } from "../../schema/campaigns";
+import { jobRuns, jobs, tasks } from "../../schema/campaigns";
 import { DryRun, JobBody, JobCreated, JobDetail, JobIdParam, JobList, JobStatus } from "../../schema/campaigns-api";
 import { events } from "../../schema/events";
 import { probes } from "../../schema/probes";
@@ -11,7 +11,7 @@ import { newRouter } from "../lib/hono";
 import { newId } from "../lib/ids";
 import { startsWith } from "../lib/sql-lists";
 import { errorResponses, jsonBody, jsonContent } from "../lib/openapi";
-import { jobKind, jobView, requestHash, runView, scheduleFromBody } from "./jobs";
+import { jobKind, jobView, requestHash, runCounterSums, runTaskCounts, runView, scheduleFromBody } from "./jobs";
 import { storedSchedule, upcoming } from "./schedule";
 import { normalizeTarget, targetConditions } from "./targeting";
 
@@ -219,15 +219,15 @@ campaignAdminRoutes.openapi(
     const { db } = c.var.services;
     const [runs, counts, delivery] = await db.batch([
       db.select().from(jobRuns).where(eq(jobRuns.jobId, job.id)).orderBy(desc(jobRuns.scheduledAt)).limit(100),
-      db.select({ state: tasks.state, n: count() }).from(tasks).where(eq(tasks.jobId, job.id)).groupBy(tasks.state),
+      // Task totals from the runs' counters, not from the tasks table: the retention cron prunes old tasks.
+      db.select(runCounterSums).from(jobRuns).where(eq(jobRuns.jobId, job.id)),
       db
         .select({ type: events.type, expired: sql<number>`json_extract(${events.data}, '$.token_expired')`, n: count() })
         .from(events)
         .where(and(eq(events.jobId, job.id), startsWith(events.type, "push.")))
         .groupBy(events.type, sql`json_extract(${events.data}, '$.token_expired')`),
     ]);
-    const taskCounts = Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as Record<TaskState, number>;
-    for (const r of counts) taskCounts[r.state] = r.n;
+    const taskCounts = runTaskCounts(counts[0]);
     const next = job.nextRunAt && (job.state === "active" || job.state === "paused") ? Date.parse(job.nextRunAt) : null;
     const up = next === null ? [] : upcoming(storedSchedule(job.schedule, Date.parse(job.startAt)), Math.max(next, 0), 5).map(iso);
     return c.json(

@@ -1,8 +1,8 @@
-import { and, count, desc, eq, sql } from "drizzle-orm";
+import { count, desc, eq, sql } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
-import { type JobRow, jobRuns, jobs, type TaskState, tasks } from "../../schema/campaigns";
+import { type JobRow, jobRuns, jobs, type TaskState } from "../../schema/campaigns";
 import { probes } from "../../schema/probes";
-import { jobView, runView } from "../campaigns/jobs";
+import { jobView, runCounterSums, runTaskCounts, runView } from "../campaigns/jobs";
 import { storedSchedule, upcoming } from "../campaigns/schedule";
 import type { Db } from "../lib/db";
 
@@ -17,19 +17,25 @@ export const RUNS_SHOWN = 30;
 export type JobView = ReturnType<typeof jobView>;
 export type CampaignListRow = JobView & { task_counts: Partial<Record<TaskState, number>> };
 
-/** Campaigns with their task counts by state: two statements in one batch, task counts from the (job_id, state) index. */
+/** The states that have tasks (the pages show only those). */
+const present = (counts: Record<TaskState, number>): Partial<Record<TaskState, number>> =>
+  Object.fromEntries(Object.entries(counts).filter(([, n]) => n > 0)) as Partial<Record<TaskState, number>>;
+
+/**
+ * Campaigns with their task counts by state: two statements in one batch, task counts summed from the runs'
+ * counters (job_runs.tasks_*), which stay as they were when the retention cron prunes old tasks.
+ */
 export async function campaignList(db: Db): Promise<CampaignListRow[]> {
   const newest = sql`SELECT id FROM ${jobs} ORDER BY created_at DESC, id DESC LIMIT ${CAMPAIGN_LIST_LIMIT}`;
   const [rows, counts] = await db.batch([
     db.select().from(jobs).orderBy(desc(jobs.createdAt), desc(jobs.id)).limit(CAMPAIGN_LIST_LIMIT),
-    db.select({ job_id: tasks.jobId, state: tasks.state, n: count() }).from(tasks).where(sql`${tasks.jobId} IN (${newest})`).groupBy(tasks.jobId, tasks.state),
+    db
+      .select({ job_id: jobRuns.jobId, ...runCounterSums })
+      .from(jobRuns)
+      .where(sql`${jobRuns.jobId} IN (${newest})`)
+      .groupBy(jobRuns.jobId),
   ]);
-  const byJob = new Map<string, Partial<Record<TaskState, number>>>();
-  for (const c of counts) {
-    const m = byJob.get(c.job_id) ?? {};
-    m[c.state] = c.n;
-    byJob.set(c.job_id, m);
-  }
+  const byJob = new Map(counts.map((c) => [c.job_id, present(runTaskCounts(c))]));
   return rows.map((r: JobRow) => ({ ...jobView(r), task_counts: byJob.get(r.id) ?? {} }));
 }
 
@@ -45,29 +51,20 @@ export type RunView = {
   tasks: Partial<Record<TaskState, number>>;
 };
 
-/** One campaign: definition, latest runs with their tasks by state, task totals, next runs. Null when unknown. */
+/**
+ * One campaign: definition, latest runs with their tasks by state, task totals, next runs. Null when unknown. Every
+ * figure comes from the runs' counters (job_runs.tasks_*), so pruning old tasks changes none of them.
+ */
 export async function campaignDetail(db: Db, id: string) {
-  const latestRuns = sql`SELECT id FROM ${jobRuns} WHERE job_id = ${id} ORDER BY scheduled_at DESC LIMIT ${RUNS_SHOWN}`;
-  const [jobRows, runs, totals, perRun] = await db.batch([
+  const [jobRows, runs, totals] = await db.batch([
     db.select().from(jobs).where(eq(jobs.id, id)).limit(1),
     db.select().from(jobRuns).where(eq(jobRuns.jobId, id)).orderBy(desc(jobRuns.scheduledAt)).limit(RUNS_SHOWN),
-    db.select({ state: tasks.state, n: count() }).from(tasks).where(eq(tasks.jobId, id)).groupBy(tasks.state),
-    db
-      .select({ run_id: tasks.runId, state: tasks.state, n: count() })
-      .from(tasks)
-      .where(and(eq(tasks.jobId, id), sql`${tasks.runId} IN (${latestRuns})`))
-      .groupBy(tasks.runId, tasks.state),
+    db.select(runCounterSums).from(jobRuns).where(eq(jobRuns.jobId, id)),
   ]);
   const job = jobRows[0];
   if (!job) return null;
-  const byRun = new Map<string, Partial<Record<TaskState, number>>>();
-  for (const r of perRun) {
-    const m = byRun.get(r.run_id) ?? {};
-    m[r.state] = r.n;
-    byRun.set(r.run_id, m);
-  }
-  const taskCounts: Partial<Record<TaskState, number>> = {};
-  for (const t of totals) taskCounts[t.state] = t.n;
+  const byRun = new Map(runs.map((r) => [r.id, present(runTaskCounts(r))]));
+  const taskCounts = present(runTaskCounts(totals[0]));
   const next = job.nextRunAt && (job.state === "active" || job.state === "paused") ? Date.parse(job.nextRunAt) : null;
   const upcomingRuns = next === null ? [] : upcoming(storedSchedule(job.schedule, Date.parse(job.startAt)), next, 5).map((ms) => new Date(ms).toISOString());
   const runViews: RunView[] = runs.map((r) => ({ ...runView(r), tasks: byRun.get(r.id) ?? {} }));
