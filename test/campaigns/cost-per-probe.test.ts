@@ -39,7 +39,10 @@ function tallyD1(): { tally: Tally; stop: () => void } {
     for (const r of rs) add(r);
     return rs;
   };
-  return { tally, stop: () => originals.forEach(([p, n, o]) => (p[n] = o)) };
+  const stop = () => {
+    for (const [p, n, o] of originals) p[n] = o;
+  };
+  return { tally, stop };
 }
 
 /** The database's size in bytes, as D1 reports it after a write (D1 refuses PRAGMA functions). */
@@ -60,7 +63,10 @@ describe("what one probe costs D1 per run", () => {
     const probes = [];
     for (let i = 0; i < N; i++) probes.push(await registerProbe({ probe_cc: "XC", token: `cost-${i}` }));
     const gw = fakeGateway("cost-");
-    const jobId = await createJob(admin, { task: { test_name: "web_connectivity", arguments: { urls: ["https://example.org/"] } }, target: { countries: ["XC"] } });
+    const jobId = await createJob(admin, {
+      task: { test_name: "web_connectivity", arguments: { urls: ["https://example.org/"] } },
+      target: { countries: ["XC"] },
+    });
     const bytesBefore = await size();
     const { tally, stop } = tallyD1();
     try {
