@@ -55,6 +55,12 @@ declare namespace Cloudflare {
 		MESH_USE_COMPRESSION: string;
 		MESH_PING_TIMEOUT_S: string;
 		MESH_MESSAGE_TIMEOUT_S: string;
+		TASK_RETENTION_DAYS: string;
+		EVENT_RETENTION_DAYS: string;
+		PROBE_HISTORY_RETENTION_DAYS: string;
+		DELIVERY_RETENTION_DAYS: string;
+		RETENTION_BATCH_ROWS: string;
+		RETENTION_STATEMENTS_PER_RUN: string;
 		JWT_SECRET: string;
 		ADMIN_PASSWORD: string;
 		PUSH_CREDENTIALS: DurableObjectNamespace<import("./functions/index").PushCredentials>;

@@ -7,6 +7,7 @@ import { minionsSurface } from "./minions";
 import { ooniSurface } from "./ooni";
 import { opsSurface } from "./ops";
 import { probesSurface } from "./probes";
+import { retentionSurface } from "./retention";
 import { schoolSurface } from "./school";
 
 /**
@@ -23,4 +24,5 @@ export const SURFACES: readonly Surface[] = [
   ooniSurface,
   schoolSurface,
   meshSurface,
+  retentionSurface,
 ];

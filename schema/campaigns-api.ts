@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { JOB_STATES, TASK_STATES } from "./campaigns";
 import { CampaignFeatures, CampaignMeasurement, WebConnectivityArguments } from "./ooni-api";
+import { MAX_LIST_VALUES } from "../functions/lib/sql-lists";
 import { Asn, CountryCode, Platform, TestName } from "./probes-api";
 
 // Request/response schemas of the campaign surface (OONI Orchestra's orchestrate API, extended).
@@ -8,7 +9,7 @@ const any = z.literal("any");
 const list = <T extends z.ZodType>(item: T) =>
   z
     .array(z.union([any, item]))
-    .max(500)
+    .max(MAX_LIST_VALUES, `at most ${MAX_LIST_VALUES} values`)
     .default([]);
 
 export const TargetBody = z
@@ -133,6 +134,7 @@ export const Run = z.object({
   // OONI check-in (functions/ooni/campaign-reach.ts): check-ins that joined the run, measurements it produced.
   checkins: z.number().optional(),
   measurements: z.array(CampaignMeasurement).optional(),
+  tasks: z.record(z.enum(TASK_STATES), z.number()).openapi({ description: "the run's tasks by state (counters: unchanged when old tasks are pruned)" }),
 });
 
 export const JobDetail = Job.extend({

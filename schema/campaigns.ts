@@ -64,6 +64,18 @@ export const jobRuns = sqliteTable(
     targets: integer("targets").notNull().default(0),
     missedCount: integer("missed_count").notNull().default(0),
     finishedAt: text("finished_at"),
+    /**
+     * The run's tasks by current state. Kept by triggers on `tasks` (migrations/*_retention_seed.sql), in the same
+     * transaction as every write that creates a task or changes its state, and never lowered by deleting a task:
+     * the per-run figures survive the retention cron pruning old tasks (functions/retention/).
+     */
+    tasksReady: integer("tasks_ready").notNull().default(0),
+    tasksNotified: integer("tasks_notified").notNull().default(0),
+    tasksAccepted: integer("tasks_accepted").notNull().default(0),
+    tasksRejected: integer("tasks_rejected").notNull().default(0),
+    tasksDone: integer("tasks_done").notNull().default(0),
+    tasksExpired: integer("tasks_expired").notNull().default(0),
+    tasksFailed: integer("tasks_failed").notNull().default(0),
   },
   (t) => [index("job_runs_job_idx").on(t.jobId, t.scheduledAt)],
 );
@@ -80,8 +92,7 @@ export const tasks = sqliteTable(
     runId: text("run_id").notNull(),
     probeId: text("probe_id").notNull(),
     testName: text("test_name").notNull(),
-    /** JSON object. */
-    arguments: text("arguments").notNull(),
+    // No copy of the campaign's arguments: they are read from the job when the probe fetches the task.
     state: text("state", { enum: TASK_STATES }).notNull(),
     createdAt: text("created_at").notNull(),
     updatedAt: text("updated_at").notNull(),
@@ -107,3 +118,14 @@ export const tasks = sqliteTable(
 export type JobRow = typeof jobs.$inferSelect;
 export type JobRunRow = typeof jobRuns.$inferSelect;
 export type TaskRow = typeof tasks.$inferSelect;
+
+/** The job_runs column counting a run's tasks in each state (kept by triggers, see jobRuns). */
+export const RUN_COUNTER: Record<TaskState, keyof JobRunRow & `tasks${string}`> = {
+  ready: "tasksReady",
+  notified: "tasksNotified",
+  accepted: "tasksAccepted",
+  rejected: "tasksRejected",
+  done: "tasksDone",
+  expired: "tasksExpired",
+  failed: "tasksFailed",
+};

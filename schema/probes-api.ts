@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { clientIdKey, isClientId, MAX_CLIENT_ID_LENGTH } from "../functions/lib/ids";
+import { MAX_LIST_VALUES } from "../functions/lib/sql-lists";
 
 // Request/response schemas of the registry surface. Unknown extra fields are stripped, never fatal.
 const bounded = (max: number) => z.string().trim().min(1).max(max);
@@ -84,7 +85,8 @@ export const TestHelpersResponse = z
 
 export const TOKEN_STATES = ["none", "valid", "expired"] as const;
 
-const csv = <T extends string>(item: z.ZodType<T, string>, max = 50) =>
+/** A comma-separated list filter of at most MAX_LIST_VALUES values (each bound as one parameter, lib/sql-lists.ts). */
+const csv = <T extends string>(item: z.ZodType<T, string>, max = MAX_LIST_VALUES) =>
   z
     .string()
     .transform((s) =>
@@ -93,7 +95,7 @@ const csv = <T extends string>(item: z.ZodType<T, string>, max = 50) =>
         .map((x) => x.trim())
         .filter((x) => x !== ""),
     )
-    .pipe(z.array(item).max(max));
+    .pipe(z.array(item).max(max, `at most ${max} values`));
 
 export const ClientListQuery = z.object({
   country: csv(CountryCode).optional().openapi({ description: "comma-separated country codes", example: "IT,GR" }),

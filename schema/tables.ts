@@ -6,3 +6,4 @@ export * from "./campaigns";
 export * from "./school";
 export * from "./ooni";
 export * from "./mesh";
+export * from "./retention";

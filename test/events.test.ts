@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { adminToken, call, createOperator, registerProbe } from "./helpers";
+import { watchD1Params } from "./lib/d1-params";
 
 describe("GET /api/v1/admin/events", () => {
   it("tells a probe's story: registered, then updated, filtered by probe and type", async () => {
@@ -39,5 +40,26 @@ describe("GET /api/v1/admin/events", () => {
     for (const q of ["?since=nope", "?probe_id=123", "?limit=9999", "?type=DROP TABLE", "?order=sideways"]) {
       expect((await call("GET", `/api/v1/admin/events${q}`, { token: v.token })).status, q).toBe(400);
     }
+  });
+
+  it("a type prefix of any allowed length answers correctly (a range, never a LIKE past D1's 50-byte cap), and _ is not a wildcard", async () => {
+    const p = await registerProbe();
+    const t = await adminToken();
+    const long = `probe.${"x".repeat(54)}*`; // 60 bytes before the *
+    const w = watchD1Params();
+    try {
+      const r = await call("GET", `/api/v1/admin/events?type=${long}&probe_id=${p.clientId}`, { token: t });
+      expect(r.status).toBe(200);
+      expect(r.body.events).toEqual([]);
+      expect(w.statements.some((s) => /from "events"/i.test(s.sql))).toBe(true);
+      expect(w.statements.filter((s) => /\blike\b/i.test(s.sql))).toEqual([]);
+    } finally {
+      w.stop();
+    }
+    const under = await call("GET", `/api/v1/admin/events?type=probe_*&probe_id=${p.clientId}`, { token: t });
+    expect(under.status).toBe(200);
+    expect(under.body.events).toEqual([]);
+    const all = await call("GET", `/api/v1/admin/events?type=probe.reg*&probe_id=${p.clientId}`, { token: t });
+    expect(all.body.events.map((e: any) => e.type)).toEqual(["probe.registered"]);
   });
 });

@@ -1,4 +1,5 @@
-import type { JobRow, JobRunRow } from "../../schema/campaigns";
+import { type SQL, sql } from "drizzle-orm";
+import { type JobRow, type JobRunRow, jobRuns, RUN_COUNTER, TASK_STATES, type TaskState } from "../../schema/campaigns";
 import type { JobBody } from "../../schema/campaigns-api";
 import { ApiError } from "../lib/errors";
 import { parseSchedule, type Schedule, ScheduleError, storedSchedule } from "./schedule";
@@ -20,6 +21,16 @@ export function jobKind(b: JobBody): "task" | "alert" {
   return b.alert ? "alert" : "task";
 }
 
+/** A run's tasks by state, from its counters (kept by triggers, so they survive the pruning of old tasks). */
+export function runTaskCounts(r: Pick<JobRunRow, (typeof RUN_COUNTER)[TaskState]>): Record<TaskState, number> {
+  return Object.fromEntries(TASK_STATES.map((s) => [s, r[RUN_COUNTER[s]]])) as Record<TaskState, number>;
+}
+
+/** SELECT columns summing the counters over runs (a campaign's task totals): `db.select(runCounterSums).from(jobRuns)`. */
+export const runCounterSums = Object.fromEntries(
+  TASK_STATES.map((s) => [RUN_COUNTER[s], sql<number>`coalesce(sum(${jobRuns[RUN_COUNTER[s]]}), 0)`.mapWith(Number).as(`sum_tasks_${s}`)]),
+) as Record<(typeof RUN_COUNTER)[TaskState], SQL.Aliased<number>>;
+
 /** A run as the API and the console show it. */
 export function runView(r: JobRunRow) {
   return {
@@ -31,6 +42,7 @@ export function runView(r: JobRunRow) {
     targets: r.targets,
     missed_count: r.missedCount,
     finished_at: r.finishedAt,
+    tasks: runTaskCounts(r),
   };
 }
 

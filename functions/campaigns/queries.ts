@@ -1,9 +1,10 @@
-import { and, asc, count, desc, eq, gt, like, type SQL, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, type SQL, sql } from "drizzle-orm";
 import { type JobRow, jobRuns, jobs, TASK_STATES, type TaskState, tasks } from "../../schema/campaigns";
 import { events } from "../../schema/events";
 import { probes } from "../../schema/probes";
 import type { Db } from "../lib/db";
-import { jobView, runView } from "./jobs";
+import { startsWith } from "../lib/sql-lists";
+import { jobView, runCounterSums, runTaskCounts, runView } from "./jobs";
 import { pushable, reachConditions } from "./reach";
 import { type Schedule, storedSchedule, upcoming } from "./schedule";
 import type { Target } from "./targeting";
@@ -88,15 +89,15 @@ export function deliveryCounts(rows: { type: string; expired: number | null; n: 
 export async function jobDetail(db: Db, job: JobRow) {
   const [runs, counts, delivery] = await db.batch([
     db.select().from(jobRuns).where(eq(jobRuns.jobId, job.id)).orderBy(desc(jobRuns.scheduledAt)).limit(API_RUNS_SHOWN),
-    db.select({ state: tasks.state, n: count() }).from(tasks).where(eq(tasks.jobId, job.id)).groupBy(tasks.state),
+    // Task totals from the runs' counters, not from the tasks table: the retention cron prunes old tasks.
+    db.select(runCounterSums).from(jobRuns).where(eq(jobRuns.jobId, job.id)),
     db
       .select({ type: events.type, expired: sql<number>`json_extract(${events.data}, '$.token_expired')`, n: count() })
       .from(events)
-      .where(and(eq(events.jobId, job.id), like(events.type, "push.%")))
+      .where(and(eq(events.jobId, job.id), startsWith(events.type, "push.")))
       .groupBy(events.type, sql`json_extract(${events.data}, '$.token_expired')`),
   ]);
-  const taskCounts = Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as Record<TaskState, number>;
-  for (const r of counts) taskCounts[r.state] = r.n;
+  const taskCounts = runTaskCounts(counts[0]);
   return {
     ...jobView(job),
     runs: runs.map(runView),
@@ -109,50 +110,44 @@ export async function jobDetail(db: Db, job: JobRow) {
 export type JobView = ReturnType<typeof jobView>;
 export type CampaignListRow = JobView & { task_counts: Partial<Record<TaskState, number>> };
 
-/** Counts by state, grouped under a key (a job id, a run id). */
-function countsBy<K extends string>(rows: { key: K; state: TaskState; n: number }[]): Map<K, Partial<Record<TaskState, number>>> {
-  const by = new Map<K, Partial<Record<TaskState, number>>>();
-  for (const r of rows) {
-    const m = by.get(r.key) ?? {};
-    m[r.state] = r.n;
-    by.set(r.key, m);
-  }
-  return by;
-}
+/** The states that have tasks (the pages show only those). */
+const present = (counts: Record<TaskState, number>): Partial<Record<TaskState, number>> =>
+  Object.fromEntries(Object.entries(counts).filter(([, n]) => n > 0)) as Partial<Record<TaskState, number>>;
 
-/** The console's campaigns with their task counts by state: two statements in one batch, counts from the (job_id, state) index. */
+/**
+ * The console's campaigns with their task counts by state: two statements in one batch, counts summed from the runs'
+ * counters (job_runs.tasks_*), which stay as they were when the retention cron prunes old tasks.
+ */
 export async function campaignList(db: Db): Promise<CampaignListRow[]> {
   const newest = sql`SELECT id FROM ${jobs} ORDER BY created_at DESC, id DESC LIMIT ${CAMPAIGN_LIST_LIMIT}`;
   const [rows, counts] = await db.batch([
     db.select().from(jobs).orderBy(desc(jobs.createdAt), desc(jobs.id)).limit(CAMPAIGN_LIST_LIMIT),
-    db.select({ key: tasks.jobId, state: tasks.state, n: count() }).from(tasks).where(sql`${tasks.jobId} IN (${newest})`).groupBy(tasks.jobId, tasks.state),
+    db
+      .select({ job_id: jobRuns.jobId, ...runCounterSums })
+      .from(jobRuns)
+      .where(sql`${jobRuns.jobId} IN (${newest})`)
+      .groupBy(jobRuns.jobId),
   ]);
-  const byJob = countsBy(counts);
+  const byJob = new Map(counts.map((c) => [c.job_id, present(runTaskCounts(c))]));
   return rows.map((r: JobRow) => ({ ...jobView(r), task_counts: byJob.get(r.id) ?? {} }));
 }
 
-export type RunView = ReturnType<typeof runView> & { tasks: Partial<Record<TaskState, number>> };
+export type RunView = Omit<ReturnType<typeof runView>, "tasks"> & { tasks: Partial<Record<TaskState, number>> };
 
-/** The console's campaign: definition, latest runs with their tasks by state, task totals, next runs. Null when unknown. */
+/**
+ * The console's campaign: definition, latest runs with their tasks by state, task totals, next runs. Null when
+ * unknown. Every figure comes from the runs' counters (job_runs.tasks_*), so pruning old tasks changes none of them.
+ */
 export async function campaignDetail(db: Db, id: string) {
-  const latestRuns = sql`SELECT id FROM ${jobRuns} WHERE job_id = ${id} ORDER BY scheduled_at DESC LIMIT ${RUNS_SHOWN}`;
-  const [jobRows, runs, totals, perRun] = await db.batch([
+  const [jobRows, runs, totals] = await db.batch([
     db.select().from(jobs).where(eq(jobs.id, id)).limit(1),
     db.select().from(jobRuns).where(eq(jobRuns.jobId, id)).orderBy(desc(jobRuns.scheduledAt)).limit(RUNS_SHOWN),
-    db.select({ state: tasks.state, n: count() }).from(tasks).where(eq(tasks.jobId, id)).groupBy(tasks.state),
-    db
-      .select({ key: tasks.runId, state: tasks.state, n: count() })
-      .from(tasks)
-      .where(and(eq(tasks.jobId, id), sql`${tasks.runId} IN (${latestRuns})`))
-      .groupBy(tasks.runId, tasks.state),
+    db.select(runCounterSums).from(jobRuns).where(eq(jobRuns.jobId, id)),
   ]);
   const job = jobRows[0];
   if (!job) return null;
-  const byRun = countsBy(perRun);
-  const taskCounts: Partial<Record<TaskState, number>> = {};
-  for (const t of totals) taskCounts[t.state] = t.n;
-  const runViews: RunView[] = runs.map((r) => ({ ...runView(r), tasks: byRun.get(r.id) ?? {} }));
-  return { job: jobView(job), runs: runViews, task_counts: taskCounts, upcoming_runs: upcomingRuns(job) };
+  const runViews: RunView[] = runs.map((r) => ({ ...runView(r), tasks: present(runTaskCounts(r)) }));
+  return { job: jobView(job), runs: runViews, task_counts: present(runTaskCounts(totals[0])), upcoming_runs: upcomingRuns(job) };
 }
 
 /** One page of a campaign's reach, in probe id order after `cursor` (keyset paging over the reach rule). */

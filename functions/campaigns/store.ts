@@ -166,7 +166,6 @@ export function taskCreated(db: Db, o: Occurrence, taskId: string, at: string): 
         runId: o.runId,
         probeId: o.probeId,
         testName: o.testName ?? "",
-        arguments: o.arguments ?? "{}",
         state: "ready",
         createdAt: at,
         updatedAt: at,

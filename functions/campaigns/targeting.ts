@@ -1,5 +1,6 @@
-import { inArray, sql, type SQL } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
 import { probes } from "../../schema/probes";
+import { inJsonList } from "../lib/sql-lists";
 
 /** Who a campaign reaches. Every list empty = the whole fleet; within a list any value matches; lists combine with AND. */
 export type Target = {
@@ -31,14 +32,14 @@ export function requiredTests(t: Target, testName: string | null): string[] {
   return [...new Set([...t.supported_tests, ...(testName ? [testName] : [])])];
 }
 
-/** The WHERE conditions selecting a campaign's probes. */
+/** The WHERE conditions selecting a campaign's probes: one bound parameter per list, whatever its length (lib/sql-lists.ts). */
 export function targetConditions(t: Target, testName: string | null): SQL[] {
   const conds: SQL[] = [];
-  if (t.countries.length) conds.push(inArray(probes.probeCc, t.countries));
-  if (t.platforms.length) conds.push(inArray(probes.platform, t.platforms));
-  if (t.asns.length) conds.push(inArray(probes.probeAsn, t.asns));
-  if (t.network_types.length) conds.push(inArray(probes.networkType, t.network_types));
-  if (t.software_names.length) conds.push(inArray(probes.softwareName, t.software_names));
+  if (t.countries.length) conds.push(inJsonList(probes.probeCc, t.countries));
+  if (t.platforms.length) conds.push(inJsonList(probes.platform, t.platforms));
+  if (t.asns.length) conds.push(inJsonList(probes.probeAsn, t.asns));
+  if (t.network_types.length) conds.push(inJsonList(probes.networkType, t.network_types));
+  if (t.software_names.length) conds.push(inJsonList(probes.softwareName, t.software_names));
   const req = requiredTests(t, testName);
   if (req.length) {
     // One bound parameter whatever the list length: every required test is in the probe's JSON array.

@@ -1,6 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { and, asc, eq, gte, inArray } from "drizzle-orm";
+import { and, asc, eq, getTableColumns, gte, inArray } from "drizzle-orm";
 import { jobs, tasks, type TaskRow } from "../../schema/campaigns";
 import {
   JobStatus,
@@ -27,16 +27,21 @@ export const taskRoutes = newRouter();
 
 type ProbeAction = "accept" | "reject" | "done";
 
-const taskView = (t: TaskRow) => ({
+/** A task with its campaign's arguments: a task keeps no copy of them (jobs never change their task definition). */
+type TaskWithArgs = TaskRow & { jobArguments: string | null };
+
+const withArguments = { ...getTableColumns(tasks), jobArguments: jobs.arguments };
+
+const taskView = (t: TaskWithArgs) => ({
   id: t.id,
   test_name: t.testName,
-  arguments: JSON.parse(t.arguments) as Record<string, unknown>,
+  arguments: JSON.parse(t.jobArguments ?? "{}") as Record<string, unknown>,
   state: t.state,
   creation_time: t.createdAt,
 });
 
-async function ownTask(c: Context<AppEnv>, taskId: string, probeId: string): Promise<TaskRow> {
-  const t = await c.var.services.db.select().from(tasks).where(eq(tasks.id, taskId.toLowerCase())).get();
+async function ownTask(c: Context<AppEnv>, taskId: string, probeId: string): Promise<TaskWithArgs> {
+  const t = await c.var.services.db.select(withArguments).from(tasks).leftJoin(jobs, eq(jobs.id, tasks.jobId)).where(eq(tasks.id, taskId.toLowerCase())).get();
   if (!t) throw new ApiError("not_found", "task not found");
   if (t.probeId !== probeId) throw new ApiError("forbidden", "this task belongs to another probe");
   return t;
@@ -50,7 +55,8 @@ async function answer(c: Context<AppEnv>, task: TaskRow, action: ProbeAction, re
   const at = clock.now().toISOString();
   const set = action === "accept" ? { acceptedAt: at } : action === "done" ? { doneAt: at, result: result ? JSON.stringify(result) : null } : { doneAt: at };
   const [upd] = await commit(taskTransition(db, task.id, action, at, `probe:${task.probeId}`, set, result ? { result } : {}));
-  if (changesOf(upd) !== 1) {
+  // D1 counts the run counter the tasks trigger moves as a change too (0 or 2 here), so test for "none".
+  if (changesOf(upd) === 0) {
     // Someone else moved the task between our read and our write.
     const now = await db.select({ state: tasks.state }).from(tasks).where(eq(tasks.id, task.id)).get();
     throw new ApiError("illegal_transition", `task is ${now?.state ?? "gone"}: it cannot be ${action}ed`);
@@ -75,8 +81,9 @@ taskRoutes.openapi(
     const conds = [eq(tasks.probeId, me.sub), inArray(tasks.state, [...OPEN_STATES])];
     if (since) conds.push(gte(tasks.createdAt, new Date(since).toISOString()));
     const rows = await c.var.services.db
-      .select()
+      .select(withArguments)
       .from(tasks)
+      .leftJoin(jobs, eq(jobs.id, tasks.jobId))
       .where(and(...conds))
       .orderBy(asc(tasks.createdAt))
       .limit(500)
@@ -154,7 +161,7 @@ taskRoutes.openapi(
         200,
       );
     }
-    const task = await db.select().from(tasks).where(eq(tasks.id, claims.taskId)).get();
+    const task = await db.select(withArguments).from(tasks).leftJoin(jobs, eq(jobs.id, tasks.jobId)).where(eq(tasks.id, claims.taskId)).get();
     if (!task || task.probeId !== claims.probeId) throw new ApiError("not_found", "task not found");
     // Fetching proves the push arrived: a task still 'ready' (push answer not yet recorded) becomes notified.
     await commit([
@@ -169,7 +176,7 @@ taskRoutes.openapi(
         type: "task" as const,
         id: task.id,
         test_name: task.testName,
-        arguments: JSON.parse(task.arguments) as Record<string, unknown>,
+        arguments: JSON.parse(task.jobArguments ?? "{}") as Record<string, unknown>,
         state,
         accept_url: pingbackUrl(base, token, "accept"),
         reject_url: pingbackUrl(base, token, "reject"),

@@ -44,7 +44,11 @@ export function taskTransition(db: Db, taskId: string, action: TaskAction, at: s
   ] as const;
 }
 
-/** Rows changed by a D1 statement result inside a batch (drizzle hands back the D1Result). */
+/**
+ * Rows changed by a D1 statement result inside a batch (drizzle hands back the D1Result). D1 includes the rows
+ * triggers change (a task's state change also moves its run's counter, migrations/*_retention_seed.sql), so compare
+ * with 0, not 1. SQL's own `changes()`, used by the guarded event inserts, counts the statement's rows only.
+ */
 export function changesOf(r: unknown): number {
   return (r as { meta?: { changes?: number } })?.meta?.changes ?? 0;
 }

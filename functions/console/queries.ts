@@ -4,6 +4,7 @@ import { events } from "../../schema/events";
 import { probes } from "../../schema/probes";
 import { pushable } from "../campaigns/reach";
 import type { Db } from "../lib/db";
+import { startsWith } from "../lib/sql-lists";
 import { windowStart } from "./lib/aggregate";
 
 // The console's own reads (aggregates no API route serves). Lists and details reuse functions/probes/queries.ts
@@ -43,7 +44,7 @@ export async function fleetOverview(db: Db, now: Date) {
     db
       .select({ hour, type: events.type, n: count() })
       .from(events)
-      .where(sql`${events.at} >= ${pushesSince} AND ${events.type} LIKE 'push.%'`)
+      .where(sql`${events.at} >= ${pushesSince} AND ${startsWith(events.type, "push.")}`)
       .groupBy(hour, events.type),
   ]);
   return { totals: totals[0], byCountry, byPlatform, byNetwork, perDay, pushes };

@@ -1,8 +1,9 @@
-import { and, asc, desc, eq, gt, gte, like, lt, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, lt, type SQL } from "drizzle-orm";
 import { events } from "../../schema/events";
 import type { EventQuery } from "../../schema/events-api";
 import { decodeCursor, encodeCursor } from "../lib/cursor";
 import type { Db } from "../lib/db";
+import { startsWith } from "../lib/sql-lists";
 
 // Event-history reads shared by the admin API (functions/events/routes.ts) and the console.
 
@@ -13,7 +14,9 @@ export function eventFilter(q: EventQuery): SQL[] {
   if (q.task_id) conds.push(eq(events.taskId, q.task_id));
   if (q.subject_kind) conds.push(eq(events.subjectKind, q.subject_kind));
   if (q.subject_id) conds.push(eq(events.subjectId, q.subject_id));
-  if (q.type) conds.push(q.type.endsWith("*") ? like(events.type, `${q.type.slice(0, -1).replace(/\*/g, "")}%`) : eq(events.type, q.type));
+  // A prefix (`task.*`) is a range on the type index, not a LIKE: D1 caps LIKE patterns at 50 bytes, and LIKE would
+  // read `_` as a wildcard.
+  if (q.type) conds.push(q.type.endsWith("*") ? startsWith(events.type, q.type.slice(0, -1).replace(/\*/g, "")) : eq(events.type, q.type));
   if (q.since) conds.push(gte(events.at, new Date(q.since).toISOString()));
   if (q.until) conds.push(lt(events.at, new Date(q.until).toISOString()));
   return conds;

@@ -1,24 +1,28 @@
-import { and, asc, count, desc, eq, gt, gte, inArray, lt, or, type SQL, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, gte, lt, or, type SQL, sql } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { probes, probeUpdates } from "../../schema/probes";
 import type { ClientListQuery } from "../../schema/probes-api";
 import { decodeCursor, encodeCursor } from "../lib/cursor";
 import type { Db } from "../lib/db";
 import { clientIdKey } from "../lib/ids";
+import { inJsonList } from "../lib/sql-lists";
 
 // Probe reads shared by the admin API (functions/probes/admin-routes.ts) and the console (functions/console/).
 
-/** The WHERE conditions of a client filter (shared by the list, its counts and campaign targeting previews). */
+/**
+ * The WHERE conditions of a client filter (shared by the list, its counts and campaign targeting previews). Each
+ * list is one bound parameter (lib/sql-lists.ts), so filters of up to 500 values stay under D1's 100 per statement.
+ */
 export function clientFilter(q: ClientListQuery): SQL[] {
   const conds: SQL[] = [];
   const countries = [...(q.country ?? []), ...(q.country_code ?? [])];
-  if (countries.length) conds.push(inArray(probes.probeCc, countries));
-  if (q.asn?.length) conds.push(inArray(probes.probeAsn, q.asn));
-  if (q.platform?.length) conds.push(inArray(probes.platform, q.platform));
-  if (q.network_type?.length) conds.push(inArray(probes.networkType, q.network_type));
-  if (q.software_name?.length) conds.push(inArray(probes.softwareName, q.software_name));
-  if (q.software_version?.length) conds.push(inArray(probes.softwareVersion, q.software_version));
-  if (q.token_state?.length) conds.push(inArray(probes.pushTokenState, q.token_state));
+  if (countries.length) conds.push(inJsonList(probes.probeCc, countries));
+  if (q.asn?.length) conds.push(inJsonList(probes.probeAsn, q.asn));
+  if (q.platform?.length) conds.push(inJsonList(probes.platform, q.platform));
+  if (q.network_type?.length) conds.push(inJsonList(probes.networkType, q.network_type));
+  if (q.software_name?.length) conds.push(inJsonList(probes.softwareName, q.software_name));
+  if (q.software_version?.length) conds.push(inJsonList(probes.softwareVersion, q.software_version));
+  if (q.token_state?.length) conds.push(inJsonList(probes.pushTokenState, q.token_state));
   if (q.last_seen_after) conds.push(gte(probes.lastSeenAt, new Date(q.last_seen_after).toISOString()));
   if (q.last_seen_before) conds.push(lt(probes.lastSeenAt, new Date(q.last_seen_before).toISOString()));
   return conds;

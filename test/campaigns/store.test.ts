@@ -46,7 +46,7 @@ describe("campaign state changes are guarded by the state they were decided from
     const stale = (await jobById(db(), id))!;
     expect((await call("POST", `/api/v1/admin/job/${id}/pause`, { token: operator })).status).toBe(200);
     await env.DB.prepare(
-      "INSERT INTO tasks (id, job_id, run_id, probe_id, test_name, arguments, state, created_at, updated_at, expires_at) VALUES (?, ?, 'r', 'p', 'web_connectivity', '{}', 'ready', ?, ?, ?)",
+      "INSERT INTO tasks (id, job_id, run_id, probe_id, test_name, state, created_at, updated_at, expires_at) VALUES (?, ?, 'r', 'p', 'web_connectivity', 'ready', ?, ?, ?)",
     )
       .bind(crypto.randomUUID(), id, AT, AT, AT)
       .run();
@@ -60,7 +60,7 @@ describe("campaign state changes are guarded by the state they were decided from
   it("a delete from the state it was read in expires the open tasks and records job.deleted once", async () => {
     const id = await createJob(operator, { schedule: "R/2030-01-01T00:00:00Z/P1D" });
     await env.DB.prepare(
-      "INSERT INTO tasks (id, job_id, run_id, probe_id, test_name, arguments, state, created_at, updated_at, expires_at) VALUES (?, ?, 'r', 'p', 'web_connectivity', '{}', 'notified', ?, ?, ?)",
+      "INSERT INTO tasks (id, job_id, run_id, probe_id, test_name, state, created_at, updated_at, expires_at) VALUES (?, ?, 'r', 'p', 'web_connectivity', 'notified', ?, ?, ?)",
     )
       .bind(crypto.randomUUID(), id, AT, AT, AT)
       .run();

@@ -122,7 +122,7 @@ describe("console campaign pages", () => {
       ]) {
         stmts.push(
           env.DB.prepare(
-            "INSERT INTO tasks (id, job_id, run_id, probe_id, test_name, arguments, state, created_at, updated_at, expires_at) VALUES (?, ?, ?, ?, 'web_connectivity', '{}', ?, ?, ?, ?)",
+            "INSERT INTO tasks (id, job_id, run_id, probe_id, test_name, state, created_at, updated_at, expires_at) VALUES (?, ?, ?, ?, 'web_connectivity', ?, ?, ?, ?)",
           ).bind(crypto.randomUUID(), jobId, run, p, state, at, at, at),
         );
       }
