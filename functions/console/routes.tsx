@@ -41,8 +41,6 @@ import { CampaignMeasurements } from "../ooni/console";
 import { type DryRunResult, NewCampaignPage } from "./pages/campaign-new";
 import { CampaignsPage } from "./pages/campaigns";
 import { MinionPage, MinionsPage } from "./pages/minions";
-import { MeshGroupPage } from "../mesh/console";
-import { GroupName, groupStub } from "../mesh/group-routes";
 import { ErrorPage } from "./pages/error";
 import { EventsPage } from "./pages/events";
 import { LOGIN_REASONS, LoginPage } from "./pages/login";
@@ -336,15 +334,6 @@ export function consoleRoutes(api: ApiClient, surfacePages: readonly ConsolePage
       return c.redirect(`/console/campaigns/${id.data.job_id}?done=${done}`, 303);
     });
   }
-
-  // ---- mesh ------------------------------------------------------------------------------------------------------
-
-  r.get("/console/mesh/:group", async (c) => {
-    const g = GroupName.safeParse(c.req.param("group"));
-    if (!g.success) throw new ApiError("not_found", "There is no mesh group with that name.");
-    const snap = await groupStub(c.env, g.data).snapshot();
-    return render(c, <MeshGroupPage session={c.var.session} now={c.var.services.clock.now()} group={g.data} snap={snap} />);
-  });
 
   // ---- minions --------------------------------------------------------------------------------------------------
 

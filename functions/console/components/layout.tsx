@@ -11,6 +11,7 @@ export const NAV: NavItem[] = [
   { key: "campaigns", href: "/console/campaigns", label: "Campaigns" },
   { key: "minions", href: "/console/minions", label: "Minions" },
   { key: "school", href: "/console/school", label: "School" },
+  { key: "mesh", href: "/console/mesh", label: "Mesh" },
   { key: "events", href: "/console/events", label: "Events" },
   { key: "operators", href: "/console/operators", label: "Operators" },
 ];
