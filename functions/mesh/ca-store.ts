@@ -90,7 +90,8 @@ export async function createEnrolmentToken(db: Db, t: { group: string; uses: num
       at: rfc3339(t.now),
       type: "mesh.enrolment_token.created",
       actor: t.by,
-      data: { subject: { kind: "mesh_group", id: t.group }, uses: t.uses, expires_at: expiresAt },
+      subject: { kind: "mesh_group", id: t.group },
+      data: { uses: t.uses, expires_at: expiresAt },
     }),
   ]);
   return { token, expiresAt, uses: t.uses };

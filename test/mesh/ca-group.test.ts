@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { toBase64 } from "../../functions/mesh/ca/bytes";
 import { call } from "../helpers";
-import { cert, createGroup, makeCsr, memberIdOf, postCsr } from "./ca-helpers";
+import { cert, createGroup, eventsOfType, makeCsr, memberIdOf, postCsr } from "./ca-helpers";
 import { groupStub, Identity, SimMember, waitFor } from "./members";
 
 // The CA and the group object together: what certificateRequest issues is what MeshGroup admits (admit(record,
@@ -82,5 +82,15 @@ describe("certificateRequest → MeshGroup.admit", () => {
     const snap = await groupStub(name).snapshot();
     expect(snap.members[0]).toMatchObject({ id, revoked: true, live: false });
     expect((await call("GET", `/mesh/${name}/members`, { token })).body.members).toEqual([]);
+  });
+
+  it("records mesh.enrolment_token.created about its group (subject mesh_group), not about the system", async () => {
+    const { name, token } = await createGroup({ closed: true });
+    const t = await call("POST", `/api/v1/admin/mesh/groups/${name}/enrolment-tokens`, { json: { uses: 2 }, token });
+    expect(t.status).toBe(201);
+    const ev = (await eventsOfType("mesh.enrolment_token.created")).filter((e) => e.subject.id === name);
+    expect(ev).toHaveLength(1);
+    expect(ev[0].subject).toEqual({ kind: "mesh_group", id: name });
+    expect(ev[0].data).toMatchObject({ uses: 2 });
   });
 });
