@@ -1,5 +1,8 @@
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
+import { eventInsert } from "../functions/events/store";
+import { dbFrom } from "../functions/lib/db";
+import { errorText, log } from "../functions/lib/log";
 import { ringsFromCertificate } from "../functions/mesh/cert-rings";
 import {
   type Accusation,
@@ -18,6 +21,7 @@ import {
 } from "../functions/mesh/fireflies";
 import { parseMemberFrame, type MemberFrame } from "../functions/mesh/frames";
 import { gossipPartners } from "../functions/mesh/gossip";
+import { EVENT_BATCH, EVENT_OUTBOX_MAX, type MeshMemberEvent, meshMemberEvent } from "../functions/mesh/group-events";
 import { type MeshGroupSettings, meshGroupSettings } from "../functions/mesh/group-settings";
 import { planPings, probesPerRound, recordPing } from "../functions/mesh/liveness";
 import type { MeshMemberRecord } from "../functions/mesh/member-record";
@@ -99,6 +103,7 @@ export class MeshGroup extends DurableObject<Env> {
   private readonly positions = new Map<string, string[]>();
   private readonly keys = new Map<string, Promise<CryptoKey>>();
   private readonly waiters = new Map<string, (r: MessageResult) => void>();
+  private flushing: Promise<void> | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -137,6 +142,8 @@ export class MeshGroup extends DurableObject<Env> {
         "CREATE TABLE gossips (gid TEXT PRIMARY KEY, sender TEXT NOT NULL, receiver TEXT NOT NULL, deadline INTEGER NOT NULL)",
         "CREATE TABLE streams (key TEXT PRIMARY KEY, opener TEXT NOT NULL, opener_sid TEXT NOT NULL, dest TEXT NOT NULL)",
       ],
+      // 2: membership events waiting to be written to D1 (functions/mesh/group-events.ts).
+      ["CREATE TABLE event_outbox (n INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL)"],
     ];
     for (let i = v; i < steps.length; i++) {
       for (const stmt of steps[i]) this.sql.exec(stmt);
@@ -287,6 +294,7 @@ export class MeshGroup extends DurableObject<Env> {
     row.revokedAt = this.now();
     (this.view.peers as Map<string, Peer>).delete(id);
     this.persistPeer(id);
+    this.emit({ type: "revoked", id });
     for (const ws of this.ctx.getWebSockets(id)) this.closeSocket(ws, 4003, "certificate revoked");
     this.schedule();
     return true;
@@ -484,7 +492,9 @@ export class MeshGroup extends DurableObject<Env> {
     if (effect.rebutted) {
       this.sql.exec("DELETE FROM ping_failures WHERE target = ?", id);
       this.logAccusation({ accused: id, accuser: id, ring: 0, epoch: n.epoch }, "rebutted");
+      this.emit({ type: "rebutted", id, epoch: n.epoch, mask: n.mask });
     }
+    if (effect.becameLive) this.emit({ type: "admitted", id, epoch: n.epoch });
     this.persistPeer(id);
     this.send(ws, { type: "note-accepted", epoch: n.epoch, mask: n.mask, live: peer.live });
   }
@@ -504,6 +514,7 @@ export class MeshGroup extends DurableObject<Env> {
     applyAccusation(peer, acc, this.now(), this.settings.removalTimeoutS * 1000);
     this.persistPeer(a.accused);
     this.logAccusation(a, "accepted");
+    this.emit({ type: "accused", id: a.accused, accuser: a.accuser, ring: a.ring, epoch: a.epoch });
     // The accused learns at once, so that a live member can rebut before its removal deadline.
     this.sendTo(a.accused, { type: "accused", accusation: acc });
   }
@@ -519,6 +530,49 @@ export class MeshGroup extends DurableObject<Env> {
       outcome,
     );
     this.sql.exec("DELETE FROM accusation_log WHERE n <= (SELECT MAX(n) FROM accusation_log) - 200");
+  }
+
+  // ---- events --------------------------------------------------------------------------------------------------
+
+  /** Records a membership event: into the outbox at once, to D1 in batches (never blocking the protocol). */
+  private emit(e: MeshMemberEvent): void {
+    this.sql.exec("INSERT INTO event_outbox (body) VALUES (?)", JSON.stringify(meshMemberEvent(this.group, this.now(), e)));
+    // Bounded while D1 is unreachable: the oldest go first.
+    this.sql.exec("DELETE FROM event_outbox WHERE n <= (SELECT MAX(n) FROM event_outbox) - ?", EVENT_OUTBOX_MAX);
+    this.kickFlush();
+  }
+
+  private kickFlush(): void {
+    if (this.flushing) return;
+    const p = this.flushOutbox().finally(() => {
+      this.flushing = null;
+    });
+    this.flushing = p;
+    this.ctx.waitUntil(p);
+  }
+
+  /** Writes the outbox to D1, EVENT_BATCH events per db.batch; what fails stays for the next attempt. */
+  private async flushOutbox(): Promise<void> {
+    const db = dbFrom(this.env.DB);
+    for (;;) {
+      const rows = this.sql.exec<{ n: number; body: string }>("SELECT n, body FROM event_outbox ORDER BY n LIMIT ?", EVENT_BATCH).toArray();
+      if (rows.length === 0) return;
+      try {
+        const [first, ...rest] = rows.map((r) => eventInsert(db, JSON.parse(r.body)));
+        await db.batch([first, ...rest]);
+      } catch (e) {
+        log.error("mesh.group", "membership events not written; kept for the next attempt", { group: this.group, pending: rows.length, error: errorText(e) });
+        return;
+      }
+      this.sql.exec("DELETE FROM event_outbox WHERE n <= ?", rows[rows.length - 1].n);
+    }
+  }
+
+  /** Waits until the outbox is written (tests, and a caller that wants the history to be current); returns what is left. */
+  async flushEvents(): Promise<number> {
+    if (this.flushing) await this.flushing;
+    await this.flushOutbox();
+    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM event_outbox").one().n;
   }
 
   // ---- pings ---------------------------------------------------------------------------------------------------
@@ -836,6 +890,7 @@ export class MeshGroup extends DurableObject<Env> {
       remove(p);
       this.persistPeer(id);
       this.logAccusation({ accused: id, accuser: "", ring: 0, epoch: p.note?.epoch ?? 0 }, "removed");
+      this.emit({ type: "removed", id, reason: "removal_timeout" });
     }
     const connected = this.anyConnected();
     const nextSweep = this.metaNum("next_sweep");
@@ -846,6 +901,7 @@ export class MeshGroup extends DurableObject<Env> {
         if (p?.live && Date.parse(row.record.notAfter) <= now) {
           remove(p);
           this.persistPeer(id);
+          this.emit({ type: "removed", id, reason: "certificate_expired" });
           for (const ws of this.ctx.getWebSockets(id)) this.closeSocket(ws, 4003, "certificate expired");
         }
       }
@@ -861,6 +917,8 @@ export class MeshGroup extends DurableObject<Env> {
       this.gossipRound(now);
       this.setMeta("next_gossip", connected ? now + s.gossipIntervalS * 1000 : null);
     }
+    // Events a failed flush left behind get another attempt with each alarm.
+    if (this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM event_outbox").one().n > 0) this.kickFlush();
     this.schedule();
   }
 

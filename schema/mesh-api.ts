@@ -30,7 +30,7 @@ export const CertificateAnswer = z
 export const CreateGroupBody = z
   .object({
     name: GroupName,
-    num_rings: z.number().int().min(1).max(64).optional().openapi({ description: "Ifrit's num_rings; default NUM_RINGS" }),
+    num_rings: z.number().int().min(1).max(32).optional().openapi({ description: "Ifrit's num_rings (1-32: a note's mask is 32 bits); default NUM_RINGS" }),
     boot_nodes: z.number().int().min(1).max(100).optional().openapi({ description: "Ifrit's boot_nodes; default BOOT_NODES" }),
     closed: z.boolean().default(false).openapi({ description: "New keys need an enrolment token" }),
   })

@@ -2,6 +2,9 @@
 // A mesh member (Ifrit's client, over the group's WebSocket): library and CLI. docs/mesh.md "Membership".
 //
 //   node tools/mesh-member.mjs enrol   --base http://127.0.0.1:8787 --group demo --rpc 127.0.0.1:8300 --ping 127.0.0.1:8301 --out m.json [--token T] [--curve P-256|P-521]
+//   node tools/mesh-member.mjs enrol   --base ... --group demo --csr req.der|req.pem --key key.pem --out m.json [--token T]
+//                                      enrol with a request made elsewhere (OpenSSL, Go) and the key it was made with
+//                                      (PKCS#8 "PRIVATE KEY" or SEC1 "EC PRIVATE KEY" PEM)
 //   node tools/mesh-member.mjs connect --identity m.json          stay online: answer pings, echo messages and gossip, print the view
 //   node tools/mesh-member.mjs members --identity m.json          Members(): the live view (signed HTTP request)
 //   node tools/mesh-member.mjs send    --identity m.json --to <id> --data text    SendToId over HTTP; prints the reply
@@ -9,7 +12,7 @@
 //
 // As a library: `const m = await MeshMember.load("m.json"); m.onMessage((bytes, from) => reply); await m.connect();`
 import { readFile, writeFile } from "node:fs/promises";
-import { webcrypto as crypto } from "node:crypto";
+import { createPrivateKey, createPublicKey, webcrypto as crypto } from "node:crypto";
 import WebSocket from "ws";
 
 const enc = new TextEncoder();
@@ -76,10 +79,17 @@ export class MeshMember {
     this.streams = new Map();
     this.seq = 0;
     this.events = new EventTarget();
+    /** false: ignore pings and accusations, as a member that hangs (tests of failure detection). */
+    this.responsive = true;
   }
 
   static async load(path) {
     return new MeshMember(JSON.parse(await readFile(path, "utf8")));
+  }
+
+  /** A member from its certificate (OwnCert, base64 DER, or the whole certificateRequest answer) and a PEM key. */
+  static async fromPem({ baseUrl, group, answer, cert, keyPem }) {
+    return new MeshMember(await identityFromAnswer({ baseUrl, group, answer: answer ?? { OwnCert: cert }, privateJwk: jwkFromPem(keyPem) }));
   }
 
   async key() {
@@ -130,7 +140,7 @@ export class MeshMember {
     return u.toString();
   }
 
-  /** Connect, answer the challenge, publish the next note; resolves on welcome. */
+  /** Connect, answer the challenge, publish the next note; resolves with the welcome once the note is accepted (live). */
   connect() {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(this.wsUrl(), { perMessageDeflate: this.compression ?? true });
@@ -140,13 +150,21 @@ export class MeshMember {
         res.on("data", (d) => (body += d));
         res.on("end", () => reject(new Error(`connect refused: ${res.statusCode} ${body}`)));
       });
+      let welcome = null;
       ws.on("error", reject);
-      ws.on("close", (code, reason) => this.events.dispatchEvent(Object.assign(new Event("close"), { code, reason: String(reason) })));
+      ws.on("close", (code, reason) => {
+        this.closed = { code, reason: String(reason) };
+        for (const p of this.pending.values()) p(null);
+        this.pending.clear();
+        reject(new Error(`connection closed: ${code} ${reason}`));
+        this.events.dispatchEvent(Object.assign(new Event("close"), { code, reason: String(reason) }));
+      });
       ws.on("message", (raw) => {
         const f = JSON.parse(String(raw));
         this.handle(f).catch((e) => console.error("mesh-member:", e));
-        if (f.type === "welcome") resolve(f);
-        if (f.type === "error" && f.code === "bad_signature") reject(new Error(f.error));
+        if (f.type === "welcome") welcome = f;
+        if (f.type === "note-accepted" && welcome) resolve(welcome);
+        if (f.type === "error" && (f.code === "bad_signature" || f.code === "note_rejected")) reject(new Error(`${f.code}: ${f.error}`));
       });
     });
   }
@@ -182,13 +200,14 @@ export class MeshMember {
           note: await this.nextNote(f.accusations?.length ? rebuttalMask(this.mask, f.accusations[0].ring, this.numRings) : this.mask),
         });
       case "ping":
+        if (!this.responsive) return;
         return this.send({ type: "pong", pid: f.pid, sig: await this.sign(content.pong(this.group, f.nonce)) });
       case "suspect": {
         const body = { accused: f.accused, accuser: this.id, epoch: f.epoch, ring: f.ring };
         return this.send({ type: "accuse", accusation: { ...body, sig: await this.sign(content.accusation(this.group, body)) } });
       }
       case "accused":
-        if (f.accusation.epoch === this.epoch)
+        if (this.responsive && f.accusation.epoch === this.epoch)
           this.send({ type: "note", note: await this.nextNote(rebuttalMask(this.mask, f.accusation.ring, this.numRings)) });
         return;
       case "state":
@@ -336,28 +355,54 @@ export async function enrol({ baseUrl, group, rpc, ping, http, curve = "P-256", 
     signingAlgorithm: ECDSA,
     extensions: dnsNames.length ? [new x509.SubjectAlternativeNameExtension(dnsNames.map((d) => ({ type: "dns", value: d })))] : [],
   });
+  const answer = await postRequest({ baseUrl, group, der: new Uint8Array(csr.rawData), token });
+  return identityFromAnswer({ baseUrl, group, answer, privateJwk: await crypto.subtle.exportKey("jwk", keys.privateKey) });
+}
+
+/** POST certificateRequest with a request made elsewhere (DER or PEM) and return Ifrit's answer. */
+export async function postRequest({ baseUrl, group, der, token }) {
   const headers = { "content-type": "text" };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(`${baseUrl.replace(/\/+$/, "")}/mesh/${encodeURIComponent(group)}/certificateRequest`, {
-    method: "POST",
-    headers,
-    body: new Uint8Array(csr.rawData),
-  });
+  if (token) headers["mesh-enrolment-token"] = token;
+  const res = await fetch(`${baseUrl.replace(/\/+$/, "")}/mesh/${encodeURIComponent(group)}/certificateRequest`, { method: "POST", headers, body: der });
   const text = await res.text();
   if (res.status !== 200) throw new Error(`certificateRequest failed: ${res.status} ${text}`);
-  const r = JSON.parse(text);
-  const own = new x509.X509Certificate(unb64(r.OwnCert));
+  return JSON.parse(text);
+}
+
+/** Enrol with a request made by OpenSSL or Go and the key it was made with (PKCS#8 or SEC1 PEM). */
+export async function enrolRequest({ baseUrl, group, der, keyPem, token }) {
+  const answer = await postRequest({ baseUrl, group, der, token });
+  return identityFromAnswer({ baseUrl, group, answer, privateJwk: jwkFromPem(keyPem) });
+}
+
+/** A private key in PEM (PKCS#8 "PRIVATE KEY" or SEC1 "EC PRIVATE KEY") as a JWK WebCrypto imports. */
+export function jwkFromPem(keyPem) {
+  const jwk = createPrivateKey({ key: keyPem, format: "pem" }).export({ format: "jwk" });
+  if (jwk.kty !== "EC" || !["P-256", "P-384", "P-521"].includes(jwk.crv)) throw new Error("the key must be an ECDSA P-256, P-384 or P-521 private key");
+  return jwk;
+}
+
+/** The identity file: the member id (the certificate's SubjectKeyId), its curve, the key and the CA's answer. */
+export async function identityFromAnswer({ baseUrl, group, answer, privateJwk }) {
+  await import("reflect-metadata");
+  const x509 = await import("@peculiar/x509");
+  x509.cryptoProvider.set(crypto);
+  const own = new x509.X509Certificate(unb64(answer.OwnCert));
   const ski = own.getExtension(x509.SubjectKeyIdentifierExtension);
+  if (!ski) throw new Error("OwnCert has no SubjectKeyIdentifier (the member id)");
+  const spki = new Uint8Array(own.publicKey.rawData);
+  const mine = createPublicKey(createPrivateKey({ key: privateJwk, format: "jwk" })).export({ type: "spki", format: "der" });
+  if (Buffer.compare(Buffer.from(spki), mine) !== 0) throw new Error("OwnCert certifies another key than the one given");
   return {
     baseUrl,
     group,
     id: ski.keyId.toLowerCase(),
-    namedCurve: curve,
-    privateJwk: await crypto.subtle.exportKey("jwk", keys.privateKey),
-    cert: r.OwnCert,
-    caCert: r.CaCert,
-    knownCerts: r.KnownCerts,
-    trusted: r.Trusted,
+    namedCurve: privateJwk.crv,
+    privateJwk,
+    cert: answer.OwnCert,
+    caCert: answer.CaCert,
+    knownCerts: answer.KnownCerts,
+    trusted: answer.Trusted,
     notAfter: own.notAfter.toISOString(),
   };
 }
@@ -394,15 +439,23 @@ async function main() {
     return;
   }
   if (cmd === "enrol") {
-    const id = await enrol({
-      baseUrl: a.base ?? "http://127.0.0.1:8787",
-      group: a.group,
-      rpc: a.rpc,
-      ping: a.ping,
-      http: a.http,
-      curve: a.curve,
-      token: a.token,
-    });
+    const id = a.csr
+      ? await enrolRequest({
+          baseUrl: a.base ?? "http://127.0.0.1:8787",
+          group: a.group,
+          der: await readFile(a.csr),
+          keyPem: await readFile(a.key, "utf8"),
+          token: a.token,
+        })
+      : await enrol({
+          baseUrl: a.base ?? "http://127.0.0.1:8787",
+          group: a.group,
+          rpc: a.rpc,
+          ping: a.ping,
+          http: a.http,
+          curve: a.curve,
+          token: a.token,
+        });
     await writeFile(a.out ?? "member.json", JSON.stringify(id, null, 2), { mode: 0o600 });
     console.log(JSON.stringify({ id: id.id, trusted: id.trusted, notAfter: id.notAfter, saved: a.out ?? "member.json" }));
     return;

@@ -101,3 +101,26 @@ export function certificatesOf(db: Db, group: string, memberId: string) {
 export function countMembers(db: Db, group: string) {
   return db.select({ n: count() }).from(meshMembers).where(eq(meshMembers.group, group)).get();
 }
+
+export type GroupSummary = { name: string; numRings: number; bootNodes: number; closed: boolean; createdAt: string; members: number; revoked: number };
+
+/** Groups by name after `after` (paging), each with its enrolled and revoked member counts: one statement. */
+export async function groupSummaries(db: Db, { after = "", limit }: { after?: string; limit: number }): Promise<GroupSummary[]> {
+  const rows = await db
+    .select({
+      name: meshGroups.name,
+      numRings: meshGroups.numRings,
+      bootNodes: meshGroups.bootNodes,
+      closed: meshGroups.closed,
+      createdAt: meshGroups.createdAt,
+      members: count(meshMembers.id),
+      revoked: count(meshMembers.revokedAt),
+    })
+    .from(meshGroups)
+    .leftJoin(meshMembers, eq(meshMembers.group, meshGroups.name))
+    .where(gt(meshGroups.name, after))
+    .groupBy(meshGroups.name)
+    .orderBy(asc(meshGroups.name))
+    .limit(limit);
+  return rows.map((r) => ({ ...r, closed: Boolean(r.closed) }));
+}

@@ -16,10 +16,10 @@ import type { MeshMemberRecord } from "./member-record";
 // so a failure leaves nothing half-written; the only separate write is spending a closed group's enrolment token.
 
 /** The group object's side of the contract (durable-objects/mesh-group.ts, class MeshGroup). */
-type MeshGroupRpc = { admit(member: MeshMemberRecord): Promise<unknown>; revoke(id: string): Promise<unknown> };
+type MeshGroupRpc = { admit(member: MeshMemberRecord, group?: string): Promise<unknown>; revoke(id: string): Promise<unknown> };
 
 function groupStub(env: Env, group: string): MeshGroupRpc | null {
-  // Bound once the membership half (the MeshGroup Durable Object) is deployed; until then the CA works alone.
+  // A deployment without the MeshGroup binding (tests of the CA alone) skips the calls.
   const ns = (env as unknown as { MESH_GROUP?: DurableObjectNamespace }).MESH_GROUP;
   if (!ns) return null;
   return ns.get(ns.idFromName(group)) as unknown as MeshGroupRpc;
@@ -27,7 +27,9 @@ function groupStub(env: Env, group: string): MeshGroupRpc | null {
 
 /** Tells the group object about a certificate just issued (new member or renewal). No-op without the binding. */
 export async function notifyGroup(env: Env, group: string, record: MeshMemberRecord): Promise<void> {
-  await groupStub(env, group)?.admit(record);
+  // The group name goes along: it is part of every signed content (challenge, notes, pongs), and an object does not
+  // always know the name it was addressed by.
+  await groupStub(env, group)?.admit(record, group);
 }
 
 /** Tells the group object a member was revoked, so it leaves the view. No-op without the binding. */
@@ -88,7 +90,8 @@ export async function createEnrolmentToken(db: Db, t: { group: string; uses: num
       at: rfc3339(t.now),
       type: "mesh.enrolment_token.created",
       actor: t.by,
-      data: { subject: { kind: "mesh_group", id: t.group }, uses: t.uses, expires_at: expiresAt },
+      subject: { kind: "mesh_group", id: t.group },
+      data: { uses: t.uses, expires_at: expiresAt },
     }),
   ]);
   return { token, expiresAt, uses: t.uses };

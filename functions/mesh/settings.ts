@@ -21,7 +21,7 @@ export const meshSettings = cachedSettings((env: Env): MeshSettings => {
   return {
     certTtlS: readInt(env, "MESH_CERT_TTL_S", { fallback: 86_400, min: 300, max: 30 * 86_400 }),
     bootNodes: readInt(env, "BOOT_NODES", { fallback: 10, min: 1, max: 100 }),
-    numRings: readInt(env, "NUM_RINGS", { fallback: 10, min: 1, max: 64 }),
+    numRings: readInt(env, "NUM_RINGS", { fallback: 10, min: 1, max: 32 }),
     enrolmentTokenTtlS: readInt(env, "MESH_ENROLMENT_TOKEN_TTL_S", { fallback: 7 * 86_400, min: 60, max: 365 * 86_400 }),
     caKey() {
       key ??= Promise.resolve()

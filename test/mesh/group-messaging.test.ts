@@ -40,24 +40,37 @@ describe("SendTo / SendToId over the member's WebSocket", () => {
   it("keeps at most max_concurrent_messages (5) in flight per sender and queues the rest, dropping none", async () => {
     const { members, stub } = await startGroup(2);
     const [a, b] = members;
-    const held: { mid: string; data: string }[] = [];
+    // b holds every message it gets and answers when the test says; what Ifrit promises is the limit and that each
+    // request gets its own reply, not an order of replies (destinations answer concurrently).
+    const outstanding = new Map<string, string>();
+    let received = 0;
+    let maxOutstanding = 0;
     b.msgHandler = () => null;
     b.ws!.addEventListener("message", (ev) => {
       const f = JSON.parse(ev.data as string);
-      if (f.type === "msg") held.push({ mid: f.mid, data: f.data });
+      if (f.type !== "msg") return;
+      received++;
+      outstanding.set(f.mid, f.data);
+      maxOutstanding = Math.max(maxOutstanding, outstanding.size);
     });
     for (let i = 0; i < 8; i++) a.send({ type: "send", rid: `q${i}`, to: b.id, data: b64(String(i)) });
-    await waitFor(() => held.length === 5);
+    await waitFor(() => outstanding.size === 5);
     await new Promise((r) => setTimeout(r, 50));
-    expect(held.length).toBe(5);
+    expect(outstanding.size).toBe(5);
     expect((await stub.messageQueue()).map((m) => m.state)).toEqual(["inflight", "inflight", "inflight", "inflight", "inflight", "queued", "queued", "queued"]);
-    // Each reply lets one queued message out, in order.
-    for (let i = 0; i < 8; i++) {
-      await waitFor(() => held.length > i);
-      b.send({ type: "msg-reply", mid: held[i].mid, data: held[i].data });
+    // Answer the newest outstanding message first (out of order on purpose); each reply lets one queued message out.
+    for (let replied = 0; replied < 8; replied++) {
+      await waitFor(() => outstanding.size > 0, 3000, "a message to answer");
+      const [mid, data] = [...outstanding].at(-1)!;
+      outstanding.delete(mid);
+      b.send({ type: "msg-reply", mid, data: b64(`re ${unb64(data)}`) });
     }
-    await waitFor(() => a.of("reply").length === 8);
-    expect(a.of("reply").map((r) => unb64(r.data))).toEqual(["0", "1", "2", "3", "4", "5", "6", "7"]);
+    await waitFor(() => a.of("reply").length === 8, 3000, "8 replies");
+    const replies = a.of("reply");
+    expect(new Set(replies.map((r) => r.rid))).toEqual(new Set(["q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7"]));
+    for (const r of replies) expect({ rid: r.rid, status: r.status, data: unb64(r.data) }).toEqual({ rid: r.rid, status: "ok", data: `re ${r.rid.slice(1)}` });
+    expect(received).toBe(8);
+    expect(maxOutstanding).toBe(5);
     expect(await stub.messageQueue()).toEqual([]);
     for (const m of members) m.close();
   });

@@ -12,6 +12,7 @@ export const NAV: NavItem[] = [
   { key: "minions", href: "/console/minions", label: "Minions" },
   { key: "school", href: "/console/school", label: "School" },
   { key: "test-lists", href: "/console/test-lists", label: "Test lists" },
+  { key: "mesh", href: "/console/mesh", label: "Mesh" },
   { key: "events", href: "/console/events", label: "Events" },
   { key: "operators", href: "/console/operators", label: "Operators" },
 ];

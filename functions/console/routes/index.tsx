@@ -13,7 +13,6 @@ import { clearSessionCookie, type ConsoleEnv, requireCsrf, requireSession } from
 import { authPages } from "./auth";
 import { campaignsPages } from "./campaigns";
 import { eventsPages } from "./events";
-import { meshPages } from "./mesh";
 import { minionsPages } from "./minions";
 import { operatorsPages } from "./operators";
 import { overviewPages } from "./overview";
@@ -74,7 +73,6 @@ export function consoleRoutes(api: ApiClient, surfacePages: readonly ConsolePage
   eventsPages(r);
   campaignsPages(r, api);
   minionsPages(r);
-  meshPages(r);
   operatorsPages(r, api);
 
   // Other surfaces' pages (functions/surfaces.ts), behind the same session and CSRF middleware.

@@ -91,6 +91,7 @@ func main() {
 	writeCSR := flag.String("write-csr", "", "write the CSR (DER) to this file and exit without posting")
 	verifyPem := flag.String("verify", "", "only verify this PEM certificate against -cafile (as an Ifrit peer would) and exit")
 	caFile := flag.String("cafile", "", "PEM CA certificate for -verify")
+	keyOut := flag.String("key-out", "", "write the member's private key here (SEC1 PEM, \"EC PRIVATE KEY\"), so a member client can answer the group's challenge")
 	flag.Parse()
 
 	if *verifyPem != "" {
@@ -110,6 +111,15 @@ func main() {
 	priv, err := ecdsa.GenerateKey(curve, rand.Reader)
 	if err != nil {
 		panic(err)
+	}
+	if *keyOut != "" {
+		sec1, err := x509.MarshalECPrivateKey(priv)
+		if err != nil {
+			panic(err)
+		}
+		if err := os.WriteFile(*keyOut, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: sec1}), 0o600); err != nil {
+			panic(err)
+		}
 	}
 	locality := []string{*rpc, *ping}
 	if *httpAddr != "" {
