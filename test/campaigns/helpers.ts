@@ -1,6 +1,7 @@
 import { createExecutionContext, createScheduledController, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { vi } from "vitest";
+import type { ProbeScheduler } from "../../durable-objects/probe-scheduler";
 import { runCron } from "../../functions/cron";
 import { call } from "../helpers";
 
@@ -35,7 +36,14 @@ export async function drain(stub: DurableObjectStub, max = 50): Promise<number> 
 export const runner = (jobId: string) => env.CAMPAIGN_RUNNER.getByName(jobId);
 export const scheduler = (probeId: string) => env.PROBE_SCHEDULER.getByName(probeId);
 
-/** Poll until `check` holds (alarms also fire on their own in this runtime, so tests wait for outcomes). */
+/**
+ * Poll until `check` holds. Only for outcomes of alarms the test cannot drive: workerd fires alarms on its own in
+ * this pool, and the pool has no way to hold them back. CampaignRunner.fire() and ProbeScheduler.enqueue() (called
+ * inside the runner's alarm, so no test code runs between the hand-out and the push) arm their alarm for now, so that
+ * run starts before the test can call runDurableObjectAlarm; the stub is at hand (runner(), scheduler() by name) but
+ * the pool cannot join a run already in flight, so the test waits for its outcome. Alarms the test makes due itself
+ * (makeDue) are driven, and their outcomes are asserted at once.
+ */
 export async function waitFor<T>(check: () => Promise<T | false | null | undefined>, what: string, timeoutMs = 8000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -60,7 +68,11 @@ export async function fireAndDispatch(jobId: string, at?: number) {
   }, "the run to be handed out");
 }
 
-/** Run the probes' alarms until none of them has anything due now (pushes and retries whose time has come). */
+/**
+ * Run the probes' alarms until none of them has anything due now (pushes and retries whose time has come). Each pass
+ * drives the alarm (runDurableObjectAlarm); it polls only while a run the runtime started on its own still holds a
+ * row (see waitFor), which the pool gives no way to await.
+ */
 export async function settle(probeIds: string[]) {
   await waitFor(async () => {
     let busy = false;
@@ -78,12 +90,19 @@ export async function settle(probeIds: string[]) {
   }, "probe schedulers to settle");
 }
 
-/** Time passes for one probe: everything it has scheduled (sends, retries, timeouts) becomes due, and its alarm runs. */
+/**
+ * Time passes for one probe: everything it has scheduled (sends, retries, timeouts) becomes due, and its alarm runs,
+ * driven by the test and awaited to the end (the pushes, D1 and local bookkeeping are done when this returns).
+ * The handler is called as runDurableObjectAlarm does, but whether or not an alarm is set at this instant: a run the
+ * runtime fired on its own re-arms only after its last write, and the platform would fire for these rows anyway.
+ * Rows are claimed with a lease before any await (ProbeScheduler.alarm), so a concurrent run never pushes one twice.
+ */
 export async function makeDue(probeId: string) {
-  await runInDurableObject(scheduler(probeId), (_o, state) => {
+  await runInDurableObject(scheduler(probeId), async (instance: ProbeScheduler, state) => {
     state.storage.sql.exec("UPDATE occurrences SET next_at = ? WHERE next_at IS NOT NULL", Date.now());
+    await state.storage.deleteAlarm();
+    await instance.alarm();
   });
-  await runDurableObjectAlarm(scheduler(probeId));
 }
 
 export type GatewayCall = { url: string; headers: Headers; body: any; token: string };
