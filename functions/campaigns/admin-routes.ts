@@ -6,7 +6,7 @@ import { ApiError } from "../lib/errors";
 import { newRouter } from "../lib/hono";
 import { errorResponses, jsonBody, jsonContent } from "../lib/openapi";
 import { jobKind, jobView, requestHash, scheduleFromBody, stateAfter } from "./jobs";
-import { jobById, jobDetail, listJobs, reachCounts, upcomingFrom } from "./queries";
+import { jobById, jobDetail, listJobs, openDeliveries, reachCounts, upcomingFrom } from "./queries";
 import { changeJobState, createJob, deleteJob } from "./store";
 // OONI: CAMPAIGN_TESTS allowlist and per-run check-ins/measurements (functions/ooni).
 import { assertCampaignTest } from "../ooni/campaign-tests";
@@ -178,8 +178,8 @@ for (const action of ["pause", "resume"] as const) {
       tags: ["campaigns"],
       summary:
         action === "pause"
-          ? "Pause a campaign: no new run fires and a run being handed out stops"
-          : "Resume a paused campaign: runs due while it was paused are skipped; the next one is computed from now",
+          ? "Pause a campaign: no new run fires, a run being handed out stops, and pushes not yet sent are held (a done campaign pauses while it has some)"
+          : "Resume a paused campaign: held pushes are sent; runs due while it was paused are skipped; the next one is computed from now",
       security: [{ bearer: [] }],
       middleware: [requireOperator("operator")] as const,
       request: { params: JobIdParam },
@@ -189,7 +189,9 @@ for (const action of ["pause", "resume"] as const) {
       const { db, clock } = c.var.services;
       const job = await loadJob(db, c.req.valid("param").job_id);
       const now = clock.now();
-      const next = stateAfter(action, job, now.getTime());
+      // A done campaign can still be paused while its last runs have pushes to send (one-run campaigns are done at their fire).
+      const open = action === "pause" && job.state === "done" ? await openDeliveries(db, job, now.getTime()) : false;
+      const next = stateAfter(action, job, now.getTime(), open);
       if (next.unchanged) return c.json({ status: next.state }, 200);
       const { changed } = await changeJobState(
         db,

@@ -70,6 +70,12 @@ export type LocalChange =
 /** A provider's answer as the scheduler records it (locally first, then in D1). */
 export type Recorded = { result: PushResult; decision: Decision; attempt: number; token: string };
 
+/**
+ * A paused campaign's due push is held, not dropped: it is looked at again this much later, and sent once the
+ * campaign is resumed (the hold costs one D1 read per held probe per interval; see docs/campaigns.md "Pause").
+ */
+export const HOLD_RECHECK_MS = 60_000;
+
 /** The push budget window: a device's pushes are counted over the last hour. */
 export const PUSH_LOG_WINDOW_MS = 3_600_000;
 
@@ -122,6 +128,16 @@ export function planSend(p: {
     return { push: false, event: null, local: { state: "closed", outcome: JSON.stringify({ skipped: info ? "job deleted" : "probe gone" }) } };
   // Answered already (the probe pulled it) or expired: no push needed; keep the timeout if it is still open.
   if (row.kind === "task" && info.taskState !== "ready") return { push: false, event: null, local: { state: "awaiting", nextAt: row.expire_at } };
+  if (info.jobState === "paused") {
+    // Held while the campaign is paused; past its task timeout it is no longer worth a push (a task then expires).
+    if (nowMs >= row.expire_at)
+      return {
+        push: false,
+        event: null,
+        local: row.kind === "task" ? { state: "awaiting", nextAt: row.expire_at } : { state: "closed", outcome: "expired while paused" },
+      };
+    return { push: false, event: null, local: { state: "pending", nextAt: Math.min(nowMs + HOLD_RECHECK_MS, row.expire_at) } };
+  }
   const base = { at: new Date(nowMs).toISOString(), actor: "system", jobId: row.job_id, probeId: row.probe_id, taskId: row.task_id };
   // The task stays ready for the probe to pull until it times out; an alert without push has nowhere to go.
   const leave = (outcome: string): LocalChange => (row.kind === "task" ? { state: "awaiting", nextAt: row.expire_at, outcome } : { state: "closed", outcome });

@@ -79,19 +79,37 @@ export async function requestHash(body: unknown): Promise<string> {
 
 export type JobAction = "pause" | "resume";
 
+/** A run as far as its open deliveries go. */
+export type RunDeliveries = Pick<JobRunRow, "state" | "scheduledAt" | "tasksReady">;
+
 /**
- * What pausing or resuming makes of a campaign, or why it cannot: only an active campaign pauses and only a paused
- * one resumes. A resume skips the runs that fell due while it was paused: its next run is computed from now, and a
+ * Whether a campaign may still have pushes to send, pure: a run is still being handed out, a task run has tasks
+ * not yet pushed or answered (ready), or an alert run is within its delay and timeout (alerts keep no D1 rows).
+ * A campaign that is done (no run left to fire) can be paused while this holds, which holds those pushes.
+ */
+export function hasOpenDeliveries(job: Pick<JobRow, "kind" | "delayS" | "taskTimeoutS">, runs: RunDeliveries[], nowMs: number): boolean {
+  return runs.some(
+    (r) =>
+      r.state === "dispatching" ||
+      (r.state === "dispatched" && (job.kind === "task" ? r.tasksReady > 0 : nowMs < Date.parse(r.scheduledAt) + (job.delayS + job.taskTimeoutS) * 1000)),
+  );
+}
+
+/**
+ * What pausing or resuming makes of a campaign, or why it cannot: an active campaign pauses, and so does a done one
+ * while its runs have pushes to send (`openDeliveries`); only a paused one resumes. A resume skips the runs that fell due while it was paused: its next run is computed from now, and a
  * campaign with none left is done. `unchanged` when it already is in the wanted state.
  */
 export function stateAfter(
   action: JobAction,
   job: Pick<JobRow, "state" | "schedule" | "startAt" | "nextRunAt">,
   nowMs: number,
+  openDeliveries = false,
 ): { unchanged: true; state: JobRow["state"] } | { unchanged: false; state: JobRow["state"]; nextRunAt: string | null } {
   const want = action === "pause" ? "paused" : "active";
   if (job.state === want) return { unchanged: true, state: want };
-  if (job.state !== (action === "pause" ? "active" : "paused")) throw new ApiError("illegal_transition", `a ${job.state} campaign cannot be ${action}d`);
+  const from = action === "pause" ? (job.state === "done" && openDeliveries ? "done" : "active") : "paused";
+  if (job.state !== from) throw new ApiError("illegal_transition", `a ${job.state} campaign cannot be ${action}d`);
   if (action === "pause") return { unchanged: false, state: "paused", nextRunAt: job.nextRunAt };
   const s = storedSchedule(job.schedule, Date.parse(job.startAt)).slotAtOrAfter(nowMs);
   return s ? { unchanged: false, state: "active", nextRunAt: new Date(s.at).toISOString() } : { unchanged: false, state: "done", nextRunAt: null };

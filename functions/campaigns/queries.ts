@@ -4,7 +4,7 @@ import { events } from "../../schema/events";
 import { probes } from "../../schema/probes";
 import type { Db } from "../lib/db";
 import { startsWith } from "../lib/sql-lists";
-import { jobView, runCounterSums, runTaskCounts, runView } from "./jobs";
+import { hasOpenDeliveries, jobView, runCounterSums, runTaskCounts, runView } from "./jobs";
 import { pushable, reachConditions } from "./reach";
 import { type Schedule, storedSchedule, upcoming } from "./schedule";
 import type { Target } from "./targeting";
@@ -167,4 +167,18 @@ export async function reachPage(db: Db, job: Pick<JobRow, "kind" | "target" | "t
 /** A campaign's configured rollout rate (pushes per minute), or null. */
 export async function rolloutRate(db: Db, jobId: string): Promise<number | null> {
   return (await db.select({ rate: jobs.rolloutPerMinute }).from(jobs).where(eq(jobs.id, jobId)).get())?.rate ?? null;
+}
+
+/** How many of a campaign's latest runs a pause looks at for pushes still to send. */
+export const OPEN_RUNS_LOOKED_AT = 20;
+
+/** Whether a campaign's latest runs may still have pushes to send (jobs.ts hasOpenDeliveries). */
+export async function openDeliveries(db: Db, job: Pick<JobRow, "id" | "kind" | "delayS" | "taskTimeoutS">, nowMs: number): Promise<boolean> {
+  const runs = await db
+    .select({ state: jobRuns.state, scheduledAt: jobRuns.scheduledAt, tasksReady: jobRuns.tasksReady })
+    .from(jobRuns)
+    .where(eq(jobRuns.jobId, job.id))
+    .orderBy(desc(jobRuns.scheduledAt))
+    .limit(OPEN_RUNS_LOOKED_AT);
+  return hasOpenDeliveries(job, runs, nowMs);
 }

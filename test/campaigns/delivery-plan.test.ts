@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { afterRecord, type OccurrenceRow, planSend, type ProbeInfo, pushMessage, throttleOf } from "../../functions/campaigns/delivery";
+import { afterRecord, HOLD_RECHECK_MS, type OccurrenceRow, planSend, type ProbeInfo, pushMessage, throttleOf } from "../../functions/campaigns/delivery";
 
 const NOW = Date.parse("2030-01-01T12:00:00Z");
 const row = (over: Partial<OccurrenceRow> = {}): OccurrenceRow => ({
@@ -38,6 +38,27 @@ describe("planSend: what a due occurrence needs", () => {
       event: null,
       local: { state: "closed", outcome: '{"skipped":"job deleted"}' },
     });
+  });
+
+  it("a paused campaign's due push is held (looked at again later), not sent and not dropped", () => {
+    expect(plan({ info: info({ jobState: "paused" }) })).toEqual({ push: false, event: null, local: { state: "pending", nextAt: NOW + HOLD_RECHECK_MS } });
+    // A retry is held the same way; the hold never outlasts the task's timeout.
+    expect(plan({ row: row({ attempts: 2, expire_at: NOW + 1000 }), info: info({ jobState: "paused" }) })).toMatchObject({
+      push: false,
+      local: { state: "pending", nextAt: NOW + 1000 },
+    });
+  });
+
+  it("a push held past its task timeout is not sent: a task goes to its timeout, an alert closes", () => {
+    const late = row({ expire_at: NOW - 1 });
+    expect(plan({ row: late, info: info({ jobState: "paused" }) })).toEqual({ push: false, event: null, local: { state: "awaiting", nextAt: NOW - 1 } });
+    expect(plan({ row: { ...late, kind: "alert", task_id: null }, info: info({ jobState: "paused", taskState: null }) })).toMatchObject({
+      local: { state: "closed" },
+    });
+  });
+
+  it("a done campaign's pushes still go out (a one-run campaign is done at its fire)", () => {
+    expect(plan({ info: info({ jobState: "done" }) })).toMatchObject({ push: true, attempt: 1 });
   });
 
   it("a task the probe already pulled is not pushed; its timeout stays", () => {

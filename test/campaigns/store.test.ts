@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { jobs } from "../../schema/campaigns";
-import { stateAfter } from "../../functions/campaigns/jobs";
+import { hasOpenDeliveries, type RunDeliveries, stateAfter } from "../../functions/campaigns/jobs";
 import { jobById } from "../../functions/campaigns/queries";
 import { changeJobState, deleteJob } from "../../functions/campaigns/store";
 import { dbFrom } from "../../functions/lib/db";
@@ -89,8 +89,36 @@ describe("stateAfter (pause and resume, pure)", () => {
     expect(stateAfter("resume", { ...once, state: "paused" }, now)).toEqual({ unchanged: false, state: "done", nextRunAt: null });
   });
 
-  it("a done or deleted campaign can neither pause nor resume (409 illegal_transition)", () => {
+  it("a done campaign with nothing left to send, or a deleted one, can neither pause nor resume (409 illegal_transition)", () => {
     expect(() => stateAfter("pause", { ...job, state: "done" }, now)).toThrow(/cannot be paused/);
+    expect(() => stateAfter("pause", { ...job, state: "deleted" }, now, true)).toThrow(/cannot be paused/);
     expect(() => stateAfter("resume", { ...job, state: "deleted" }, now)).toThrow(/cannot be resumed/);
+  });
+
+  it("a done campaign whose runs still have pushes to send pauses (no next run); its resume makes it done again", () => {
+    const done = { schedule: "R1/2030-01-01T00:00:00Z/P1D", startAt: "2030-01-01T00:00:00.000Z", nextRunAt: null };
+    expect(stateAfter("pause", { ...done, state: "done" }, now, true)).toEqual({ unchanged: false, state: "paused", nextRunAt: null });
+    expect(stateAfter("resume", { ...done, state: "paused" }, now)).toEqual({ unchanged: false, state: "done", nextRunAt: null });
+  });
+});
+
+describe("hasOpenDeliveries (whether a done campaign may be paused, pure)", () => {
+  const now = Date.parse("2030-01-05T12:00:00Z");
+  const task = { kind: "task" as const, delayS: 3600, taskTimeoutS: 86400 };
+  const run = (over: Partial<RunDeliveries> = {}): RunDeliveries => ({ state: "dispatched", scheduledAt: "2030-01-05T11:00:00.000Z", tasksReady: 0, ...over });
+
+  it("a run still being handed out has pushes to send", () => {
+    expect(hasOpenDeliveries(task, [run({ state: "dispatching" })], now)).toBe(true);
+  });
+
+  it("a task run has them while some of its tasks are ready (neither pushed nor answered), not once all are", () => {
+    expect(hasOpenDeliveries(task, [run({ tasksReady: 3 })], now)).toBe(true);
+    expect(hasOpenDeliveries(task, [run(), run({ state: "missed", tasksReady: 0 })], now)).toBe(false);
+  });
+
+  it("an alert run has them within its delay and timeout from its scheduled time", () => {
+    const alert = { ...task, kind: "alert" as const, taskTimeoutS: 600 };
+    expect(hasOpenDeliveries(alert, [run({ scheduledAt: "2030-01-05T11:00:00.000Z" })], now)).toBe(true);
+    expect(hasOpenDeliveries(alert, [run({ scheduledAt: "2030-01-05T10:00:00.000Z" })], now)).toBe(false);
   });
 });
