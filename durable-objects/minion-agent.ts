@@ -5,6 +5,9 @@ import { newId } from "../functions/lib/ids";
 import { canonicalStatus, minionChecksum, parseStatus, shardOf } from "../functions/minions/checksum";
 import { BEACON_REPLY_TEXT, BEACON_TEXT, parseAgentFrame, type RelayReplyFrame } from "../functions/minions/frames";
 import { log } from "../functions/lib/log";
+import { recordEvent } from "../functions/events/store";
+import { buildServices } from "../functions/lib/hono";
+import { minionsSettings } from "../functions/minions/settings";
 
 /** What survives hibernation and restarts (DO storage); the socket itself survives through the Hibernation API. */
 type AgentState = {
@@ -41,6 +44,26 @@ type Pending = { resolve: (r: RelayResult) => void; timer: ReturnType<typeof set
 /** Backoff of a pending departure's retries: 1 s, 2 s, 4 s … at most a minute. */
 export function departureRetryMs(attempts: number): number {
   return Math.min(60_000, 1000 * 2 ** Math.max(0, Math.min(attempts - 1, 6)));
+}
+
+/** Least time between two hello-triggered polls of one agent. */
+export function helloPollGapMs(monitorIntervalMs: number, pollsPerInterval: number): number {
+  return Math.floor(monitorIntervalMs / Math.max(1, pollsPerInterval));
+}
+
+/** UTF-8 length of a string without allocating it (a status may be large). */
+export function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
 }
 
 /** The object's storage schema (functions/lib/do-schema.ts). */
@@ -190,7 +213,15 @@ export class MinionAgent extends DurableObject<Env> {
         monitorInterval: monitorIntervalMs,
       }),
     );
-    await this.poll();
+    // At most one hello-triggered poll per MONITOR_INTERVAL_MS / N: a reconnect loop defers the poll to the alarm.
+    const gap = helloPollGapMs(monitorIntervalMs, minionsSettings(this.env).helloPollsPerInterval);
+    const now = Date.now();
+    if (s.lastHelloPollAt === undefined || now - s.lastHelloPollAt >= gap) {
+      await this.save({ ...s, lastHelloPollAt: now });
+      await this.poll();
+    } else {
+      await this.schedule(now, undefined, s.lastHelloPollAt + gap);
+    }
   }
 
   async webSocketClose(ws: WebSocket, code: number, _reason: string): Promise<void> {
@@ -303,9 +334,28 @@ export class MinionAgent extends DurableObject<Env> {
     const s = await this.load();
     if (!s?.conn) return;
     const r = await this.relay({ port: 5000, method: "GET", url: "/status", data: null, timeoutMs: this.settings.proxyTimeoutMs });
+    const limit = minionsSettings(this.env).statusMaxBytes;
+    const bytes = r.ok ? utf8Length(r.body) : 0;
+    if (r.ok && bytes > limit) {
+      // Refused, not truncated: the minion keeps its last status; the event says why (once per run of refusals).
+      const cur = await this.load();
+      if (!cur || cur.conn !== s.conn) return;
+      await this.save({ ...cur, failures: cur.failures + 1, refused: true });
+      if (!cur.refused) {
+        await recordEvent(buildServices(this.env).db, {
+          at: new Date().toISOString(),
+          type: "minion.status_refused",
+          actor: "system",
+          subject: { kind: "minion", id: cur.id },
+          data: { reason: "status too large", bytes, limit },
+        }).catch((e) => log.error("MinionAgent.poll", String(e)));
+      }
+      return;
+    }
     const raw = r.ok && r.statusCode >= 200 && r.statusCode < 300 ? parseStatus(r.body) : null;
     const cur = await this.load();
     if (!cur || cur.conn !== s.conn) return;
+    if (cur.refused) cur.refused = false;
     if (!raw) {
       await this.save({ ...cur, failures: cur.failures + 1 });
       return;
