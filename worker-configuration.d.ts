@@ -25,6 +25,11 @@ declare namespace Cloudflare {
 		BEACON_VALIDITY_S: string;
 		PROXY_TIMEOUT_MS: string;
 		MINIONS_BENCH_SEED: string;
+		AGENT_ENROLMENT: string;
+		AGENT_STATUS_MAX_BYTES: string;
+		AGENT_HELLO_POLLS_PER_INTERVAL: string;
+		MINIONS_PAGE_SIZE: string;
+		AGENT_ENROLMENT_SECRET?: string;
 		SCHOOL_JABBER_SERVER: string;
 		SCHOOL_BACKUP_URL: string;
 		SCHOOL_BACKUP_PATH: string;

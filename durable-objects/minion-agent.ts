@@ -5,6 +5,9 @@ import { newId } from "../functions/lib/ids";
 import { canonicalStatus, minionChecksum, parseStatus, shardOf } from "../functions/minions/checksum";
 import { BEACON_REPLY_TEXT, BEACON_TEXT, parseAgentFrame, type RelayReplyFrame } from "../functions/minions/frames";
 import { log } from "../functions/lib/log";
+import { recordEvent } from "../functions/events/store";
+import { buildServices } from "../functions/lib/hono";
+import { minionsSettings } from "../functions/minions/settings";
 
 /** What survives hibernation and restarts (DO storage); the socket itself survives through the Hibernation API. */
 type AgentState = {
@@ -18,7 +21,17 @@ type AgentState = {
   /** Set once the first status was stored in the registry; the checksum stored there. */
   checksum: string | null;
   failures: number;
+  /**
+   * A departure the shard has not acknowledged yet (its call failed): retried by the alarm until it is. Its sequence
+   * number was taken before any later write, so a retry never undoes a newer status.
+   */
+  departure?: Departure | null;
+  /** When a hello last triggered a status poll (hello polls are throttled: a reconnect loop cannot flood the feed). */
+  lastHelloPollAt?: number;
+  /** The last poll's reply was refused (too large): its event is recorded once, not every poll. */
+  refused?: boolean;
 };
+type Departure = { seq: number; reason: string; at: string; attempts: number };
 type Attachment = { conn: string; id: string };
 
 export type RelayRequest = { port: number; method: string; url: string; data: unknown; timeoutMs: number };
@@ -27,6 +40,31 @@ export type RelayResult =
   | { ok: false; status: 404 | 408 | 500; error: string };
 
 type Pending = { resolve: (r: RelayResult) => void; timer: ReturnType<typeof setTimeout>; conn: string };
+
+/** Backoff of a pending departure's retries: 1 s, 2 s, 4 s … at most a minute. */
+export function departureRetryMs(attempts: number): number {
+  return Math.min(60_000, 1000 * 2 ** Math.max(0, Math.min(attempts - 1, 6)));
+}
+
+/** Least time between two hello-triggered polls of one agent. */
+export function helloPollGapMs(monitorIntervalMs: number, pollsPerInterval: number): number {
+  return Math.floor(monitorIntervalMs / Math.max(1, pollsPerInterval));
+}
+
+/** UTF-8 length of a string without allocating it (a status may be large). */
+export function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
 
 /** The object's storage schema (functions/lib/do-schema.ts). */
 const SCHEMA: SchemaStep[] = [
@@ -104,6 +142,8 @@ export class MinionAgent extends DurableObject<Env> {
       lastBeaconAt: now,
       checksum: prev?.conn ? prev.checksum : null,
       failures: 0,
+      departure: prev?.departure ?? null,
+      lastHelloPollAt: prev?.lastHelloPollAt,
     });
     for (const ws of this.ctx.getWebSockets()) {
       if ((ws.deserializeAttachment() as Attachment | null)?.conn !== conn) {
@@ -121,11 +161,13 @@ export class MinionAgent extends DurableObject<Env> {
     return new Response(null, { status: 101, webSocket: client, headers });
   }
 
-  private async schedule(now: number, lastBeaconAt?: number): Promise<void> {
+  private async schedule(now: number, lastBeaconAt?: number, soonest?: number): Promise<void> {
     const { monitorIntervalMs, beaconValidityS } = this.settings;
     const s = await this.load();
     const beaconDeadline = (lastBeaconAt ?? s?.lastBeaconAt ?? now) + beaconValidityS * 1000;
-    await this.ctx.storage.setAlarm(Math.max(now + 1, Math.min(now + monitorIntervalMs, beaconDeadline)));
+    let at = Math.min(now + monitorIntervalMs, beaconDeadline, soonest ?? Number.POSITIVE_INFINITY);
+    if (s?.departure) at = Math.min(at, now + departureRetryMs(s.departure.attempts));
+    await this.ctx.storage.setAlarm(Math.max(now + 1, at));
   }
 
   async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
@@ -171,7 +213,15 @@ export class MinionAgent extends DurableObject<Env> {
         monitorInterval: monitorIntervalMs,
       }),
     );
-    await this.poll();
+    // At most one hello-triggered poll per MONITOR_INTERVAL_MS / N: a reconnect loop defers the poll to the alarm.
+    const gap = helloPollGapMs(monitorIntervalMs, minionsSettings(this.env).helloPollsPerInterval);
+    const now = Date.now();
+    if (s.lastHelloPollAt === undefined || now - s.lastHelloPollAt >= gap) {
+      await this.save({ ...s, lastHelloPollAt: now });
+      await this.poll();
+    } else {
+      await this.schedule(now, undefined, s.lastHelloPollAt + gap);
+    }
   }
 
   async webSocketClose(ws: WebSocket, code: number, _reason: string): Promise<void> {
@@ -195,15 +245,61 @@ export class MinionAgent extends DurableObject<Env> {
     if (s && att && s.conn === att.conn) await this.leave(s, reason);
   }
 
-  /** The minion goes offline: leaves the registry, keeps nothing but its sequence number. */
+  /** Tell the registry shard that the minion left (a method of its own so tests can make the shard unreachable). */
+  protected async tellShardLeft(id: string, d: Departure): Promise<void> {
+    await this.shard(id).remove(id, d.seq, d.reason, d.at);
+  }
+
+  /**
+   * The minion goes offline. The shard is told first; only then does the object forget the connection. If the shard
+   * cannot be reached the departure is kept and the alarm retries it, so the minion is never left listed with a
+   * stale status. Nothing but the sequence number (and a pending departure) is kept.
+   */
   private async leave(s: AgentState, reason: string): Promise<void> {
-    const seq = await this.nextSeq();
-    await this.save({ ...s, conn: null, capability: null, checksum: null, failures: 0 });
-    await this.ctx.storage.deleteAlarm();
-    await this.shard(s.id).remove(s.id, seq, reason, new Date().toISOString());
+    const d: Departure = { seq: await this.nextSeq(), reason, at: new Date().toISOString(), attempts: 0 };
+    const told = await this.tryDeparture(s.id, d);
+    const cur = await this.load();
+    if (cur && cur.conn === s.conn) {
+      await this.save({ ...cur, conn: null, capability: null, checksum: null, failures: 0, departure: told ? null : { ...d, attempts: 1 } });
+      if (told) await this.ctx.storage.deleteAlarm();
+      else await this.ctx.storage.setAlarm(Date.now() + departureRetryMs(1));
+    } else if (cur) {
+      // A newer connection arrived while the shard was being told: its status must be stored again (it left).
+      await this.save({ ...cur, checksum: null, departure: told ? (cur.departure ?? null) : { ...d, attempts: 1 } });
+      if (!told) await this.schedule(Date.now());
+    }
+  }
+
+  private async tryDeparture(id: string, d: Departure): Promise<boolean> {
+    try {
+      await this.tellShardLeft(id, d);
+      return true;
+    } catch (e) {
+      log.error("MinionAgent.leave", String(e), { id, seq: d.seq, attempts: d.attempts + 1 });
+      return false;
+    }
+  }
+
+  /** Retry a pending departure (from the alarm). A departure older than a newer write is a no-op in the shard. */
+  private async retryDeparture(s: AgentState): Promise<void> {
+    const d = s.departure;
+    if (!d) return;
+    const told = await this.tryDeparture(s.id, d);
+    const cur = await this.load();
+    if (!cur || cur.departure?.seq !== d.seq) return;
+    if (told) {
+      // The departure may have removed a status a reconnected agent had not replaced yet: poll it again.
+      await this.save({ ...cur, departure: null, checksum: cur.conn ? null : cur.checksum });
+    } else {
+      const next = { ...d, attempts: d.attempts + 1 };
+      await this.save({ ...cur, departure: next });
+      if (!cur.conn) await this.ctx.storage.setAlarm(Date.now() + departureRetryMs(next.attempts));
+    }
   }
 
   async alarm(): Promise<void> {
+    const first = await this.load();
+    if (first?.departure) await this.retryDeparture(first);
     const s = await this.load();
     if (!s?.conn) return;
     const ws = this.socketOf(s.conn);
@@ -238,9 +334,28 @@ export class MinionAgent extends DurableObject<Env> {
     const s = await this.load();
     if (!s?.conn) return;
     const r = await this.relay({ port: 5000, method: "GET", url: "/status", data: null, timeoutMs: this.settings.proxyTimeoutMs });
+    const limit = minionsSettings(this.env).statusMaxBytes;
+    const bytes = r.ok ? utf8Length(r.body) : 0;
+    if (r.ok && bytes > limit) {
+      // Refused, not truncated: the minion keeps its last status; the event says why (once per run of refusals).
+      const cur = await this.load();
+      if (!cur || cur.conn !== s.conn) return;
+      await this.save({ ...cur, failures: cur.failures + 1, refused: true });
+      if (!cur.refused) {
+        await recordEvent(buildServices(this.env).db, {
+          at: new Date().toISOString(),
+          type: "minion.status_refused",
+          actor: "system",
+          subject: { kind: "minion", id: cur.id },
+          data: { reason: "status too large", bytes, limit },
+        }).catch((e) => log.error("MinionAgent.poll", String(e)));
+      }
+      return;
+    }
     const raw = r.ok && r.statusCode >= 200 && r.statusCode < 300 ? parseStatus(r.body) : null;
     const cur = await this.load();
     if (!cur || cur.conn !== s.conn) return;
+    if (cur.refused) cur.refused = false;
     if (!raw) {
       await this.save({ ...cur, failures: cur.failures + 1 });
       return;

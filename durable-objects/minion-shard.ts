@@ -15,7 +15,19 @@ const SCHEMA: SchemaStep[] = [
        CREATE INDEX IF NOT EXISTS minions_bucket_idx ON minions (bucket, present, id);
        CREATE TABLE IF NOT EXISTS buckets (bucket TEXT PRIMARY KEY, digest TEXT, count INTEGER NOT NULL, version INTEGER NOT NULL, pushed INTEGER NOT NULL);`,
     ),
+  // 2: the event outbox. An event is stored here in the same synchronous step as the change it describes, then
+  // written to D1 and deleted; a failed write stays queued and the alarm flushes it (oldest first).
+  (sql) =>
+    sql.exec(
+      `CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, subject TEXT NOT NULL, at TEXT NOT NULL,
+         data TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0);`,
+    ),
 ];
+
+/** Events written to D1 per batch when the outbox is flushed (each insert binds 9 parameters; D1 allows 100). */
+const FLUSH_BATCH = 50;
+type OutboxRow = { id: number; type: string; subject: string; at: string; data: string; attempts: number };
+type ShardEvent = { type: string; id: string; at: string; data: Record<string, unknown> };
 
 type MinionRow = {
   id: string;
@@ -38,10 +50,14 @@ export type MinionEntry = { id: string; checksum: string; status: string; joined
  * A change rehashes only the minion's bucket (its members sorted by id) and pushes that one digest to the fleet.
  * Every write carries the agent's sequence number, so a late or retried write never undoes a newer one, and
  * removed minions stay as tombstones (present = 0) holding the last sequence number.
- * The shard also writes the minion.joined / minion.changed / minion.left events (after the change is stored).
+ * The shard also writes the minion.joined / minion.changed / minion.left events: each is queued in the shard's
+ * outbox together with the change it describes, then written to D1; a failed write is retried by the alarm, so the
+ * change feed never loses an event (at least once: a write that committed but whose answer was lost is sent again).
  */
 export class MinionShard extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  /** The flush in progress (one at a time, so events reach D1 in outbox order). */
+  private flushing: Promise<void> | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -96,17 +112,66 @@ export class MinionShard extends DurableObject<Env> {
   async alarm(): Promise<void> {
     const dirty = this.sql.exec<BucketRow>("SELECT * FROM buckets WHERE pushed < version").toArray();
     await this.push(dirty);
+    await this.flush();
   }
 
-  private async record(events: { type: string; id: string; at: string; data: Record<string, unknown> }[]): Promise<void> {
-    if (events.length === 0) return;
-    try {
-      const { db } = buildServices(this.env);
-      const stmts = events.map((e) => eventInsert(db, { at: e.at, type: e.type, actor: "system", subject: { kind: "minion", id: e.id }, data: e.data }));
-      await db.batch(stmts as unknown as Parameters<typeof db.batch>[0]);
-    } catch (e) {
-      log.error("MinionShard.record", String(e));
-    }
+  /** Queue events in the outbox (synchronous: call it in the same step as the change, before any await). */
+  private enqueue(events: ShardEvent[]): void {
+    for (const e of events) this.sql.exec("INSERT INTO outbox (type, subject, at, data) VALUES (?, ?, ?, ?)", e.type, e.id, e.at, JSON.stringify(e.data));
+  }
+
+  /** Write one batch of queued events to D1 (a method of its own so tests can make D1 fail). */
+  protected async writeEvents(rows: OutboxRow[]): Promise<void> {
+    const { db } = buildServices(this.env);
+    const stmts = rows.map((e) =>
+      eventInsert(db, {
+        at: e.at,
+        type: e.type,
+        actor: "system",
+        subject: { kind: "minion", id: e.subject },
+        data: JSON.parse(e.data) as Record<string, unknown>,
+      }),
+    );
+    await db.batch(stmts as unknown as Parameters<typeof db.batch>[0]);
+  }
+
+  /** Send the outbox to D1, oldest first; on a failure the rest stays queued and the alarm tries again (backing off). */
+  private flush(): Promise<void> {
+    if (this.flushing) return this.flushing.then(() => this.flush());
+    const run = (async () => {
+      for (;;) {
+        const rows = this.sql.exec<OutboxRow>("SELECT * FROM outbox ORDER BY id LIMIT ?", FLUSH_BATCH).toArray();
+        if (rows.length === 0) return;
+        try {
+          await this.writeEvents(rows);
+        } catch (e) {
+          const attempts = rows[0].attempts + 1;
+          this.sql.exec("UPDATE outbox SET attempts = attempts + 1 WHERE id <= ?", rows[rows.length - 1].id);
+          log.error("MinionShard.flush", String(e), { queued: this.outboxSize(), attempts });
+          const cur = await this.ctx.storage.getAlarm();
+          const at = Date.now() + Math.min(60_000, 500 * 2 ** Math.min(attempts, 7));
+          if (cur === null || cur > at) await this.ctx.storage.setAlarm(at);
+          return;
+        }
+        this.sql.exec("DELETE FROM outbox WHERE id <= ?", rows[rows.length - 1].id);
+      }
+    })();
+    this.flushing = run.finally(() => {
+      this.flushing = null;
+    });
+    return this.flushing;
+  }
+
+  private outboxSize(): number {
+    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox").one().n;
+  }
+
+  /** Diagnostics and tests: the events not yet written to D1. */
+  outbox(): { type: string; id: string; attempts: number }[] {
+    return this.sql
+      .exec<OutboxRow>("SELECT * FROM outbox ORDER BY id")
+      .toArray()
+      .map((r) => ({ type: r.type, id: r.subject, attempts: r.attempts }));
   }
 
   /** Apply one write (no I/O): the outcome, the bucket to push, the event to record. */
@@ -142,8 +207,9 @@ export class MinionShard extends DurableObject<Env> {
     const r = this.apply(id, seq, checksum, status, at);
     if (r.outcome === "stale" || r.outcome === "unchanged") return { outcome: r.outcome };
     const b = this.rehash(r.bucket!);
+    this.enqueue([r.event!]);
     await this.push([b]);
-    await this.record([r.event!]);
+    await this.flush();
     return { outcome: r.outcome };
   }
 
@@ -163,8 +229,9 @@ export class MinionShard extends DurableObject<Env> {
     }
     this.sql.exec("UPDATE minions SET present = 0, seq = ?, checksum = NULL, status = NULL, changed_at = ? WHERE id = ?", seq, at, id);
     const b = this.rehash(row.bucket);
+    this.enqueue([{ type: "minion.left", id, at, data: { reason, checksum: row.checksum, bucket: row.bucket } }]);
     await this.push([b]);
-    await this.record([{ type: "minion.left", id, at, data: { reason, checksum: row.checksum, bucket: row.bucket } }]);
+    await this.flush();
     return { removed: true };
   }
 
@@ -208,7 +275,7 @@ export class MinionShard extends DurableObject<Env> {
    */
   async upsertMany(items: { id: string; seq: number; checksum: string; status: string }[], at: string): Promise<{ applied: number }> {
     const touched = new Set<string>();
-    const events = [];
+    const events: ShardEvent[] = [];
     for (const it of items) {
       const r = this.apply(it.id, it.seq, it.checksum, it.status, at);
       if (r.bucket) {
@@ -217,8 +284,9 @@ export class MinionShard extends DurableObject<Env> {
       }
     }
     const rehashed = [...touched].map((b) => this.rehash(b));
+    this.enqueue(events);
     await this.push(rehashed);
-    await this.record(events);
+    await this.flush();
     return { applied: events.length };
   }
 }

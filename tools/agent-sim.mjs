@@ -194,20 +194,34 @@ async function postJson(base, path, body) {
   return JSON.parse(text);
 }
 
-/** Register a stormflash device and log it in: { id, password, token }. */
-export async function registerAgent(base) {
-  const password = secret();
-  const { client_id: id } = await postJson(base, "/api/v1/register", {
-    probe_cc: "ZZ",
-    probe_asn: "AS0",
-    platform: "linux",
-    software_name: "stormflash",
-    software_version: "1.3.3",
-    supported_tests: ["status"],
-    password,
-  });
-  const { token } = await postJson(base, "/api/v1/login", { username: id, password });
-  return { id, password, token };
+/**
+ * Enrol a stormflash agent and log it in: { id, secret, token } (an agent token, kind "agent").
+ * `enrolmentSecret`: AGENT_ENROLMENT = token. In approval mode the agent is pending: this throws until an admin
+ * approves it (POST /api/v1/admin/minions/:id/approve); pass `{ approve: adminToken }` to approve it here.
+ * `{ asProbe: true }` uses the OONI probe flow instead (its probe token connects only in open mode).
+ */
+export async function registerAgent(base, { enrolmentSecret, approve, asProbe = false } = {}) {
+  if (asProbe) {
+    const password = secret();
+    const { client_id: id } = await postJson(base, "/api/v1/register", {
+      probe_cc: "ZZ",
+      probe_asn: "AS0",
+      platform: "linux",
+      software_name: "stormflash",
+      software_version: "1.3.3",
+      supported_tests: ["status"],
+      password,
+    });
+    const { token } = await postJson(base, "/api/v1/login", { username: id, password });
+    return { id, password, token };
+  }
+  const reg = await postJson(base, "/api/v1/agents/register", { name: "agent-sim", ...(enrolmentSecret ? { enrolment_secret: enrolmentSecret } : {}) });
+  if (reg.state === "pending" && approve) {
+    const r = await fetch(`${base}/api/v1/admin/minions/${reg.client_id}/approve`, { method: "POST", headers: { authorization: `Bearer ${approve}` } });
+    if (!r.ok) throw new Error(`approve: ${r.status} ${await r.text()}`);
+  }
+  const { token } = await postJson(base, "/api/v1/agents/login", { client_id: reg.client_id, secret: reg.secret });
+  return { id: reg.client_id, secret: reg.secret, password: reg.secret, token };
 }
 
 /** A realistic stormflash status object (the shape of the seed's `GET /minions/:id` response). */

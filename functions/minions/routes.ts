@@ -2,6 +2,9 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { eq } from "drizzle-orm";
 import { probes } from "../../schema/probes";
+import { agents } from "../../schema/minions";
+import { connectKindAllowed } from "./enrolment";
+import { minionsSettings } from "./settings";
 import { BenchSeedBody, MinionBuckets, MinionChanges, MinionIdParam, MinionsQuery, MinionStatus } from "../../schema/minions-api";
 import { bearerOf, requireOperator, resolvePrincipal } from "../auth/middleware";
 import { ApiError } from "../lib/errors";
@@ -84,9 +87,23 @@ minionRoutes.get("/agents/:id/connect", async (c) => {
   }
   const who = await resolvePrincipal(c, token);
   if (!who) throw new ApiError("unauthorized", "authentication required", undefined, { "WWW-Authenticate": "Bearer" });
-  if (who.kind !== "probe" || who.sub !== id) throw new ApiError("forbidden", "an agent may connect only as itself");
-  const row = await c.var.services.db.select({ id: probes.id }).from(probes).where(eq(probes.id, id)).get();
-  if (!row) throw new ApiError("forbidden", "device is not registered");
+  const mode = minionsSettings(c.env).enrolment;
+  if (!connectKindAllowed(who.kind, mode)) {
+    throw new ApiError(
+      "forbidden",
+      who.kind === "probe" ? "a probe token may connect only when AGENT_ENROLMENT is open: enrol as an agent" : "an agent token is required",
+    );
+  }
+  if (who.sub !== id) throw new ApiError("forbidden", "an agent may connect only as itself");
+  const { db } = c.var.services;
+  if (who.kind === "agent") {
+    const row = await db.select({ state: agents.state }).from(agents).where(eq(agents.id, id)).get();
+    if (!row) throw new ApiError("forbidden", "agent is not enrolled");
+    if (row.state !== "active") throw new ApiError("forbidden", "this agent is awaiting an operator's approval");
+  } else {
+    const row = await db.select({ id: probes.id }).from(probes).where(eq(probes.id, id)).get();
+    if (!row) throw new ApiError("forbidden", "device is not registered");
+  }
   const headers = new Headers({ upgrade: "websocket", "x-minion-id": id });
   if (viaProtocol) headers.set("x-minion-protocol", "bearer");
   const res = await agentStub(c.env, id).fetch(new Request("https://minion-agent/connect", { headers }));

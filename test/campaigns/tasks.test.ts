@@ -3,7 +3,7 @@ import { SignJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { pingbackUrl, signPingback, verifyPingback } from "../../functions/campaigns/pingback";
 import { canTransition, TRANSITIONS, type TaskAction } from "../../functions/campaigns/task-states";
-import { fixedClock } from "../../functions/lib/clock";
+import { fixedClock, systemClock } from "../../functions/lib/clock";
 import { settingsFrom } from "../../functions/lib/settings";
 import { TASK_STATES } from "../../schema/campaigns";
 import { adminToken, call, registerProbe } from "../helpers";
@@ -97,6 +97,36 @@ describe("pingback", () => {
       "task.accepted",
       "task.done",
     ]);
+  });
+
+  it("the pushed payload and its pingback link carry no readable client_id: the token's subject is sealed, fresh per link", async () => {
+    const country = `T${String.fromCharCode(65 + n++)}`;
+    const probe = await registerProbe({ probe_cc: country, token: `${country}-tok` });
+    const gw = fakeGateway(country);
+    const jobId = await createJob(admin, { target: { countries: [country] } });
+    await fireAndDispatch(jobId);
+    await settle([probe.clientId]);
+    const [push] = await waitFor(async () => gw.calls(`${country}-tok`).length > 0 && gw.calls(`${country}-tok`), "the push");
+    const link = push.body.notifications[0].data.pingback_url as string;
+    const id = probe.clientId;
+    const forms = [id, id.toUpperCase(), id.replaceAll("-", ""), btoa(id), btoa(id).replace(/=+$/, "")];
+    const wire = JSON.stringify(push.body);
+    const [h, claims] = path(link).split("/").pop()!.split(".");
+    const decoded = `${atob(h.replace(/-/g, "+").replace(/_/g, "/"))}${atob(claims.replace(/-/g, "+").replace(/_/g, "/"))}`;
+    for (const f of forms) {
+      expect(wire).not.toContain(f);
+      expect(link).not.toContain(f);
+      expect(decoded).not.toContain(f);
+    }
+    expect(JSON.parse(atob(claims.replace(/-/g, "+").replace(/_/g, "/"))).sub).not.toBe(id);
+    // The server still knows whose link it is.
+    const s = settingsFrom(env);
+    const token = path(link).split("/").pop()!;
+    expect((await verifyPingback(token, s.jwtSecret, systemClock)).probeId).toBe(id);
+    // Two links for the same probe do not share a sealed value (no linkability through the subject).
+    const again = await signPingback({ kind: "alert", jobId, probeId: id }, s.jwtSecret, systemClock, 60);
+    const again2 = await signPingback({ kind: "alert", jobId, probeId: id }, s.jwtSecret, systemClock, 60);
+    expect(again.split(".")[1]).not.toBe(again2.split(".")[1]);
   });
 
   it("a tampered link is 401, an expired one 410, a login token is not a pingback token", async () => {

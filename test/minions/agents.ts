@@ -1,6 +1,6 @@
 import { env, exports } from "cloudflare:workers";
 import { runDurableObjectAlarm } from "cloudflare:test";
-import { BASE, registerProbe } from "../helpers";
+import { BASE, call, registerProbe } from "../helpers";
 import seed from "./seed-status.json";
 
 /** The seed's `GET /minions/:id` status object (a real stormflash status), deep-copied. */
@@ -8,8 +8,17 @@ export function seedStatus(over: Record<string, unknown> = {}): Record<string, a
   return { ...structuredClone(seed), ...over };
 }
 
-/** A registered stormflash device and its login token. */
+/** An enrolled stormflash agent (POST /api/v1/agents/register, then /login) and its agent token. */
 export async function registerAgent() {
+  const reg = await call("POST", "/api/v1/agents/register", { json: { name: "stormflash-test" } });
+  if (reg.status !== 201) throw new Error(`agent register failed: ${reg.status} ${JSON.stringify(reg.body)}`);
+  const login = await call("POST", "/api/v1/agents/login", { json: { client_id: reg.body.client_id, secret: reg.body.secret } });
+  if (login.status !== 200) throw new Error(`agent login failed: ${login.status} ${JSON.stringify(login.body)}`);
+  return { id: reg.body.client_id as string, token: login.body.token as string, secret: reg.body.secret as string };
+}
+
+/** A mobile probe registered through the OONI flow (its probe token may connect only in open mode). */
+export async function registerProbeAgent() {
   const r = await registerProbe({ platform: "linux", software_name: "stormflash", software_version: "1.3.3", supported_tests: ["status"] });
   return { id: r.clientId, token: r.token! };
 }

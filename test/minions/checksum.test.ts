@@ -165,6 +165,53 @@ describe("wire helpers", () => {
     expect(h.get("x-bad")).toBeNull();
   });
 
+  it("relayed reply headers drop hop-by-hop, Proxy-*, cookie and redirect headers, and add nosniff and a sandboxing CSP", () => {
+    const h = replyHeaders({
+      Connection: "x-secret",
+      "Keep-Alive": "timeout=5",
+      "Transfer-Encoding": "chunked",
+      Upgrade: "h2c",
+      TE: "trailers",
+      Trailer: "x-t",
+      "Proxy-Authenticate": "Basic",
+      "Proxy-Connection": "keep-alive",
+      "Set-Cookie": ["__Host-eo_session=stolen; Path=/", "b=2"],
+      Location: "https://evil.example/",
+      Refresh: "0; url=https://evil.example/",
+      "Content-Security-Policy": "default-src *",
+      "X-Content-Type-Options": "none",
+      "x-agent": "stormflash",
+    });
+    for (const k of [
+      "connection",
+      "keep-alive",
+      "transfer-encoding",
+      "upgrade",
+      "te",
+      "trailer",
+      "proxy-authenticate",
+      "proxy-connection",
+      "set-cookie",
+      "location",
+      "refresh",
+    ])
+      expect(h.get(k), k).toBeNull();
+    expect(h.get("x-content-type-options")).toBe("nosniff");
+    expect(h.get("content-security-policy")).toBe("sandbox; default-src 'none'");
+    expect(h.get("x-agent")).toBe("stormflash");
+  });
+
+  it("a relayed reply keeps a content type only from the safe list; HTML, SVG, scripts and junk become application/octet-stream", () => {
+    const type = (t?: string) => replyHeaders(t === undefined ? {} : { "Content-Type": t }).get("content-type");
+    expect(type("application/json")).toBe("application/json");
+    expect(type("Application/JSON; charset=UTF-8")).toBe("application/json; charset=utf-8");
+    expect(type("text/plain")).toBe("text/plain");
+    for (const bad of ["text/html", "image/svg+xml", "application/javascript", "text/xml", "application/xhtml+xml", "", "json", "text/html, application/json"])
+      expect(type(bad), bad).toBe("application/octet-stream");
+    expect(type()).toBe("application/octet-stream");
+    expect(replyHeaders({ "content-type": ["text/html", "application/json"] }).get("content-type")).toBe("application/octet-stream");
+  });
+
   it("settings: monitor interval, beacon interval/retry/validity and proxy timeout are configurable, with defaults", () => {
     const s = settingsFrom({ ...env, MONITOR_INTERVAL_MS: "", BEACON_INTERVAL_S: "", BEACON_RETRY: "", BEACON_VALIDITY_S: "", PROXY_TIMEOUT_MS: "" } as Env);
     expect(s.minions).toMatchObject({

@@ -17,17 +17,40 @@ describe("ALL /proxy/:id@:port/*", () => {
     expect(r.body).toEqual(sim.status);
   });
 
-  it("relays any method, path, query and JSON body, and passes the agent's status code and headers through", async () => {
+  it("relays any method, path, query and JSON body, and passes the agent's status code and safe headers through", async () => {
     const sim = await connectAgent(undefined, { capability: [5000, 8000] });
     sim.handler = (f) => ({ statusCode: 201, headers: { "x-agent": "stormflash", location: "/packages/9" }, body: JSON.stringify({ got: f }) });
     const op = await createOperator("operator");
     const r = await call("POST", `/proxy/${sim.id}@8000/packages?force=1`, { token: op.token, json: { name: "tcpdump", version: "4.9" } });
     expect(r.status).toBe(201);
     expect(r.headers.get("x-agent")).toBe("stormflash");
-    expect(r.headers.get("location")).toBe("/packages/9");
+    expect(r.headers.get("location")).toBeNull();
     expect(r.body.got).toMatchObject({ type: "relay", port: 8000, method: "POST", url: "/packages?force=1", data: { name: "tcpdump", version: "4.9" } });
     const del = await call("DELETE", `/proxy/${sim.id}@8000/packages/9`, { token: op.token });
     expect(del.body.got).toMatchObject({ method: "DELETE", url: "/packages/9", data: null });
+  });
+
+  it("strips the agent's Set-Cookie, Location and hop-by-hop headers, sandboxes the reply and downgrades an HTML content type", async () => {
+    const sim = await connectAgent(undefined, { capability: [5000, 8000] });
+    sim.handler = () => ({
+      statusCode: 302,
+      headers: {
+        "set-cookie": "__Host-eo_session=x; Path=/",
+        location: "https://evil.example/",
+        "content-type": "text/html",
+        connection: "close",
+        "x-agent": "1",
+      },
+      body: "<script>alert(document.cookie)</script>",
+    });
+    const r = await call("GET", `/proxy/${sim.id}@8000/login`, { token });
+    expect(r.status).toBe(302);
+    expect(r.headers.get("set-cookie")).toBeNull();
+    expect(r.headers.get("location")).toBeNull();
+    expect(r.headers.get("content-type")).toBe("application/octet-stream");
+    expect(r.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(r.headers.get("content-security-policy")).toBe("sandbox; default-src 'none'");
+    expect(r.headers.get("x-agent")).toBe("1");
   });
 
   it("404 for a port outside the capability, an unknown agent, and an agent that went offline", async () => {

@@ -203,6 +203,8 @@ describe("minion registry, as Stormtower clients use it (docs/minions.md)", () =
       .first<{ data: string }>();
     expect(JSON.parse(left!.data).reason).toBe("expired");
     const again = await connectAgent(a);
+    // Its hello came within MONITOR_INTERVAL_MS / N of the first one: the poll is the alarm's (hello polls are throttled).
+    expect(await tick(a.id)).toBe(true);
     await waitFor(() => present(a.id));
     expect(await fleetSum()).toBe(withIt);
     expect(await eventsOf(a.id)).toEqual(["minion.joined", "minion.left", "minion.joined"]);
