@@ -25,6 +25,9 @@ export default defineConfig(async () => {
             // requests here must not share a D1 batch (they would hang). Sharing is tested in test/lib/d1-commit.test.ts
             // (one context) and end to end against wrangler dev (test/e2e/probes-burst.test.mjs, campaigns.test.mjs).
             GROUP_COMMIT: "off",
+            // Requests without CF-Connecting-IP (SELF.fetch sends none) are not limited by address here, so suites that
+            // log in or register many times are not throttled; test/auth/rate-limits.test.ts sends addresses and is.
+            RATE_LIMIT_EXEMPT: "unknown",
             // Minion registry: status polls driven by runDurableObjectAlarm, not by the clock; a short relay timeout.
             MONITOR_INTERVAL_MS: "600000",
             PROXY_TIMEOUT_MS: "300",

@@ -12,6 +12,12 @@ declare namespace Cloudflare {
 		OPERATOR_TOKEN_TTL_S: string;
 		PROBE_TOKEN_TTL_S: string;
 		MAX_BODY_BYTES: string;
+		TRUSTED_FRONTS: string;
+		RATE_LIMIT_EXEMPT: string;
+		LOGIN_LOCKOUT_AFTER: string;
+		LOGIN_LOCKOUT_BASE_S: string;
+		LOGIN_LOCKOUT_MAX_S: string;
+		LOGIN_FAILURE_WINDOW_S: string;
 		GROUP_COMMIT: string;
 		GORUSH_URL: string;
 		FCM_BASE_URL: string;
@@ -66,6 +72,13 @@ declare namespace Cloudflare {
 		DELIVERY_RETENTION_DAYS: string;
 		RETENTION_BATCH_ROWS: string;
 		RETENTION_STATEMENTS_PER_RUN: string;
+		LOGIN_RATE_LIMITER: RateLimit;
+		REGISTER_RATE_LIMITER: RateLimit;
+		UPDATE_RATE_LIMITER: RateLimit;
+		CHECKIN_RATE_LIMITER: RateLimit;
+		ACTIVATION_RATE_LIMITER: RateLimit;
+		CERTIFICATE_RATE_LIMITER: RateLimit;
+		AGENT_CONNECT_RATE_LIMITER: RateLimit;
 		JWT_SECRET: string;
 		ADMIN_PASSWORD: string;
 		PUSH_CREDENTIALS: DurableObjectNamespace<import("./functions/index").PushCredentials>;

@@ -15,6 +15,13 @@ export const LoginBody = z
 
 export const LoginResponse = z.object({ token: z.string(), expire: z.string().openapi({ example: "2026-11-25T10:00:00Z" }) }).openapi("LoginResponse");
 
+export const LogoutBody = z
+  .object({ everywhere: z.boolean().optional().openapi({ description: "true: every token of this principal, not just this one" }) })
+  .strict()
+  .openapi("LogoutRequest");
+
+export const LogoutResponse = z.object({ revoked: z.enum(["token", "everywhere"]) }).openapi("LogoutResponse");
+
 export const OperatorUsername = z
   .string()
   .trim()

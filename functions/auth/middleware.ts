@@ -1,10 +1,10 @@
-import { and, eq, isNull } from "drizzle-orm";
 import { createMiddleware } from "hono/factory";
 import type { Context } from "hono";
-import { operators } from "../../schema/operators";
 import { ApiError } from "../lib/errors";
+import type { SubjectKind } from "../events/store";
 import type { AppEnv } from "../lib/hono";
-import { type OperatorRole, operatorPrincipal, type Principal, type PrincipalKind, verifyToken } from "./tokens";
+import { adminStamp, revocationState, revokedReason } from "./revocation";
+import { type OperatorRole, operatorPrincipal, type Principal, type PrincipalKind, verifyTokenClaims } from "./tokens";
 
 const RANK: Record<OperatorRole, number> = { viewer: 1, operator: 2, admin: 3 };
 
@@ -18,21 +18,28 @@ export function bearerOf(c: Context<AppEnv>): string | null {
 }
 
 /**
- * The one auth path: verify the token, and for operator accounts check that the account still exists and is
- * enabled (its current role wins over the role in the token). Returns null when no credentials were sent.
+ * The one auth path: verify the token, then in one D1 statement (revocation.ts) check that it is not revoked (its
+ * principal's version, its jti, the principal not disabled) and, for operator accounts, that the account still
+ * exists and is enabled (its current role wins over the role in the token). The bootstrap admin's token must carry
+ * the stamp of the current ADMIN_PASSWORD. Returns null when no credentials were sent.
  */
 export async function resolvePrincipal(c: Context<AppEnv>, token: string | null): Promise<Principal | null> {
   if (token === null) return null;
   const { settings, clock, db } = c.var.services;
-  const p = await verifyToken(token, settings, clock);
-  if (p.kind !== "operator" || p.sub === settings.adminUsername) return p;
-  const row = await db
-    .select({ role: operators.role })
-    .from(operators)
-    .where(and(eq(operators.username, p.sub), isNull(operators.disabledAt)))
-    .get();
-  if (!row) throw new ApiError("invalid_token", "operator account no longer exists or is disabled");
-  return operatorPrincipal(p.sub, row.role);
+  const t = await verifyTokenClaims(token, settings, clock);
+  const p = t.principal;
+  const bootstrap = p.kind === "operator" && p.sub === settings.adminUsername;
+  if (bootstrap && (settings.adminPassword === "" || t.adp !== (await adminStamp(settings)))) {
+    throw new ApiError("invalid_token", "token was issued under another ADMIN_PASSWORD");
+  }
+  const operatorName = p.kind === "operator" && !bootstrap ? p.sub : null;
+  const state = await revocationState(db, p.kind, p.sub, t.jti, operatorName);
+  const why = revokedReason(t, state);
+  if (why) throw new ApiError("invalid_token", why);
+  c.set("token", t);
+  if (operatorName === null) return p;
+  if (!state.operatorRole) throw new ApiError("invalid_token", "operator account no longer exists or is disabled");
+  return operatorPrincipal(p.sub, state.operatorRole as OperatorRole);
 }
 
 /** Optional auth: sets `principal` when a valid token is sent; a bad token is still a 401. */
@@ -60,6 +67,18 @@ export function requireOperator(min: OperatorRole = "viewer") {
 /** Routes for one kind of device principal (probe, agent, school, member); handlers then check it acts only on itself. */
 export function requirePrincipal(kind: Exclude<PrincipalKind, "operator">) {
   return requireWith((p) => p.kind === kind, `a ${kind} token`);
+}
+
+/** Any authenticated principal (logout). */
+export const requireAnyPrincipal = requireWith(() => true, "a token");
+
+/** The event subject kind of a principal (agents and school servers have none of their own yet). */
+export function subjectKindOf(p: Principal): SubjectKind {
+  if (p.kind === "operator") return "operator";
+  if (p.kind === "probe") return "probe";
+  if (p.kind === "member") return "mesh_member";
+  if (p.kind === "agent") return "minion";
+  return "system";
 }
 
 /** Probe routes: any probe token; handlers then check the probe acts only on itself. */

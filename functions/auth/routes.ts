@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, asc, eq, isNull } from "drizzle-orm";
-import { CreateOperatorBody, LoginBody, LoginResponse, Operator, UsernameParam } from "../../schema/auth-api";
+import { CreateOperatorBody, LoginBody, LoginResponse, LogoutBody, LogoutResponse, Operator, UsernameParam } from "../../schema/auth-api";
 import { operators } from "../../schema/operators";
 import { probes } from "../../schema/probes";
 import { eventInsert } from "../events/store";
@@ -10,16 +10,36 @@ import { newRouter } from "../lib/hono";
 import { newId } from "../lib/ids";
 import { adoptProbe, clientIdKey, isAdoptableClientId, probeLoginRow } from "../ooni/adoption";
 import { errorResponses, jsonBody, jsonContent } from "../lib/openapi";
-import { actorOf, principal, requireOperator } from "./middleware";
-import { hashPassword, secretsEqual, verifyPassword } from "./passwords";
-import { devicePrincipal, issueToken, operatorPrincipal, type Principal } from "./tokens";
+import { actorOf, principal, requireAnyPrincipal, requireOperator, subjectKindOf } from "./middleware";
+import { addressActor, addressOf, rateLimit } from "../lib/rate-limit";
+import { clearLoginFailures, failureStateOf, type LoginAccount, lockedForS, recordLoginFailure } from "./lockout";
+import { hashPassword, verifyPassword } from "./passwords";
+import { adminStamp, bumpVersion, currentVersion, revokeJti } from "./revocation";
+import { devicePrincipal, type IssueOptions, issueToken, operatorPrincipal, type Principal } from "./tokens";
 
 export const authRoutes = newRouter();
 
 const LAST_SEEN_RESOLUTION_MS = 5 * 60_000;
 
 // Verified against when the username is unknown, so a miss costs what a hit costs (no username oracle by timing).
+// That is ~20 ms of PBKDF2 per guess for an unknown name, as for a known one: the per-address login limit
+// (LOGIN_RATE_LIMITER) bounds how often one address can make us pay it (docs/security.md).
 const DUMMY_HASH = "pbkdf2-sha256$100000$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
+const adminHashes = new WeakMap<object, Promise<string>>();
+
+/**
+ * The bootstrap admin's password, PBKDF2-hashed once per isolate: checking a guess then costs exactly what an
+ * operator's does (a bare SHA-256 compare would make the admin the cheapest account to brute-force).
+ */
+function adminHash(settings: { adminPassword: string }): Promise<string> {
+  let h = adminHashes.get(settings);
+  if (!h) {
+    h = hashPassword(settings.adminPassword);
+    adminHashes.set(settings, h);
+  }
+  return h;
+}
 
 authRoutes.openapi(
   createRoute({
@@ -27,27 +47,44 @@ authRoutes.openapi(
     path: "/api/v1/login",
     tags: ["auth"],
     summary: "Log in a probe (username = client_id) or an operator; one token format for both",
+    description:
+      "Limited per address (LOGIN_RATE_LIMITER) and per account (growing delay after LOGIN_LOCKOUT_AFTER failures): 429 with Retry-After. Failed logins are recorded as auth.login_failed events.",
+    middleware: [rateLimit("login")] as const,
     request: { body: jsonBody(LoginBody) },
-    responses: { 200: jsonContent(LoginResponse, "A bearer token and its expiry (RFC 3339)"), ...errorResponses(400, 401, 413) },
+    responses: { 200: jsonContent(LoginResponse, "A bearer token and its expiry (RFC 3339)"), ...errorResponses(400, 401, 413, 429) },
   }),
   async (c) => {
     const { username, password } = c.req.valid("json");
     const { db, settings, clock } = c.var.services;
+    const now = clock.now();
+    const isAdmin = username === settings.adminUsername;
+    const isProbe = !isAdmin && isAdoptableClientId(username);
+    const account: LoginAccount = isProbe
+      ? { kind: "probe", id: clientIdKey(username) }
+      : { kind: "operator", id: isAdmin ? username : username.toLowerCase() };
+    const failures = await failureStateOf(db, account);
+    const waitS = lockedForS(failures, now);
+    if (waitS > 0) {
+      throw new ApiError("rate_limited", "too many failed logins for this account; retry later", undefined, { "Retry-After": String(waitS) });
+    }
     let who: Principal | null = null;
-    if (username !== settings.adminUsername && isAdoptableClientId(username)) {
+    let issue: IssueOptions = {};
+    if (isProbe) {
       // A client id, ours or OONI's: an id never seen here is adopted (functions/ooni/adoption.ts).
-      const id = clientIdKey(username);
+      const id = account.id;
       let row = await probeLoginRow(db, id);
       if (!row) {
-        await adoptProbe(db, id, password, clock.now().toISOString());
+        await adoptProbe(db, id, password, now.toISOString());
         row = await probeLoginRow(db, id);
       }
       if (row?.hash && (await verifyPassword(password, row.hash))) {
-        who = devicePrincipal("probe", row.id);
-        // "Last seen" has minutes of resolution: refresh it after the response, and only when it is stale,
-        // so a login is one D1 read in the common case.
-        const now = clock.now();
-        if (now.getTime() - Date.parse(row.lastSeenAt) > LAST_SEEN_RESOLUTION_MS) {
+        const v = await currentVersion(db, "probe", row.id);
+        if (!v.disabled) {
+          who = devicePrincipal("probe", row.id);
+          issue = { ver: v.version };
+        }
+        // "Last seen" has minutes of resolution: refresh it after the response, and only when it is stale.
+        if (who && now.getTime() - Date.parse(row.lastSeenAt) > LAST_SEEN_RESOLUTION_MS) {
           c.executionCtx.waitUntil(
             db
               .update(probes)
@@ -58,22 +95,68 @@ authRoutes.openapi(
           );
         }
       }
-    } else if (username === settings.adminUsername) {
-      if (settings.adminPassword !== "" && (await secretsEqual(password, settings.adminPassword))) {
+    } else if (isAdmin) {
+      // No ADMIN_PASSWORD: the guess is still checked (against the dummy), so the admin name costs what any other does.
+      const ok = await verifyPassword(password, settings.adminPassword !== "" ? await adminHash(settings) : DUMMY_HASH);
+      if (ok && settings.adminPassword !== "") {
         who = operatorPrincipal(username, "admin");
+        issue = { ver: (await currentVersion(db, "operator", username)).version, adminStamp: await adminStamp(settings) };
       }
     } else {
       const row = await db
         .select()
         .from(operators)
-        .where(and(eq(operators.username, username.toLowerCase()), isNull(operators.disabledAt)))
+        .where(and(eq(operators.username, account.id), isNull(operators.disabledAt)))
         .get();
       const ok = await verifyPassword(password, row?.passwordHash ?? DUMMY_HASH);
-      if (row && ok) who = operatorPrincipal(row.username, row.role);
+      if (row && ok) {
+        who = operatorPrincipal(row.username, row.role);
+        issue = { ver: (await currentVersion(db, "operator", row.username)).version };
+      }
     }
-    if (!who) throw new ApiError("wrong_credentials", "wrong username or password", undefined, { "WWW-Authenticate": "Bearer" });
+    if (!who) {
+      await recordLoginFailure(db, account, failures, now, settings.abuse, await addressActor(settings.jwtSecret, addressOf(c)));
+      throw new ApiError("wrong_credentials", "wrong username or password", undefined, { "WWW-Authenticate": "Bearer" });
+    }
+    if (failures) await clearLoginFailures(db, account);
     c.header("Cache-Control", "no-store");
-    return c.json(await issueToken(who, settings, clock), 200);
+    return c.json(await issueToken(who, settings, clock, issue), 200);
+  },
+);
+
+authRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/api/v1/logout",
+    tags: ["auth"],
+    summary: 'Revoke the presented token, or with {"everywhere": true} every token of its principal',
+    description:
+      "Any principal kind. The token stops working at once (its jti is kept in a deny-list until it would have expired); everywhere bumps the principal's token version. Tokens without a jti (issued before revocation existed) are revoked everywhere.",
+    security: [{ bearer: [] }],
+    middleware: [requireAnyPrincipal] as const,
+    request: { body: { required: false, content: { "application/json": { schema: LogoutBody } } } },
+    responses: { 200: jsonContent(LogoutResponse, "Revoked"), ...errorResponses(400, 401, 413) },
+  }),
+  async (c) => {
+    const body: { everywhere?: boolean } = c.req.valid("json") ?? {};
+    const { db, clock } = c.var.services;
+    const me = principal(c);
+    const t = c.get("token");
+    const at = clock.now().toISOString();
+    const everywhere = body.everywhere === true || !t?.jti;
+    await db.batch([
+      everywhere || !t?.jti ? bumpVersion(db, me.kind, me.sub, at) : revokeJti(db, t.jti, t.exp),
+      eventInsert(db, {
+        at,
+        type: everywhere ? "auth.logout_everywhere" : "auth.logout",
+        actor: actorOf(me),
+        subject: { kind: subjectKindOf(me), id: me.sub },
+        ...(me.kind === "probe" ? { probeId: me.sub } : {}),
+        data: {},
+      }),
+    ]);
+    c.header("Cache-Control", "no-store");
+    return c.json({ revoked: everywhere ? ("everywhere" as const) : ("token" as const) }, 200);
   },
 );
 
@@ -171,6 +254,7 @@ authRoutes.openapi(
     const at = clock.now().toISOString();
     await db.batch([
       db.update(operators).set({ disabledAt: at }).where(eq(operators.id, row.id)),
+      bumpVersion(db, "operator", row.username, at),
       eventInsert(db, { at, type: "operator.disabled", actor: actorOf(me), subject: { kind: "operator", id: row.username }, data: { username: row.username } }),
     ]);
     return c.json(operatorView({ ...row, disabledAt: at }), 200);

@@ -29,16 +29,32 @@ function ttlOf(p: Principal, settings: Settings): number {
   return p.kind === "operator" ? settings.operatorTokenTtlS : settings.probeTokenTtlS;
 }
 
-export async function issueToken(p: Principal, settings: Settings, clock: Clock): Promise<{ token: string; expire: string }> {
+/**
+ * What revocation needs from a token besides its principal: the principal's version it was issued under (`ver`;
+ * tokens from before versions read as 0), its id (`jti`, for single-token logout; absent on old tokens), its expiry,
+ * and for the bootstrap admin a stamp of the ADMIN_PASSWORD it was issued under (`adp`).
+ */
+export type TokenClaims = { principal: Principal; ver: number; jti: string | null; exp: number; adp: string | null };
+
+export type IssueOptions = { ver?: number; adminStamp?: string };
+
+export async function issueToken(p: Principal, settings: Settings, clock: Clock, o: IssueOptions = {}): Promise<{ token: string; expire: string }> {
   const nowS = Math.floor(clock.now().getTime() / 1000);
   const exp = nowS + ttlOf(p, settings);
-  const token = await new SignJWT({ kind: p.kind, role: p.role, ...(p.group ? { grp: p.group } : {}) })
+  const token = await new SignJWT({
+    kind: p.kind,
+    role: p.role,
+    ver: o.ver ?? 0,
+    ...(p.group ? { grp: p.group } : {}),
+    ...(o.adminStamp ? { adp: o.adminStamp } : {}),
+  })
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .setSubject(p.sub)
     .setIssuer(ISSUER)
     .setAudience(audienceOf(p.kind))
     .setIssuedAt(nowS)
     .setExpirationTime(exp)
+    .setJti(crypto.randomUUID())
     .sign(settings.jwtSecret);
   return { token, expire: rfc3339(new Date(exp * 1000)) };
 }
@@ -62,20 +78,28 @@ export function principalFromClaims(claims: { sub?: unknown; aud?: unknown; kind
   return devicePrincipal(kind, claims.sub, typeof claims.grp === "string" ? claims.grp : undefined);
 }
 
-export async function verifyToken(token: string, settings: Settings, clock: Clock): Promise<Principal> {
+export async function verifyTokenClaims(token: string, settings: Settings, clock: Clock): Promise<TokenClaims> {
   try {
     const { payload } = await jwtVerify(token, settings.jwtSecret, {
       issuer: ISSUER,
       audience: [LEGACY_AUDIENCE, ...KINDS.map(audienceOf)],
       algorithms: ["HS256"],
       currentDate: clock.now(),
+      requiredClaims: ["exp"],
     });
     const p = principalFromClaims(payload as Parameters<typeof principalFromClaims>[0]);
-    if (!p) throw new ApiError("invalid_token", "token is not valid");
-    return p;
+    const ver = payload.ver === undefined ? 0 : payload.ver;
+    if (!p || typeof ver !== "number" || !Number.isSafeInteger(ver) || ver < 0) throw new ApiError("invalid_token", "token is not valid");
+    const jti = typeof payload.jti === "string" && payload.jti !== "" && payload.jti.length <= 64 ? payload.jti : null;
+    return { principal: p, ver, jti, exp: payload.exp as number, adp: typeof payload.adp === "string" ? payload.adp : null };
   } catch (e) {
     if (e instanceof ApiError) throw e;
     if (e instanceof joseErrors.JWTExpired) throw new ApiError("invalid_token", "token has expired");
     throw new ApiError("invalid_token", "token is not valid");
   }
+}
+
+/** The token's principal when its signature, issuer, audience and expiry hold (revocation is resolvePrincipal's). */
+export async function verifyToken(token: string, settings: Settings, clock: Clock): Promise<Principal> {
+  return (await verifyTokenClaims(token, settings, clock)).principal;
 }

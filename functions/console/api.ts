@@ -21,6 +21,11 @@ export async function callApi<T = unknown>(
   opts: { json?: unknown; text?: { body: string; type: string }; token?: string | null; headers?: Record<string, string> } = {},
 ): Promise<ApiReply<T>> {
   const headers: Record<string, string> = { ...opts.headers, "x-request-id": c.var.requestId };
+  // The browser's address, so the API's per-address limits (login) count the operator, not the console.
+  for (const h of ["cf-connecting-ip", "x-forwarded-for"]) {
+    const v = c.req.header(h);
+    if (v !== undefined) headers[h] = v;
+  }
   const token = opts.token === undefined ? c.get("session")?.token : opts.token;
   if (token) headers.authorization = `Bearer ${token}`;
   let body: string | undefined;

@@ -15,8 +15,10 @@ import { queryString } from "./lib/forms";
  * browser's Origin / Sec-Fetch-Site must be our own. The login form, before any session exists, binds its token to a
  * random nonce in a short-lived cookie instead. See docs/console.md and docs/decisions/0005-console-sessions.md.
  */
-export const SESSION_COOKIE = "__Secure-eo_session";
-export const LOGIN_COOKIE = "__Secure-eo_login";
+// __Host-: the browser accepts these only from this exact host, Secure, with Path=/ and no Domain, so a sibling
+// subdomain cannot plant (toss) a session or a login nonce of its own (docs/decisions/0005-console-sessions.md).
+export const SESSION_COOKIE = "__Host-eo_session";
+export const LOGIN_COOKIE = "__Host-eo_login";
 export const CSRF_FIELD = "_csrf";
 const LOGIN_NONCE_TTL_S = 3600;
 
@@ -83,9 +85,11 @@ export function sameOriginRequest(c: Context<AppEnv>): boolean {
 
 // ---- Cookies --------------------------------------------------------------------------------------------------
 
-// Path=/console: the API never sees the cookie (it reads only Authorization headers), so the cookie cannot become
-// an ambient credential for the JSON API. SameSite=Lax keeps links from elsewhere landing logged in; no GET changes state.
-const BASE_COOKIE = { path: "/console", httpOnly: true, secure: true, sameSite: "Lax" } as const;
+// Path=/ (the __Host- prefix requires it). The API still never reads the cookie (it takes only Authorization
+// headers), so the cookie is no ambient credential for the JSON API. SameSite=Lax keeps links from elsewhere landing
+// logged in; no GET changes state. No Domain: the cookie belongs to this host alone.
+const BASE_COOKIE = { path: "/", httpOnly: true, secure: true, sameSite: "Lax" } as const;
+const LOGIN_COOKIE_OPTS = { path: "/", httpOnly: true, secure: true, sameSite: "Strict" } as const;
 
 export function setSessionCookie(c: Context, token: string, maxAgeS: number): void {
   setCookie(c, SESSION_COOKIE, token, { ...BASE_COOKIE, maxAge: maxAgeS });
@@ -100,12 +104,12 @@ export function loginNonce(c: Context): string {
   const have = getCookie(c, LOGIN_COOKIE);
   if (have && /^[A-Za-z0-9_-]{43}$/.test(have)) return have;
   const nonce = b64url(crypto.getRandomValues(new Uint8Array(32)).buffer as ArrayBuffer);
-  setCookie(c, LOGIN_COOKIE, nonce, { path: "/console/login", httpOnly: true, secure: true, sameSite: "Strict", maxAge: LOGIN_NONCE_TTL_S });
+  setCookie(c, LOGIN_COOKIE, nonce, { ...LOGIN_COOKIE_OPTS, maxAge: LOGIN_NONCE_TTL_S });
   return nonce;
 }
 
 export function clearLoginNonce(c: Context): void {
-  deleteCookie(c, LOGIN_COOKIE, { path: "/console/login", httpOnly: true, secure: true, sameSite: "Strict" });
+  deleteCookie(c, LOGIN_COOKIE, LOGIN_COOKIE_OPTS);
 }
 
 // ---- Middleware -----------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { ZodError, ZodType } from "zod";
-import type { Principal } from "../auth/tokens";
+import type { Principal, TokenClaims } from "../auth/tokens";
 import { type Clock, systemClock } from "./clock";
 import { type Db, dbFrom } from "./db";
 import { type Commit, d1Commit, soloCommit } from "./d1-commit";
@@ -15,7 +15,12 @@ export type Services = { db: Db; settings: Settings; clock: Clock; commit: Commi
 
 export type AppEnv = {
   Bindings: Env;
-  Variables: { requestId: string; services: Services; principal?: Principal };
+  Variables: {
+    requestId: string;
+    services: Services;
+    principal?: Principal /** The verified token behind `principal` (revocation needs its jti and expiry). */;
+    token?: TokenClaims;
+  };
 };
 
 export type ServiceOptions = {

@@ -2,6 +2,7 @@ import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { CertificateAnswer, GroupParam, TokenGroupParam } from "../../schema/mesh-api";
 import { ApiError } from "../lib/errors";
+import { rateLimit } from "../lib/rate-limit";
 import { type AppEnv, newRouter } from "../lib/hono";
 import { errorText, log } from "../lib/log";
 import { errorResponses, jsonContent } from "../lib/openapi";
@@ -52,10 +53,11 @@ meshCaRoutes.openapi(
     summary: "Enrol or renew a mesh member (Ifrit's certificate authority)",
     description:
       "A new key gets a new member id (a closed group wants a Mesh-Enrolment-Token header); a key whose member holds an unexpired, unrevoked certificate gets a renewed certificate with the same id.",
+    middleware: [rateLimit("certificate")] as const,
     request: { params: GroupParam, body: CSR_BODY },
     responses: {
       200: jsonContent(CertificateAnswer, "The member's certificate, the boot nodes' and the CA's"),
-      ...errorResponses(400, 401, 403, 404, 409, 413),
+      ...errorResponses(400, 401, 403, 404, 409, 413, 429),
     },
   }),
   (c) => certificateRequest(c, c.req.valid("param").group, c.req.header("mesh-enrolment-token") ?? null),
@@ -68,8 +70,9 @@ meshCaRoutes.openapi(
     tags: ["mesh"],
     summary: "Enrol into a closed group with the token in the path",
     description: "For Ifrit nodes, which cannot send headers: ca_addr = host:port/mesh/<group>/enrol/<token>.",
+    middleware: [rateLimit("certificate")] as const,
     request: { params: TokenGroupParam, body: CSR_BODY },
-    responses: { 200: jsonContent(CertificateAnswer, "As POST /mesh/{group}/certificateRequest"), ...errorResponses(400, 401, 403, 404, 409, 413) },
+    responses: { 200: jsonContent(CertificateAnswer, "As POST /mesh/{group}/certificateRequest"), ...errorResponses(400, 401, 403, 404, 409, 413, 429) },
   }),
   (c) => {
     const { group, token } = c.req.valid("param");

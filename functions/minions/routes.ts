@@ -8,6 +8,7 @@ import { minionsSettings } from "./settings";
 import { BenchSeedBody, MinionBuckets, MinionChanges, MinionIdParam, MinionsQuery, MinionStatus } from "../../schema/minions-api";
 import { bearerOf, requireOperator, resolvePrincipal } from "../auth/middleware";
 import { ApiError } from "../lib/errors";
+import { rateLimit } from "../lib/rate-limit";
 import { type AppEnv, newRouter, parseJsonText } from "../lib/hono";
 import { isUuid } from "../lib/ids";
 import { errorResponses, jsonContent } from "../lib/openapi";
@@ -57,7 +58,7 @@ minionRoutes.openAPIRegistry.registerPath({
   description: "Frames: hello/hello:reply, beacon/beacon:reply, relay/relay-reply (docs/minions.md).",
   security: [{ bearer: [] }],
   request: { params: MinionIdParam },
-  responses: { 101: { description: "Switching Protocols" }, ...errorResponses(400, 401, 403) },
+  responses: { 101: { description: "Switching Protocols" }, ...errorResponses(400, 401, 403, 429) },
 });
 minionRoutes.openAPIRegistry.registerPath({
   method: "post",
@@ -75,7 +76,7 @@ minionRoutes.openAPIRegistry.registerPath({
   responses: { 200: { description: "The agent's reply (status, headers, body as the agent sent them)" }, ...errorResponses(400, 401, 403, 404, 408) },
 });
 
-minionRoutes.get("/agents/:id/connect", async (c) => {
+minionRoutes.get("/agents/:id/connect", rateLimit("agent_connect"), async (c) => {
   const id = c.req.param("id").toLowerCase();
   if (!isUuid(id)) throw new ApiError("validation_failed", "invalid request: id: must be a device id (client_id) this service issued");
   if (c.req.header("upgrade")?.toLowerCase() !== "websocket") throw new ApiError("upgrade_required", "this endpoint takes a WebSocket upgrade");

@@ -5,6 +5,7 @@ import { CheckInBody, CheckInResponse, TestListUrlsQuery, TestListUrlsResponse }
 import { bearerOf, resolvePrincipal } from "../auth/middleware";
 import { rfc3339 } from "../lib/clock";
 import { newRouter } from "../lib/hono";
+import { rateLimit } from "../lib/rate-limit";
 import { errorResponses, jsonBody, jsonContent } from "../lib/openapi";
 import { type CheckInProbe, checkInWrites, notifyWrites, openRuns, readyTasksOf, runsReaching, statements } from "./campaign-reach";
 import { type CheckInAnswer, locate, testsAnswer } from "./checkin";
@@ -26,8 +27,9 @@ ooniRoutes.openapi(
     summary: "OONI check-in: the URLs to test, feature flags and test helpers (what probe-cli asks before each run)",
     description:
       "No authentication, as OONI's backend. A probe that sends its own token is also matched against its registry record, and its ready campaign tasks move to notified.",
+    middleware: [rateLimit("checkin")] as const,
     request: { body: jsonBody(CheckInBody) },
-    responses: { 200: jsonContent(CheckInResponse, "The check-in answer, in OONI's shape"), ...errorResponses(400, 413) },
+    responses: { 200: jsonContent(CheckInResponse, "The check-in answer, in OONI's shape"), ...errorResponses(400, 413, 429) },
   }),
   async (c) => {
     const body = c.req.valid("json");

@@ -1,6 +1,10 @@
-import { createRoute } from "@hono/zod-openapi";
+import { createRoute, z } from "@hono/zod-openapi";
+import { eq } from "drizzle-orm";
+import { probes } from "../../schema/probes";
 import { ClientDetail, ClientIdParam, ClientList, ClientListQuery } from "../../schema/probes-api";
-import { requireOperator } from "../auth/middleware";
+import { actorOf, principal, requireOperator } from "../auth/middleware";
+import { setDisabled } from "../auth/revocation";
+import { eventInsert } from "../events/store";
 import { ApiError } from "../lib/errors";
 import { newRouter } from "../lib/hono";
 import { errorResponses, jsonContent } from "../lib/openapi";
@@ -66,3 +70,37 @@ probeAdminRoutes.openapi(
     return c.json({ ...clientView(found.probe), updates: found.updates }, 200);
   },
 );
+
+const DisabledView = z.object({ client_id: z.string(), disabled: z.boolean() }).openapi("ClientDisabled");
+
+/** Disable / enable a probe: a disabled probe's tokens stop at once and it cannot log in (docs/security.md "Revocation"). */
+for (const action of ["disable", "enable"] as const) {
+  probeAdminRoutes.openapi(
+    createRoute({
+      method: "post",
+      path: `/api/v1/admin/clients/{client_id}/${action}`,
+      tags: ["probes"],
+      summary:
+        action === "disable"
+          ? "Disable a probe: its tokens stop working and its logins fail"
+          : "Enable a disabled probe (its old tokens stay revoked; it logs in again)",
+      security: [{ bearer: [] }],
+      middleware: [requireOperator("operator")] as const,
+      request: { params: ClientIdParam },
+      responses: { 200: jsonContent(DisabledView, action === "disable" ? "Disabled" : "Enabled"), ...errorResponses(400, 401, 403, 404) },
+    }),
+    async (c) => {
+      const { client_id: id } = c.req.valid("param");
+      const { db, clock } = c.var.services;
+      const me = principal(c);
+      const row = await db.select({ id: probes.id }).from(probes).where(eq(probes.id, id)).get();
+      if (!row) throw new ApiError("not_found", "client is not registered");
+      const at = clock.now().toISOString();
+      await db.batch([
+        setDisabled(db, "probe", row.id, action === "disable" ? at : null, at),
+        eventInsert(db, { at, type: `probe.${action}d`, actor: actorOf(me), subject: { kind: "probe", id: row.id }, probeId: row.id, data: {} }),
+      ]);
+      return c.json({ client_id: row.id, disabled: action === "disable" }, 200);
+    },
+  );
+}

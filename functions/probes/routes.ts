@@ -8,6 +8,7 @@ import { eventInsert } from "../events/store";
 import { ApiError } from "../lib/errors";
 import { newRouter } from "../lib/hono";
 import { newId } from "../lib/ids";
+import { rateLimit } from "../lib/rate-limit";
 import { errorResponses, jsonBody, jsonContent } from "../lib/openapi";
 import { historySnapshot, metadataFromBody, registrationMetadata } from "./metadata";
 import { probeUpdateBatch } from "./store";
@@ -20,8 +21,9 @@ probeRoutes.openapi(
     path: "/api/v1/register",
     tags: ["probes"],
     summary: "Register a probe (OONI Orchestra contract)",
+    middleware: [rateLimit("register")] as const,
     request: { body: jsonBody(RegisterBody) },
-    responses: { 200: jsonContent(RegisterResponse, "The new probe's client_id"), ...errorResponses(400, 413) },
+    responses: { 200: jsonContent(RegisterResponse, "The new probe's client_id"), ...errorResponses(400, 413, 429) },
   }),
   async (c) => {
     const body = c.req.valid("json");
@@ -70,8 +72,9 @@ probeRoutes.openapi(
     description:
       "A probe registered with a password must present its own token. A probe registered without one (the original flow) may update with its client_id alone.",
     security: [{ bearer: [] }],
+    middleware: [rateLimit("update")] as const,
     request: { params: ClientIdParam, body: jsonBody(UpdateBody) },
-    responses: { 200: jsonContent(StatusOk, "Updated"), ...errorResponses(400, 401, 403, 404, 413) },
+    responses: { 200: jsonContent(StatusOk, "Updated"), ...errorResponses(400, 401, 403, 404, 413, 429) },
   }),
   async (c) => {
     const { client_id: clientId } = c.req.valid("param");

@@ -371,8 +371,8 @@ export const schoolConsole: ConsolePages = (r, api: ApiClient) => {
   });
 
   /**
-   * The offline bundle, downloaded with the session: the browser's cookie never reaches the API (Path=/console), so
-   * the console asks the API with the session's token and hands the file over as an attachment.
+   * The offline bundle, downloaded with the session: the API reads no cookies (only Authorization), so the console
+   * asks the API with the session's token and hands the file over as an attachment.
    */
   r.get("/console/school/bundle", async (c) => {
     const format = c.req.query("format") === "text" ? "text" : "json";

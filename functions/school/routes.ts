@@ -6,6 +6,7 @@ import { ApiError, ERROR_STATUS } from "../lib/errors";
 import { type AppEnv, newRouter, type Services } from "../lib/hono";
 import { activate, activationBody } from "./activation";
 import { log } from "../lib/log";
+import { rateLimit } from "../lib/rate-limit";
 import { epochOf, epochQuery, userQuery } from "./queries";
 import { activationSerial, clientConfig, normalisePubkey, normaliseSerial, SERIAL_INPUT_RE, servicesFor, stampOf, UID_RE } from "./registration";
 import { schoolKeyring, schoolSettings } from "./settings";
@@ -91,8 +92,9 @@ schoolRoutes.openapi(
     tags: ["school"],
     summary: "Register a Sugar user (sugar-server id service)",
     description: "A serial held by another user moves to this one; the other is de-registered. The pubkey may lack its `ssh-dss ` prefix.",
+    middleware: [rateLimit("register")] as const,
     request: { body: { required: true, content: { "application/json": { schema: RegisterBody } } } },
-    responses: { 200: json("Registered", RegisterReply), ...errors(400, 413, 503) },
+    responses: { 200: json("Registered", RegisterReply), ...errors(400, 413, 429, 503) },
   }),
   async (c) => {
     const b = c.req.valid("json");
@@ -213,7 +215,9 @@ schoolRoutes.openapi(
     responses: {
       200: { description: "STOLEN, the lease, or UNKNOWN", content: { "text/plain": { schema: { type: "string" } } } },
       400: { description: "UNKNOWN: no serial in the body" },
+      429: { description: "Too many activations from this address (school envelope, Retry-After)", content: { "application/json": { schema: SchoolError } } },
     },
+    middleware: [rateLimit("activation")] as const,
   }),
   async (c) => {
     const body = await c.req.text();
@@ -307,12 +311,24 @@ async function xmlRpc(c: C, body: string) {
   return c.body(reply, 200, { "Content-Type": "text/xml; charset=utf-8" });
 }
 
+// XML-RPC's contract is HTTP 200 with a fault, so the registration limit answers one (Retry-After as a hint too).
+const xmlRateLimit = rateLimit("register", {
+  render: (c, err) => {
+    c.header("Cache-Control", "no-store");
+    return c.body(faultResponse(FAULT.internal, `${err.message} (after ${err.headers?.["Retry-After"]} seconds)`), 200, {
+      "Content-Type": "text/xml; charset=utf-8",
+      ...err.headers,
+    });
+  },
+});
+
 const xmlRoute = (path: string, summary: string) =>
   createRoute({
     method: "post",
     path,
     tags: ["school"],
     summary,
+    middleware: [xmlRateLimit] as const,
     description: "XML-RPC `register(serial, nickname, uuid, pubkey)`. Always HTTP 200: a methodResponse, or a fault with int faultCode and faultString.",
     responses: { 200: { description: "methodResponse", content: { "text/xml": { schema: { type: "string" } } } } },
   });

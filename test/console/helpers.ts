@@ -32,13 +32,13 @@ export type Browser = { cookie: string; csrf: string };
 
 export async function consoleLogin(username = ADMIN.username, password = ADMIN.password): Promise<Browser> {
   const page = await call("GET", "/console/login");
-  const nonce = cookieValue(setCookies(page.headers)["__Secure-eo_login"]);
+  const nonce = cookieValue(setCookies(page.headers)["__Host-eo_login"]);
   const r = await call("POST", "/console/login", {
     raw: form({ username, password, _csrf: csrfOf(page.body) }),
-    headers: { ...FORM, cookie: `__Secure-eo_login=${nonce}` },
+    headers: { ...FORM, cookie: `__Host-eo_login=${nonce}` },
   });
   if (r.status !== 303) throw new Error(`console login failed: ${r.status} ${String(r.body).slice(0, 1500)}`);
-  const cookie = `__Secure-eo_session=${cookieValue(setCookies(r.headers)["__Secure-eo_session"])}`;
+  const cookie = `__Host-eo_session=${cookieValue(setCookies(r.headers)["__Host-eo_session"])}`;
   const home = await call("GET", "/console", { headers: { cookie } });
   return { cookie, csrf: csrfOf(home.body) };
 }

@@ -8,10 +8,10 @@ const operatorCount = async () => (await env.DB.prepare("SELECT COUNT(*) AS n FR
 /** GET the login page, then POST the form with its nonce cookie. */
 async function login(username: string, password: string, o: { origin?: string; csrf?: string; next?: string } = {}) {
   const page = await call("GET", "/console/login");
-  const nonce = cookieValue(setCookies(page.headers)["__Secure-eo_login"]);
+  const nonce = cookieValue(setCookies(page.headers)["__Host-eo_login"]);
   const fields: Record<string, string> = { username, password, _csrf: o.csrf ?? csrfOf(page.body) };
   if (o.next) fields.next = o.next;
-  const headers: Record<string, string> = { ...FORM, cookie: `__Secure-eo_login=${nonce}` };
+  const headers: Record<string, string> = { ...FORM, cookie: `__Host-eo_login=${nonce}` };
   if (o.origin) headers.origin = o.origin;
   return call("POST", "/console/login", { raw: form(fields), headers });
 }
@@ -20,23 +20,25 @@ describe("console login and session cookie", () => {
   it("the login form binds its CSRF token to a short-lived, HttpOnly, Secure, SameSite=Strict nonce cookie", async () => {
     const r = await call("GET", "/console/login");
     expect(r.status).toBe(200);
-    const c = setCookies(r.headers)["__Secure-eo_login"];
+    const c = setCookies(r.headers)["__Host-eo_login"];
     expect(c).toMatch(/HttpOnly/);
     expect(c).toMatch(/Secure/);
     expect(c).toMatch(/SameSite=Strict/);
-    expect(c).toMatch(/Path=\/console\/login/);
+    expect(c).toMatch(/Path=\/(;|$)/);
+    expect(c).not.toMatch(/Domain=/i);
     expect(r.headers.get("cache-control")).toBe("no-store");
   });
 
-  it("a good login sets the session cookie: the API's operator JWT, HttpOnly, Secure, SameSite=Lax, scoped to /console", async () => {
+  it("a good login sets the session cookie: the API's operator JWT, HttpOnly, Secure, SameSite=Lax, a __Host- cookie (Path=/, no Domain)", async () => {
     const r = await login(ADMIN.username, ADMIN.password);
     expect(r.status).toBe(303);
     expect(r.headers.get("location")).toBe("/console");
-    const c = setCookies(r.headers)["__Secure-eo_session"];
+    const c = setCookies(r.headers)["__Host-eo_session"];
     expect(c).toMatch(/HttpOnly/);
     expect(c).toMatch(/; Secure/);
     expect(c).toMatch(/SameSite=Lax/);
-    expect(c).toMatch(/Path=\/console(;|$)/);
+    expect(c).toMatch(/Path=\/(;|$)/);
+    expect(c).not.toMatch(/Domain=/i);
     expect(c).toMatch(/Max-Age=43\d\d\d/); // OPERATOR_TOKEN_TTL_S = 43200
     // The same token works as a Bearer on the API: one token format, one verification.
     const jwt = cookieValue(c)!;
@@ -56,16 +58,16 @@ describe("console login and session cookie", () => {
     expect(r.status).toBe(401);
     expect(r.body).toContain("Wrong username or password.");
     expect(r.body).toContain('value="admin"');
-    expect(setCookies(r.headers)["__Secure-eo_session"]).toBeUndefined();
+    expect(setCookies(r.headers)["__Host-eo_session"]).toBeUndefined();
   });
 
   it("a login POST without the form's token, or from another origin, is refused (login CSRF)", async () => {
     const noToken = await login(ADMIN.username, ADMIN.password, { csrf: "forged" });
     expect(noToken.status).toBe(403);
-    expect(setCookies(noToken.headers)["__Secure-eo_session"]).toBeUndefined();
+    expect(setCookies(noToken.headers)["__Host-eo_session"]).toBeUndefined();
     const cross = await login(ADMIN.username, ADMIN.password, { origin: "https://evil.example" });
     expect(cross.status).toBe(403);
-    expect(setCookies(cross.headers)["__Secure-eo_session"]).toBeUndefined();
+    expect(setCookies(cross.headers)["__Host-eo_session"]).toBeUndefined();
     const noCookie = await call("POST", "/console/login", { raw: form({ username: "admin", password: ADMIN.password, _csrf: "x" }), headers: FORM });
     expect(noCookie.status).toBe(403);
   });
@@ -74,7 +76,7 @@ describe("console login and session cookie", () => {
     const p = await registerProbe();
     const r = await login(p.clientId, p.password!);
     expect(r.status).toBe(401);
-    expect(setCookies(r.headers)["__Secure-eo_session"]).toBeUndefined();
+    expect(setCookies(r.headers)["__Host-eo_session"]).toBeUndefined();
   });
 
   it("without a session every page sends the browser to login, remembering where it was going", async () => {
@@ -85,10 +87,10 @@ describe("console login and session cookie", () => {
   });
 
   it("a forged or expired cookie is removed and the browser sent to login", async () => {
-    const r = await call("GET", "/console", { headers: { cookie: "__Secure-eo_session=eyJhbGciOiJIUzI1NiJ9.e30.bad" } });
+    const r = await call("GET", "/console", { headers: { cookie: "__Host-eo_session=eyJhbGciOiJIUzI1NiJ9.e30.bad" } });
     expect(r.status).toBe(303);
     expect(r.headers.get("location")).toBe("/console/login?reason=expired");
-    expect(setCookies(r.headers)["__Secure-eo_session"]).toMatch(/Max-Age=0/);
+    expect(setCookies(r.headers)["__Host-eo_session"]).toMatch(/Max-Age=0/);
   });
 
   it("disabling an operator ends their console session at once (the same still-enabled check as the API)", async () => {
@@ -107,7 +109,7 @@ describe("console login and session cookie", () => {
     const r = await post(b, "/console/logout", {});
     expect(r.status).toBe(303);
     expect(r.headers.get("location")).toBe("/console/login?reason=logged-out");
-    expect(setCookies(r.headers)["__Secure-eo_session"]).toMatch(/Max-Age=0/);
+    expect(setCookies(r.headers)["__Host-eo_session"]).toMatch(/Max-Age=0/);
     const page = await call("GET", "/console/login?reason=logged-out");
     expect(page.body).toContain("You have logged out.");
   });

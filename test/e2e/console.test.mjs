@@ -71,12 +71,12 @@ describe("operator console in Chromium (wrangler dev)", () => {
     await page.getByRole("button", { name: "Log in" }).click();
     await page.waitForURL(/\/console\/probes$/);
     const cookies = await context.cookies();
-    const session = cookies.find((c) => c.name === "__Secure-eo_session");
+    const session = cookies.find((c) => c.name === "__Host-eo_session");
     assert.ok(session, "session cookie set");
     assert.equal(session.httpOnly, true);
     assert.equal(session.secure, true);
     assert.equal(session.sameSite, "Lax");
-    assert.equal(session.path, "/console");
+    assert.equal(session.path, "/");
     assert.equal(await page.evaluate(() => document.cookie.includes("eo_session")), false, "scripts cannot read the session");
   });
 
@@ -227,7 +227,7 @@ describe("operator console in Chromium (wrangler dev)", () => {
     assert.match(await page.getByRole("status").innerText(), /You have logged out/);
     await shot(page, "logged-out");
     assert.equal(
-      (await context.cookies()).some((c) => c.name === "__Secure-eo_session"),
+      (await context.cookies()).some((c) => c.name === "__Host-eo_session"),
       false,
     );
     await page.goto(`${w.url}/console/operators`);

@@ -43,7 +43,9 @@ export async function startWorker({ vars = {}, timeoutMs = 60_000, beforeStart, 
   });
   if (mig.status !== 0) throw new Error(`migrations failed:\n${mig.stdout}\n${mig.stderr}`);
   if (beforeStart) await beforeStart(persist, env);
-  const all = { PUBLIC_BASE_URL: `http://127.0.0.1:${port}`, ...SECRETS, ...vars };
+  // Every simulated client here comes from loopback: the per-address rate limits (tested in test/auth/abuse.test.ts)
+  // would otherwise throttle the bursts and load tests. A suite that tests the limits passes its own RATE_LIMIT_EXEMPT.
+  const all = { PUBLIC_BASE_URL: `http://127.0.0.1:${port}`, RATE_LIMIT_EXEMPT: "127.0.0.1,::1", ...SECRETS, ...vars };
   if (!devtools) return startWithoutDevtools({ port, persist, vars: all });
   const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector), "--persist-to", persist];
   for (const [k, v] of Object.entries(all)) args.push("--var", `${k}:${v}`);

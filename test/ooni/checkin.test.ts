@@ -159,8 +159,9 @@ describe("fleet adoption at POST /api/v1/login", () => {
     expect(row).toMatchObject({ probe_cc: "ZZ", probe_asn: "AS0" });
     expect((await call("POST", "/api/v1/login", { json: { username: id, password } })).status).toBe(200);
     expect((await call("POST", "/api/v1/login", { json: { username: id, password: probeSecret() } })).status).toBe(401);
-    const ev = await env.DB.prepare("SELECT type FROM events WHERE probe_id = ?").bind(id).all<any>();
-    expect(ev.results.map((e) => e.type)).toEqual(["probe.adopted"]);
+    const ev = await env.DB.prepare("SELECT type FROM events WHERE probe_id = ? ORDER BY id").bind(id).all<any>();
+    // The wrong secret is recorded as a failed login of that probe (docs/security.md).
+    expect(ev.results.map((e) => e.type)).toEqual(["probe.adopted", "auth.login_failed"]);
   });
 
   it("adopts an orchestra-era UUID client_id and accepts ids up to 1,024 characters, not longer", async () => {

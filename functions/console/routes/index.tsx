@@ -5,7 +5,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ApiError } from "../../lib/errors";
 import { log } from "../../lib/log";
 import type { ConsolePages } from "../../lib/surface";
-import type { ApiClient } from "../api";
+import { type ApiClient, callApi } from "../api";
 import { CONSOLE_CSS, CONSOLE_CSS_ETAG } from "../assets";
 import { ASSET_CSS } from "../components/layout";
 import { ErrorPage } from "../pages/error";
@@ -61,7 +61,10 @@ export function consoleRoutes(api: ApiClient, surfacePages: readonly ConsolePage
   r.use("/console/*", async (c, next) => (c.req.path === "/console/login" || c.req.path === ASSET_CSS ? next() : requireSession(c, next)));
   r.post("/console/*", requireCsrf);
 
-  r.post("/console/logout", (c) => {
+  // Logging out revokes the session's token (POST /api/v1/logout), not just the cookie: a copied cookie dies too.
+  r.post("/console/logout", async (c) => {
+    const reply = await callApi(c, api, "POST", "/api/v1/logout", { json: {} });
+    if (!reply.ok && reply.status !== 401) throw new ApiError("unavailable", "logout could not be recorded; try again");
     clearSessionCookie(c);
     return c.redirect("/console/login?reason=logged-out", 303);
   });
