@@ -7,3 +7,4 @@ export * from "./school";
 export * from "./ooni";
 export * from "./mesh";
 export * from "./retention";
+export * from "./audit";

@@ -3,6 +3,8 @@ import { and, asc, eq, isNull } from "drizzle-orm";
 import { CreateOperatorBody, LoginBody, LoginResponse, Operator, UsernameParam } from "../../schema/auth-api";
 import { operators } from "../../schema/operators";
 import { probes } from "../../schema/probes";
+import { loginAudit } from "../audit/entries";
+import { auditInsert, recordAudit } from "../audit/store";
 import { eventInsert } from "../events/store";
 import { isUniqueViolation } from "../lib/db";
 import { ApiError } from "../lib/errors";
@@ -71,6 +73,7 @@ authRoutes.openapi(
       const ok = await verifyPassword(password, row?.passwordHash ?? DUMMY_HASH);
       if (row && ok) who = operatorPrincipal(row.username, row.role);
     }
+    await recordAudit(db, loginAudit(clock.now().toISOString(), username, who, c.req.header("cf-connecting-ip")), c.executionCtx);
     if (!who) throw new ApiError("wrong_credentials", "wrong username or password", undefined, { "WWW-Authenticate": "Bearer" });
     c.header("Cache-Control", "no-store");
     return c.json(await issueToken(who, settings, clock), 200);
@@ -123,6 +126,7 @@ authRoutes.openapi(
           subject: { kind: "operator", id: row.username },
           data: { username: row.username, role: row.role },
         }),
+        auditInsert(db, { at, action: "operator.created", actor: actorOf(me), subject: { kind: "operator", id: row.username }, data: { role: row.role } }),
       ]);
     } catch (e) {
       // Two concurrent creates of one username: the unique index decides, the loser gets the same 409.
@@ -172,6 +176,7 @@ authRoutes.openapi(
     await db.batch([
       db.update(operators).set({ disabledAt: at }).where(eq(operators.id, row.id)),
       eventInsert(db, { at, type: "operator.disabled", actor: actorOf(me), subject: { kind: "operator", id: row.username }, data: { username: row.username } }),
+      auditInsert(db, { at, action: "operator.disabled", actor: actorOf(me), subject: { kind: "operator", id: row.username } }),
     ]);
     return c.json(operatorView({ ...row, disabledAt: at }), 200);
   },
