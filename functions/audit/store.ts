@@ -1,4 +1,4 @@
-import { asc, desc, gt, isNotNull, type SQL, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, isNotNull, isNull, type SQL, sql } from "drizzle-orm";
 import { auditLog } from "../../schema/audit";
 import type { EventSubject } from "../events/store";
 import type { Db } from "../lib/db";
@@ -77,7 +77,10 @@ export async function sealAudit(db: Db, maxPages = 50): Promise<number> {
     // `hash IS NULL`: a concurrent sealer that got there first wrote the same values; this one changes nothing.
     await db.batch(
       seals.map((s) =>
-        db.run(sql`UPDATE ${auditLog} SET prev_hash = ${s.prev_hash}, hash = ${s.hash} WHERE ${auditLog.seq} = ${s.seq} AND ${auditLog.hash} IS NULL`),
+        db
+          .update(auditLog)
+          .set({ prevHash: s.prev_hash, hash: s.hash })
+          .where(and(eq(auditLog.seq, s.seq), isNull(auditLog.hash))),
       ) as unknown as Parameters<typeof db.batch>[0],
     );
     sealed += seals.length;
