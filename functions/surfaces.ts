@@ -1,3 +1,4 @@
+import { auditSurface } from "./audit";
 import { authSurface } from "./auth";
 import { campaignsSurface } from "./campaigns";
 import { eventsSurface } from "./events";
@@ -25,4 +26,5 @@ export const SURFACES: readonly Surface[] = [
   schoolSurface,
   meshSurface,
   retentionSurface,
+  auditSurface,
 ];

@@ -9,3 +9,4 @@ export * from "./ooni";
 export * from "./mesh";
 export * from "./retention";
 export * from "./minions";
+export * from "./audit";

@@ -3,6 +3,8 @@ import { and, asc, eq, isNull } from "drizzle-orm";
 import { CreateOperatorBody, LoginBody, LoginResponse, LogoutBody, LogoutResponse, Operator, UsernameParam } from "../../schema/auth-api";
 import { operators } from "../../schema/operators";
 import { probes } from "../../schema/probes";
+import { loginAudit } from "../audit/entries";
+import { auditInsert, recordAudit } from "../audit/store";
 import { eventInsert } from "../events/store";
 import { isUniqueViolation } from "../lib/db";
 import { ApiError } from "../lib/errors";
@@ -114,6 +116,7 @@ authRoutes.openapi(
         issue = { ver: (await currentVersion(db, "operator", row.username)).version };
       }
     }
+    await recordAudit(db, loginAudit(clock.now().toISOString(), username, who, c.req.header("cf-connecting-ip")), c.executionCtx);
     if (!who) {
       await recordLoginFailure(db, account, failures, now, settings.abuse, await addressActor(settings.jwtSecret, addressOf(c)));
       throw new ApiError("wrong_credentials", "wrong username or password", undefined, { "WWW-Authenticate": "Bearer" });
@@ -206,6 +209,7 @@ authRoutes.openapi(
           subject: { kind: "operator", id: row.username },
           data: { username: row.username, role: row.role },
         }),
+        auditInsert(db, { at, action: "operator.created", actor: actorOf(me), subject: { kind: "operator", id: row.username }, data: { role: row.role } }),
       ]);
     } catch (e) {
       // Two concurrent creates of one username: the unique index decides, the loser gets the same 409.
@@ -256,6 +260,7 @@ authRoutes.openapi(
       db.update(operators).set({ disabledAt: at }).where(eq(operators.id, row.id)),
       bumpVersion(db, "operator", row.username, at),
       eventInsert(db, { at, type: "operator.disabled", actor: actorOf(me), subject: { kind: "operator", id: row.username }, data: { username: row.username } }),
+      auditInsert(db, { at, action: "operator.disabled", actor: actorOf(me), subject: { kind: "operator", id: row.username } }),
     ]);
     return c.json(operatorView({ ...row, disabledAt: at }), 200);
   },

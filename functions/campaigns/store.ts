@@ -3,6 +3,7 @@ import type { BatchItem } from "drizzle-orm/batch";
 import { type JobRow, jobRuns, jobs, tasks } from "../../schema/campaigns";
 import { probes } from "../../schema/probes";
 import type { JobBody } from "../../schema/campaigns-api";
+import { auditInsert } from "../audit/store";
 import { eventInsert, type NewEvent } from "../events/store";
 import { isUniqueViolation, type Db } from "../lib/db";
 import { ApiError } from "../lib/errors";
@@ -89,6 +90,7 @@ export async function createJob(db: Db, j: NewJob): Promise<string> {
         jobId: id,
         data: { schedule: body.schedule, kind, target, comment: body.comment, next_run_at: next, idempotency_key: j.idempotencyKey },
       }),
+      auditInsert(db, { at, action: "job.created", actor: j.actor, subject: { kind: "job", id }, data: { schedule: body.schedule, kind, target } }),
     ]);
   } catch (e) {
     // Two concurrent creates with one key: the unique index picks the winner, the other replays it.
@@ -117,6 +119,8 @@ export async function changeJobState(
   const [upd] = await db.batch([
     db.update(jobs).set({ state: to.state, nextRunAt: to.nextRunAt, updatedAt: e.at }).where(fromState(job)),
     eventIfChanged(db, { at: e.at, type: e.type, actor: e.actor, jobId: job.id, data: e.data }),
+    // Right after the guarded event: changes() is then 1 only if that event (so the change) was written.
+    auditInsert(db, { at: e.at, action: e.type, actor: e.actor, subject: { kind: "job", id: job.id }, data: e.data }, sql`changes() = 1`),
   ]);
   return { changed: changesOf(upd) > 0 };
 }
@@ -129,6 +133,7 @@ export async function deleteJob(db: Db, job: JobRow, at: string, actor: string):
   const [upd] = await db.batch([
     db.update(jobs).set({ state: "deleted", nextRunAt: null, updatedAt: at }).where(fromState(job)),
     eventIfChanged(db, { at, type: "job.deleted", actor, jobId: job.id, data: { previous_state: job.state } }),
+    auditInsert(db, { at, action: "job.deleted", actor, subject: { kind: "job", id: job.id }, data: { previous_state: job.state } }, sql`changes() = 1`),
     db
       .update(tasks)
       .set({ state: "expired", updatedAt: at, error: "campaign deleted" })

@@ -1,5 +1,6 @@
 import { and, eq, gt, isNull, sql } from "drizzle-orm";
 import { meshCertificates, meshEnrolmentTokens, meshGroups, meshMembers, type MeshGroupRow } from "../../schema/mesh";
+import { auditInsert } from "../audit/store";
 import { eventInsert } from "../events/store";
 import { rfc3339 } from "../lib/clock";
 import { ApiError } from "../lib/errors";
@@ -57,6 +58,18 @@ export async function createGroup(
   };
   const [inserted] = await db.batch([
     db.insert(meshGroups).values(row).onConflictDoNothing().returning({ name: meshGroups.name }),
+    // Right after the insert: no audit entry when the name was taken.
+    auditInsert(
+      db,
+      {
+        at: row.createdAt,
+        action: "mesh.group.created",
+        actor: g.by,
+        subject: { kind: "mesh_group", id: g.name },
+        data: { num_rings: g.numRings, closed: g.closed },
+      },
+      sql`changes() = 1`,
+    ),
     eventInsert(db, {
       at: row.createdAt,
       type: "mesh.group.created",
@@ -210,6 +223,14 @@ export async function enrol(db: Db, input: EnrolInput): Promise<{ answer: Certif
         subject: { kind: "mesh_member", id },
         data: { group: group.name, serial, not_after: notAfter, rpc_addr: rpcAddr },
       }),
+      auditInsert(db, {
+        at: now,
+        action: renewing ? "mesh.certificate.renewed" : "mesh.certificate.issued",
+        actor,
+        subject: { kind: "mesh_member", id },
+        data: { group: group.name, serial, not_after: notAfter, key_sha256: spkiSha256 },
+      }),
+      // Last: its rows are the answer's known certificates.
       bootCertsQuery(db, group.name, group.bootNodes, now),
     ] as unknown as Parameters<typeof db.batch>[0]);
   } catch (e) {
@@ -259,6 +280,12 @@ export async function revokeMember(db: Db, g: { group: string; id: string; by: s
       .set({ revokedAt: at, revokedBy: g.by })
       .where(and(eq(meshMembers.group, g.group), eq(meshMembers.id, g.id), isNull(meshMembers.revokedAt)))
       .returning({ id: meshMembers.id }),
+    // Right after the guarded update: no entry when a concurrent revoke got there first.
+    auditInsert(
+      db,
+      { at, action: "mesh.certificate.revoked", actor: g.by, subject: { kind: "mesh_member", id: g.id }, data: { group: g.group } },
+      sql`changes() = 1`,
+    ),
     db
       .update(meshCertificates)
       .set({ revoked: true })

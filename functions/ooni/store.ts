@@ -1,5 +1,6 @@
 import { eq, sql } from "drizzle-orm";
 import { testListUrls } from "../../schema/ooni";
+import { auditInsert } from "../audit/store";
 import { eventInsert } from "../events/store";
 import type { Db } from "../lib/db";
 import type { TestListEntry } from "./test-list-csv";
@@ -31,6 +32,13 @@ export function replaceListWrites(db: Db, country: string, entries: readonly Tes
       subject: { kind: "system", id: `test_list:${country}` },
       data: { country, urls: entries.length, replaced },
     }),
+    auditInsert(db, {
+      at,
+      action: "ooni.test_list.imported",
+      actor,
+      subject: { kind: "system", id: `test_list:${country}` },
+      data: { country, urls: entries.length, replaced },
+    }),
   ];
 }
 
@@ -38,5 +46,6 @@ export function deleteListWrites(db: Db, country: string, at: string, actor: str
   return [
     db.delete(testListUrls).where(eq(testListUrls.countryCode, country)),
     eventInsert(db, { at, type: "ooni.test_list.deleted", actor, subject: { kind: "system", id: `test_list:${country}` }, data: { country, removed } }),
+    auditInsert(db, { at, action: "ooni.test_list.deleted", actor, subject: { kind: "system", id: `test_list:${country}` }, data: { country, removed } }),
   ];
 }

@@ -1,5 +1,6 @@
 import { and, eq, ne, sql } from "drizzle-orm";
 import { schoolBackups, schoolConfig, schoolDelegations, schoolMachines, schoolUsers } from "../../schema/school";
+import { auditInsert } from "../audit/store";
 import { eventInsert, eventInsertSelect } from "../events/store";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Statements } from "../lib/d1-commit";
@@ -162,6 +163,18 @@ export function saveLeaseBatch(db: Db, serial: string, uuid: string, l: IssuedLe
       },
       sql`FROM ${schoolMachines} WHERE ${schoolMachines.serial} = ${serial} AND ${schoolMachines.lease} = ${l.lease}`,
     ),
+    // After the guarded event: written only when the lease was stored.
+    auditInsert(
+      db,
+      {
+        at: l.issuedAt,
+        action: renewal ? "lease.renewed" : "lease.issued",
+        actor: "system",
+        subject: { kind: "lease", id: serial },
+        data: { expires_at: l.expiresAt, delegated: l.delegated },
+      },
+      sql`changes() = 1`,
+    ),
   ] as const;
 }
 
@@ -177,6 +190,7 @@ export function markStolenBatch(db: Db, serial: string, at: string, actor: strin
       })
       .returning({ serial: schoolMachines.serial }),
     eventInsert(db, { at, type: "school.machine.stolen", actor, subject: { kind: "machine", id: serial }, data: { serial } }),
+    auditInsert(db, { at, action: "school.machine.stolen", actor, subject: { kind: "machine", id: serial } }),
   ] as const;
 }
 
@@ -192,6 +206,8 @@ export function clearStolenBatch(db: Db, serial: string, at: string, actor: stri
       .set({ stolen: false, stolenAt: null })
       .where(and(eq(schoolMachines.serial, serial), eq(schoolMachines.stolen, true)))
       .returning({ serial: schoolMachines.serial }),
+    // After the guarded update: written only when the machine was marked stolen.
+    auditInsert(db, { at, action: "school.machine.recovered", actor, subject: { kind: "machine", id: serial } }, sql`changes() = 1`),
   ] as const;
 }
 
@@ -204,6 +220,7 @@ export function bumpEpochBatch(db: Db, at: string, actor: string) {
       .onConflictDoUpdate({ target: schoolConfig.key, set: { value: sql`CAST(${schoolConfig.value} AS INTEGER) + 1` } })
       .returning({ value: schoolConfig.value }),
     eventInsert(db, { at, type: "school.stamp.bumped", actor, subject: { kind: "system", id: "school" } }),
+    auditInsert(db, { at, action: "school.stamp.bumped", actor, subject: { kind: "system", id: "school" } }),
   ] as const;
 }
 
@@ -227,6 +244,13 @@ export function importMachinesBatch(db: Db, machines: { serial: string; uuid: st
         }),
     ),
     eventInsert(db, { at, type: "school.machines.imported", actor, data: { count: machines.length, serials: machines.slice(0, 20).map((m) => m.serial) } }),
+    auditInsert(db, {
+      at,
+      action: "school.machines.imported",
+      actor,
+      subject: { kind: "system", id: "school" },
+      data: { count: machines.length, serials: machines.slice(0, 1000).map((m) => m.serial) },
+    }),
   ] as unknown as Statements;
 }
 
@@ -246,6 +270,13 @@ export function importDelegationsBatch(db: Db, list: DelegationRecord[], at: str
         }),
     ),
     eventInsert(db, { at, type: "school.delegations.imported", actor, data: { count: list.length } }),
+    auditInsert(db, {
+      at,
+      action: "school.delegations.imported",
+      actor,
+      subject: { kind: "system", id: "school" },
+      data: { count: list.length, serials: list.slice(0, 1000).map((d) => d.serial) },
+    }),
   ] as unknown as Statements;
 }
 

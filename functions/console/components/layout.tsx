@@ -15,6 +15,7 @@ export const NAV: NavItem[] = [
   { key: "mesh", href: "/console/mesh", label: "Mesh" },
   { key: "events", href: "/console/events", label: "Events" },
   { key: "operators", href: "/console/operators", label: "Operators" },
+  { key: "audit", href: "/console/audit", label: "Audit" },
 ];
 
 export const ASSET_CSS = "/console/assets/console.css";
