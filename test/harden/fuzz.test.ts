@@ -118,10 +118,10 @@ function requestFor(op: Op, tokens: Tokens) {
   });
 }
 
-async function send(op: Op, r: { params: string[]; query: Record<string, string>; body?: string; type: string; token?: string }) {
+async function send(op: Op, r: { params: string[]; query: Record<string, string | undefined>; body?: string; type: string; token?: string }) {
   let i = 0;
   const path = op.path.replace(/\{[^}]+\}/g, () => encodeURIComponent(r.params[i++] ?? "x"));
-  const qs = new URLSearchParams(r.query).toString();
+  const qs = new URLSearchParams(Object.entries(r.query).filter((e): e is [string, string] => e[1] !== undefined)).toString();
   const headers: Record<string, string> = r.type ? { "content-type": r.type } : {};
   const withBody = !["GET", "HEAD"].includes(op.method) && r.body !== undefined;
   return call(op.method, `${path}${qs ? `?${qs}` : ""}`, { token: r.token, headers, ...(withBody ? { raw: r.body } : {}) });
