@@ -75,7 +75,8 @@ export const TestListCountryQuery = z.object({
   country: z
     .string()
     .trim()
-    .regex(/^([A-Za-z]{2}|global)$/i, 'must be a two-letter country code or "global"')
+    // No regex flags: OpenAPI patterns have none (with /i the document's pattern was "^...$/i", which nothing matches).
+    .regex(/^([A-Za-z]{2}|[Gg][Ll][Oo][Bb][Aa][Ll])$/, 'must be a two-letter country code or "global"')
     .transform((s) => (s.toLowerCase() === "global" ? "XX" : s.toUpperCase()))
     .openapi({ param: { name: "country", in: "query" }, example: "IT" }),
 });
@@ -173,7 +174,8 @@ export const TestListCountryParam = z.object({
   country: z
     .string()
     .trim()
-    .regex(/^([A-Za-z]{2}|global)$/i, 'must be a two-letter country code or "global"')
+    // No regex flags: OpenAPI patterns have none (with /i the document's pattern was "^...$/i", which nothing matches).
+    .regex(/^([A-Za-z]{2}|[Gg][Ll][Oo][Bb][Aa][Ll])$/, 'must be a two-letter country code or "global"')
     .transform((s) => (s.toLowerCase() === "global" ? "XX" : s.toUpperCase()))
     .openapi({ param: { name: "country", in: "path" }, example: "IT" }),
 });

@@ -15,9 +15,11 @@ import { meshSettings } from "./settings";
 export const meshCaRoutes = newRouter();
 
 const CSR_BODY = {
-  description: "A PKCS#10 certificate request: raw DER (Ifrit sends Content-Type: text) or PEM",
+  // Ifrit's bare "text" is accepted (only JSON and form types are refused) but is not a media type an OpenAPI
+  // document can name: documented as text/plain.
+  description: "A PKCS#10 certificate request: raw DER (Ifrit sends Content-Type: text, also accepted) or PEM",
   content: {
-    text: { schema: { type: "string" as const, format: "binary" } },
+    "text/plain": { schema: { type: "string" as const, format: "binary" } },
     "application/pkcs10": { schema: { type: "string" as const, format: "binary" } },
     "application/x-pem-file": { schema: { type: "string" as const } },
   },

@@ -56,7 +56,11 @@ async function signedMember(c: Context<AppEnv>, group: string, body: ArrayBuffer
 
 /** The exact request bytes, read before the JSON validator so the signature is checked over what was sent. */
 const rawBodies = new WeakMap<Request, ArrayBuffer>();
+const UNSIGNED_SEND = "members send with a signed request (X-Mesh-Member, X-Mesh-Timestamp, X-Mesh-Signature)";
+
 const captureBody = createMiddleware<AppEnv>(async (c, next) => {
+  // A caller that sends no member credentials is told so before its parameters and body are validated.
+  if (!c.req.header("x-mesh-member")) throw new ApiError("unauthorized", UNSIGNED_SEND, undefined, { "WWW-Authenticate": 'MeshSignature realm="mesh"' });
   rawBodies.set(c.req.raw, await c.req.arrayBuffer());
   await next();
 });
@@ -142,7 +146,7 @@ meshGroupRoutes.openapi(
     const { data } = c.req.valid("json");
     const raw = rawBodies.get(c.req.raw) ?? new ArrayBuffer(0);
     const from = await signedMember(c, group, raw);
-    if (from === null) throw new ApiError("unauthorized", "members send with a signed request (X-Mesh-Member, X-Mesh-Timestamp, X-Mesh-Signature)");
+    if (from === null) throw new ApiError("unauthorized", UNSIGNED_SEND);
     const r = await groupStub(c.env, group).sendMessage(from, id, data);
     if (r.status === "unknown") throw new ApiError("not_found", "no member with that id in this group");
     if (r.status !== "ok")

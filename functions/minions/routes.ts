@@ -262,11 +262,11 @@ export function parseProxyPath(pathname: string, search: string): { id: string; 
 const READS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 minionRoutes.all("/proxy/*", async (c) => {
+  // Reads for viewers, anything else for operators; checked before the path, so anonymous callers learn nothing.
+  await requireOperator(READS.has(c.req.method) ? "viewer" : "operator")(c, async () => {});
   const url = new URL(c.req.url);
   const target = parseProxyPath(url.pathname, url.search);
   if (!target) throw new ApiError("validation_failed", "invalid request: path must be /proxy/<device id>@<port>/<path> with a port in 1-65535");
-  // Reads for viewers, anything else for operators.
-  await requireOperator(READS.has(c.req.method) ? "viewer" : "operator")(c, async () => {});
   let data: unknown = null;
   if (!READS.has(c.req.method)) {
     const text = await c.req.text();

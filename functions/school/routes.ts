@@ -322,7 +322,7 @@ const xmlRateLimit = rateLimit("register", {
   },
 });
 
-const xmlRoute = (path: string, summary: string) =>
+const xmlRoute = (path: string, summary: string, refusals: Record<number, unknown> = {}) =>
   createRoute({
     method: "post",
     path,
@@ -330,13 +330,13 @@ const xmlRoute = (path: string, summary: string) =>
     summary,
     middleware: [xmlRateLimit] as const,
     description: "XML-RPC `register(serial, nickname, uuid, pubkey)`. Always HTTP 200: a methodResponse, or a fault with int faultCode and faultString.",
-    responses: { 200: { description: "methodResponse", content: { "text/xml": { schema: { type: "string" } } } } },
+    responses: { 200: { description: "methodResponse", content: { "text/xml": { schema: { type: "string" } } } }, ...refusals },
   });
 
 schoolRoutes.openapi(xmlRoute("/RPC2", "OLPC XS registration over XML-RPC"), async (c) => xmlRpc(c, await c.req.text()));
 
 /** POST / is XML-RPC when the body is XML (Sugar posts to http://schoolserver:8080/ with text/xml). */
-schoolRoutes.openapi(xmlRoute("/", "OLPC XS registration over XML-RPC, where Sugar posts it"), async (c) => {
+schoolRoutes.openapi(xmlRoute("/", "OLPC XS registration over XML-RPC, where Sugar posts it", errors(413, 415)), async (c) => {
   const type = (c.req.header("content-type") ?? "").toLowerCase();
   const body = await c.req.text();
   if (/^(text|application)\/xml\b/.test(type) || body.trimStart().startsWith("<")) return xmlRpc(c, body);

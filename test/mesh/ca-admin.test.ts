@@ -88,7 +88,7 @@ describe("OpenAPI", () => {
   it("documents the enrolment route with its raw request body and Ifrit's answer, and the operator routes", async () => {
     const doc = (await call("GET", "/openapi.json")).body;
     const enrol = doc.paths["/mesh/{group}/certificateRequest"].post;
-    expect(Object.keys(enrol.requestBody.content)).toEqual(["text", "application/pkcs10", "application/x-pem-file"]);
+    expect(Object.keys(enrol.requestBody.content)).toEqual(["text/plain", "application/pkcs10", "application/x-pem-file"]);
     expect(enrol.responses["200"].content["application/json"].schema.$ref).toBe("#/components/schemas/MeshCertificateAnswer");
     expect(doc.components.schemas.MeshCertificateAnswer.required).toEqual(["OwnCert", "KnownCerts", "CaCert", "Trusted"]);
     expect(doc.paths["/mesh/{group}/enrol/{token}/certificateRequest"].post).toBeDefined();
