@@ -17,6 +17,11 @@ async function credentials() {
   expect((await call("DELETE", `/api/v1/admin/operators/${gone.username}`, { token: admin })).status).toBeLessThan(300);
   const probeA = await registerProbe();
   const probeB = await registerProbe();
+  // Revoked: an admin's token logged out on its own, and a probe that logged out everywhere.
+  const revokedOp = await createOperator("admin");
+  expect((await call("POST", "/api/v1/logout", { token: revokedOp.token, json: {} })).status).toBeLessThan(300);
+  const probeC = await registerProbe();
+  expect((await call("POST", "/api/v1/logout", { token: probeC.token as string, json: { everywhere: true } })).status).toBeLessThan(300);
   // A task of probe A's, for probe B to try (tasks carry no copy of the job: a row is enough to be found).
   const taskId = `t-${crypto.randomUUID()}`;
   const at = new Date().toISOString();
@@ -30,6 +35,9 @@ async function credentials() {
     operator: operator.token,
     viewer: viewer.token,
     disabledOperator: gone.token,
+    revokedAdmin: revokedOp.token,
+    revokedProbe: probeC.token as string,
+    revokedProbeId: probeC.clientId,
     probeA: probeA.token as string,
     probeAId: probeA.clientId,
     probeB: probeB.token as string,
@@ -250,5 +258,13 @@ describe("the authorization matrix", () => {
       expectEnvelope(await hit("POST /minions/_bench/seed", creds, token), 404, ["not_found"], "bench seed");
   });
 
-  it.todo("every protected route refuses a revoked token with 401 (token versions and POST /api/v1/logout are not on main yet: issue 17's revocation part)");
+  it.each(operatorRoutes)("%s refuses a logged-out (revoked) operator token with 401", async (route) => {
+    expectEnvelope(await hit(route, creds, creds.revokedAdmin), 401, UNAUTHENTICATED, `${route} with a revoked token`);
+  });
+
+  it("a probe that logged out everywhere can no longer update itself or pull its tasks with its old token", async () => {
+    const update = await call("PUT", `/api/v1/update/${creds.revokedProbeId}`, { token: creds.revokedProbe, json: { network_type: "wifi" } });
+    expectEnvelope(update, 401, UNAUTHENTICATED, "PUT /api/v1/update with a revoked probe token");
+    expectEnvelope(await call("GET", "/api/v1/tasks", { token: creds.revokedProbe }), 401, UNAUTHENTICATED, "GET /api/v1/tasks with a revoked probe token");
+  });
 });
