@@ -1,19 +1,8 @@
 #!/usr/bin/env node
-// OONI check-in throughput against wrangler's dev server (devtools inspector off, as bench/registry.mjs --devtools off):
-// POST /api/v1/check-in as probe-cli sends it (timed, manual, and a probe inside a campaign's target), next to a
-// bare GET /health in the same run. Check-in with no campaign is reads only (two test-list samples and the open
-// runs); a check-in that joins a campaign also writes its report_id and an event.
-// Usage: node bench/checkin.mjs [--seconds 8] [--concurrency 16] [--write]
-// --write replaces the "Check-in throughput" section of bench/README.md with the figures.
-import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
-import path from "node:path";
-import { client, ROOT, SECRETS, startWorker } from "../test/e2e/harness.mjs";
+import { client, SECRETS, startWorker } from "../test/e2e/harness.mjs";
+import { arg, writeSection } from "./lib.mjs";
 
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : dflt;
-};
 const SECONDS = Number(arg("seconds", "8"));
 const CONCURRENCY = Number(arg("concurrency", "16"));
 const WRITE = process.argv.includes("--write");
@@ -124,8 +113,6 @@ const table = [
 console.log(`\n${table}`);
 
 if (WRITE) {
-  const file = path.join(ROOT, "bench", "README.md");
-  let text = readFileSync(file, "utf8");
   const section = [
     "<!-- checkin:start -->",
     "## Check-in throughput (OONI)",
@@ -138,8 +125,5 @@ if (WRITE) {
     "A check-in with no campaign is one D1 round trip of two random samples (`ORDER BY random() LIMIT n` over the country and global lists) plus one read of the open campaign runs; a manual run serialises the whole list. A check-in that joins a campaign run adds one write batch (its report_id and an event), shared with concurrent writes by group commit.",
     "<!-- checkin:end -->",
   ].join("\n");
-  const re = /<!-- checkin:start -->[\s\S]*<!-- checkin:end -->/;
-  text = re.test(text) ? text.replace(re, section) : `${text.trimEnd()}\n\n${section}\n`;
-  writeFileSync(file, text);
-  console.log(`wrote ${file}`);
+  writeSection("checkin", section);
 }

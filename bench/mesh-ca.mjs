@@ -5,21 +5,15 @@
 // Usage: node bench/mesh-ca.mjs [--seconds 6] [--concurrency 8] [--write]
 // --write replaces the "Mesh CA enrolment" section of bench/README.md with the figures.
 import "reflect-metadata";
-import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
-import path from "node:path";
 import * as x509 from "@peculiar/x509";
-import { client, ROOT, SECRETS, startWorker } from "../test/e2e/harness.mjs";
+import { client, SECRETS, startWorker } from "../test/e2e/harness.mjs";
+import { arg, devVars, writeSection } from "./lib.mjs";
 
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : dflt;
-};
 const SECONDS = Number(arg("seconds", "6"));
 const CONCURRENCY = Number(arg("concurrency", "8"));
 const WRITE = process.argv.includes("--write");
-const MESH_CA_KEY =
-  '{"kty":"EC","crv":"P-256","x":"tfPk2u2NVIpX8B2MXI0yqGdBGlSP6KRhZy7gzCvAnVo","y":"iAg_0IiUaPfyG_EL9HdGJjdcXlLJHk5iqyezoFp4Y-0","d":"mxYyJp3OpooaM7wQnXes0TVuWw5234Mpylxkk85bM3w"}';
+const { MESH_CA_KEY } = devVars(/^MESH_CA_KEY$/);
 
 /** A request shaped as Ifrit's Go client makes it (all Localities in one RDN). */
 async function csr(curve, i) {
@@ -120,8 +114,6 @@ const table = [
 console.log(`\n${table}`);
 
 if (WRITE) {
-  const file = path.join(ROOT, "bench", "README.md");
-  let text = readFileSync(file, "utf8");
   const section = [
     "<!-- mesh-ca:start -->",
     "## Mesh CA enrolment",
@@ -134,8 +126,5 @@ if (WRITE) {
     `One-minute load average ${loadBefore.toFixed(1)} before the run and ${loadAfter.toFixed(1)} after it, on ${os.cpus().length} cores: other engineers' test runs shared the machine, so the absolute figures are low and the ratios are what carries over. An enrolment costs what the certificate work costs (ASN.1 parsing and encoding in @peculiar/x509, two ECDSA operations: the request's signature checked, the certificate signed) plus two D1 round trips (the group and the key's member; then the write batch with the KnownCerts read). The refused request is turned away while parsing, before any D1 read: the price of the route alone.`,
     "<!-- mesh-ca:end -->",
   ].join("\n");
-  const re = /<!-- mesh-ca:start -->[\s\S]*<!-- mesh-ca:end -->/;
-  text = re.test(text) ? text.replace(re, section) : `${text.trimEnd()}\n\n${section}\n`;
-  writeFileSync(file, text);
-  console.log(`wrote ${file}`);
+  writeSection("mesh-ca", section);
 }

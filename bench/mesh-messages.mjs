@@ -1,27 +1,13 @@
 #!/usr/bin/env node
-// Mesh message round trips through the group object against wrangler's dev server (workerd + local SQLite D1 and
-// Durable Objects), devtools inspector off, next to a bare GET /health in the same run:
-//   - SendToId over the sender's WebSocket: send frame → MeshGroup → msg frame to the destination's WebSocket →
-//     its msg-reply → reply frame back to the sender (tools/mesh-member.mjs on both ends);
-//   - POST /mesh/:group/members/:id/messages: a signed HTTP request, the Worker verifies it through the object,
-//     which relays the message over the destination's WebSocket and answers the HTTP call with the reply.
-// Usage: node bench/mesh-messages.mjs [--seconds 6] [--concurrency 8] [--write]
-// --write replaces the "Mesh message round trips" section of bench/README.md with the figures.
-import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
-import path from "node:path";
-import { client, ROOT, SECRETS, startWorker } from "../test/e2e/harness.mjs";
+import { client, SECRETS, startWorker } from "../test/e2e/harness.mjs";
 import { enrol, MeshMember } from "../tools/mesh-member.mjs";
+import { arg, devVars, writeSection } from "./lib.mjs";
 
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : dflt;
-};
 const SECONDS = Number(arg("seconds", "6"));
 const CONCURRENCY = Number(arg("concurrency", "8"));
 const WRITE = process.argv.includes("--write");
-const MESH_CA_KEY =
-  '{"kty":"EC","crv":"P-256","x":"tfPk2u2NVIpX8B2MXI0yqGdBGlSP6KRhZy7gzCvAnVo","y":"iAg_0IiUaPfyG_EL9HdGJjdcXlLJHk5iqyezoFp4Y-0","d":"mxYyJp3OpooaM7wQnXes0TVuWw5234Mpylxkk85bM3w"}';
+const { MESH_CA_KEY } = devVars(/^MESH_CA_KEY$/);
 const PAYLOAD = new TextEncoder().encode("x".repeat(64));
 
 async function measure(name, op, concurrency = CONCURRENCY) {
@@ -105,8 +91,6 @@ const table = [
 console.log(`\n${table}`);
 
 if (WRITE) {
-  const file = path.join(ROOT, "bench", "README.md");
-  let text = readFileSync(file, "utf8");
   const section = [
     "<!-- mesh-messages:start -->",
     "## Mesh message round trips",
@@ -119,8 +103,5 @@ if (WRITE) {
     `One-minute load average ${loadBefore.toFixed(1)} before the run and ${loadAfter.toFixed(1)} after it, on ${os.cpus().length} cores: other engineers' test runs shared the machine, so the absolute figures are low and the ratios are what carries over. Every message goes through the one object of its group (SQLite writes for the queue row and its removal, two WebSocket sends), so a group's message rate is bounded by that object's single thread, whatever the number of members. A round trip over an open WebSocket costs less than a bare HTTP request (no connection handling, header parsing or routing per message: two frames in, two out); the HTTP message route adds to a bare request the Worker → object call that verifies the member's ECDSA signature and the relay itself.`,
     "<!-- mesh-messages:end -->",
   ].join("\n");
-  const re = /<!-- mesh-messages:start -->[\s\S]*<!-- mesh-messages:end -->/;
-  text = re.test(text) ? text.replace(re, section) : `${text.trimEnd()}\n\n${section}\n`;
-  writeFileSync(file, text);
-  console.log(`wrote ${file}`);
+  writeSection("mesh-messages", section);
 }

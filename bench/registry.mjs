@@ -5,15 +5,10 @@
 // --devtools off: wrangler's dev server started through its API with the devtools inspector off (the Worker's own
 // cost); on: the `wrangler dev` CLI, whose inspector relays four devtools events per subrequest through Node.
 // --write replaces the "Registry throughput" section of bench/README.md with the figures.
-import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
-import path from "node:path";
-import { client, probeBody as body, ROOT, SECRETS, sharedBy, startWorker } from "../test/e2e/harness.mjs";
+import { client, probeBody as body, SECRETS, sharedBy, startWorker } from "../test/e2e/harness.mjs";
+import { arg, writeSection } from "./lib.mjs";
 
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : dflt;
-};
 const SECONDS = Number(arg("seconds", "8"));
 const CONCURRENCY = Number(arg("concurrency", "16"));
 const WRITE = process.argv.includes("--write");
@@ -147,13 +142,6 @@ const tableOf = (rows) => {
 for (const run of runs) console.log(`\n${run.devtools ? "devtools on" : "devtools off"}\n${tableOf(run.rows)}\n${JSON.stringify(verdict(run.rows))}`);
 
 if (WRITE) {
-  const file = path.join(ROOT, "bench", "README.md");
-  let text = "";
-  try {
-    text = readFileSync(file, "utf8");
-  } catch {
-    text = "# Benchmarks\n";
-  }
   const off = runs.find((r) => !r.devtools);
   const on = runs.find((r) => r.devtools);
   const section = [
@@ -190,8 +178,5 @@ if (WRITE) {
     `Probe login checks a 64-letter secret with one salted SHA-256 (docs/decisions/0002-probe-secret-storage.md). Operator login pays for PBKDF2-SHA256 at 100,000 iterations (the production cap), ${pbkdf2Ms.toFixed(0)} ms of CPU per check in Node on this machine (workerd uses the same BoringSSL primitive), so operator logins are bounded by that check, by design. Register and update are each one atomic D1 batch, shared by the requests that arrive while the previous batch is in flight; a lone request is written at once.`,
     "<!-- registry:end -->",
   ].join("\n");
-  const re = /<!-- registry:start -->[\s\S]*<!-- registry:end -->/;
-  text = re.test(text) ? text.replace(re, section) : `${text.trimEnd()}\n\n${section}\n`;
-  writeFileSync(file, text);
-  console.log(`wrote ${file}`);
+  writeSection("registry", section);
 }

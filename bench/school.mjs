@@ -8,11 +8,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { client, ROOT, SECRETS, startWorker } from "../test/e2e/harness.mjs";
+import { arg } from "./lib.mjs";
 
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : dflt;
-};
 const SECONDS = Number(arg("seconds", "8"));
 const CONCURRENCY = Number(arg("concurrency", "16"));
 const MACHINES = Number(arg("machines", "200"));
