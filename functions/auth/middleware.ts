@@ -1,9 +1,10 @@
 import { createMiddleware } from "hono/factory";
 import type { Context } from "hono";
+import { type SQL, sql } from "drizzle-orm";
 import { ApiError } from "../lib/errors";
 import type { SubjectKind } from "../events/store";
 import type { AppEnv } from "../lib/hono";
-import { adminStamp, revocationState, revokedReason } from "./revocation";
+import { adminStamp, revocationState, revokedReason, tokenStands } from "./revocation";
 import { type OperatorRole, operatorPrincipal, type Principal, type PrincipalKind, verifyTokenClaims } from "./tokens";
 
 const RANK: Record<OperatorRole, number> = { viewer: 1, operator: 2, admin: 3 };
@@ -40,6 +41,34 @@ export async function resolvePrincipal(c: Context<AppEnv>, token: string | null)
   if (operatorName === null) return p;
   if (!state.operatorRole) throw new ApiError("invalid_token", "operator account no longer exists or is disabled");
   return operatorPrincipal(p.sub, state.operatorRole as OperatorRole);
+}
+
+/**
+ * The same auth path for a device principal's own write, in one D1 round trip instead of two: the token is verified
+ * here (signature, audience, expiry) and its revocation check comes back as `stands`, a condition the write must
+ * carry in every statement's WHERE (tokenStands). A write that then changes nothing calls resolvePrincipal to say
+ * why (revoked → 401; otherwise the route's own reason). Any other principal (another kind, another device, an
+ * operator with its role lookup) takes resolvePrincipal at once.
+ */
+export async function resolveForWrite(
+  c: Context<AppEnv>,
+  token: string | null,
+  kind: Exclude<PrincipalKind, "operator">,
+  sub: string,
+): Promise<{ principal: Principal; stands: SQL } | null> {
+  if (token === null) return null;
+  const { settings, clock } = c.var.services;
+  const t = await verifyTokenClaims(token, settings, clock);
+  // Not the principal this write is for: the whole check now, so a revoked token is a 401 before the route's 403.
+  if (t.principal.kind !== kind || t.principal.sub !== sub) return { principal: await requireResolved(c, token), stands: sql`1` };
+  c.set("token", t);
+  return { principal: t.principal, stands: tokenStands(kind, t.principal.sub, t.ver, t.jti) };
+}
+
+async function requireResolved(c: Context<AppEnv>, token: string): Promise<Principal> {
+  const p = await resolvePrincipal(c, token);
+  if (!p) throw new ApiError("unauthorized", "authentication required", undefined, { "WWW-Authenticate": "Bearer" });
+  return p;
 }
 
 /** Optional auth: sets `principal` when a valid token is sent; a bad token is still a 401. */

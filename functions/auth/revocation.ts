@@ -1,4 +1,4 @@
-import { sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import { principalVersions, revokedTokens } from "../../schema/auth";
 import type { Db } from "../lib/db";
 import type { Settings } from "../lib/settings";
@@ -22,6 +22,16 @@ export async function revocationState(db: Db, kind: PrincipalKind, sub: string, 
       (SELECT 1 FROM revoked_tokens WHERE jti = ${jti ?? ""}) AS revoked,
       (SELECT role FROM operators WHERE username = ${operatorName ?? ""} AND disabled_at IS NULL) AS role`);
   return { version: row?.version ?? 0, disabled: row?.disabled_at != null, revoked: row?.revoked === 1, operatorRole: row?.role ?? null };
+}
+
+/**
+ * The same check as revocationState + revokedReason, as a condition a write carries in its WHERE: true while the
+ * token still stands (its principal's version, not disabled, its jti not revoked). A device's write then checks
+ * revocation in its own round trip, atomically with the write (resolveForWrite in middleware.ts). 4 bound parameters.
+ */
+export function tokenStands(kind: PrincipalKind, sub: string, ver: number, jti: string | null): SQL {
+  return sql`(COALESCE((SELECT CASE WHEN disabled_at IS NULL THEN version ELSE -1 END FROM principal_versions WHERE kind = ${kind} AND sub = ${sub}), 0) = ${ver}
+    AND NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ${jti ?? ""}))`;
 }
 
 /** Why a verified token no longer stands, or null. */

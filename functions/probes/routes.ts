@@ -2,7 +2,7 @@ import { createRoute } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
 import { probes, probeUpdates } from "../../schema/probes";
 import { ClientIdParam, RegisterBody, RegisterResponse, StatusOk, TestHelpersResponse, UpdateBody } from "../../schema/probes-api";
-import { bearerOf, resolvePrincipal } from "../auth/middleware";
+import { bearerOf, resolveForWrite, resolvePrincipal } from "../auth/middleware";
 import { hashProbeSecret } from "../auth/passwords";
 import { eventInsert } from "../events/store";
 import { ApiError } from "../lib/errors";
@@ -80,13 +80,16 @@ probeRoutes.openapi(
     const { client_id: clientId } = c.req.valid("param");
     const body = c.req.valid("json");
     const { db, clock, commit } = c.var.services;
-    const caller = await resolvePrincipal(c, bearerOf(c));
+    const token = bearerOf(c);
+    const auth = await resolveForWrite(c, token, "probe", clientId);
+    const caller = auth?.principal ?? null;
     if (caller && (caller.kind !== "probe" || caller.sub !== clientId)) {
       throw new ApiError("forbidden", "a probe may update only itself");
     }
     const at = clock.now().toISOString();
-    const [, , updated] = await commit(probeUpdateBatch(db, clientId, metadataFromBody(body), at, caller === null));
+    const [, , updated] = await commit(probeUpdateBatch(db, clientId, metadataFromBody(body), at, caller === null, auth?.stands));
     if (updated.length === 0) {
+      if (token !== null) await resolvePrincipal(c, token); // a revoked or disabled token: 401 invalid_token
       // Nothing was written: either the client does not exist, or it has a password and no token was sent.
       const row = await db.select({ hash: probes.passwordHash }).from(probes).where(eq(probes.id, clientId)).get();
       if (!row) throw new ApiError("not_found", "client is not registered");

@@ -22,11 +22,12 @@ const WIRE: [keyof ProbeMetadata, string][] = [
 /**
  * A probe update as one D1 round trip (one atomic `db.batch()`): the history row and the event are written by
  * INSERT … SELECT from the stored row, only when something differs, and the UPDATE comes last so those inserts
- * still see the old values. `mayWrite` is the auth condition (e.g. "has no password" for anonymous callers);
- * every statement carries it, so an unauthorised or unknown client changes nothing and the UPDATE returns no row.
+ * still see the old values. Every statement carries the auth condition ("has no password" for anonymous callers;
+ * `stands`, the caller's token not revoked, from resolveForWrite), so an unauthorised, revoked or unknown client
+ * changes nothing and the UPDATE returns no row.
  * In production each D1 call is a network round trip to the database's primary, so one instead of two matters.
  */
-export function probeUpdateBatch(db: Db, clientId: string, next: Partial<ProbeMetadata>, at: string, anonymous: boolean) {
+export function probeUpdateBatch(db: Db, clientId: string, next: Partial<ProbeMetadata>, at: string, anonymous: boolean, stands?: SQL) {
   const sent = WIRE.filter(([k]) => next[k] !== undefined);
   const value = (k: keyof ProbeMetadata): SQL => (next[k] !== undefined ? sql`${next[k]}` : sql`${probes[k]}`);
   const differs = (k: keyof ProbeMetadata): SQL => sql`${probes[k]} IS NOT ${next[k]}`;
@@ -36,7 +37,7 @@ export function probeUpdateBatch(db: Db, clientId: string, next: Partial<ProbeMe
   const diffs = sent.map(([k]) => differs(k));
   if (tokenState) diffs.push(sql`${probes.pushTokenState} IS NOT ${tokenState}`);
   const anyChange = diffs.length ? or(...diffs)! : sql`0`;
-  const target = and(eq(probes.id, clientId), anonymous ? isNull(probes.passwordHash) : undefined)!;
+  const target = and(eq(probes.id, clientId), anonymous ? isNull(probes.passwordHash) : undefined, stands)!;
 
   const changedJson = sent.length
     ? sql`'[' || rtrim(${sql.join(

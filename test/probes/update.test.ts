@@ -118,6 +118,78 @@ describe("PUT /api/v1/update/:client_id", () => {
   });
 });
 
+describe("PUT /api/v1/update/:client_id checks revocation inside its own write", () => {
+  const snapshot = async (id: string) => ({ probe: await row(id), history: await history(id) });
+  const events = async (id: string) =>
+    (await env.DB.prepare("SELECT type FROM events WHERE probe_id = ? ORDER BY id").bind(id).all<{ type: string }>()).results.map((e) => e.type);
+
+  it("a logged-out token is a 401 invalid_token and the update, its history and its event are not written", async () => {
+    const p = await registerProbe();
+    expect((await call("POST", "/api/v1/logout", { token: p.token })).status).toBe(200);
+    const before = await snapshot(p.clientId);
+    const eventsBefore = await events(p.clientId);
+    const r = await call("PUT", `/api/v1/update/${p.clientId}`, { token: p.token, json: { probe_cc: "FR", token: "stolen-route" } });
+    expect([r.status, r.body.code]).toEqual([401, "invalid_token"]);
+    expect(await snapshot(p.clientId)).toEqual(before);
+    expect(await events(p.clientId)).toEqual(eventsBefore);
+  });
+
+  it("after logout everywhere every older token fails and a fresh login's token updates", async () => {
+    const p = await registerProbe();
+    const second = (await call("POST", "/api/v1/login", { json: { username: p.clientId, password: p.password } })).body.token as string;
+    expect((await call("POST", "/api/v1/logout", { token: second, json: { everywhere: true } })).status).toBe(200);
+    expect((await call("PUT", `/api/v1/update/${p.clientId}`, { token: p.token, json: { probe_cc: "FR" } })).status).toBe(401);
+    expect((await row(p.clientId)).probe_cc).not.toBe("FR");
+    const fresh = (await call("POST", "/api/v1/login", { json: { username: p.clientId, password: p.password } })).body.token as string;
+    expect((await call("PUT", `/api/v1/update/${p.clientId}`, { token: fresh, json: { probe_cc: "FR" } })).status).toBe(200);
+    expect((await row(p.clientId)).probe_cc).toBe("FR");
+  });
+
+  it("a disabled probe's token cannot update, and stays refused after the probe is enabled again", async () => {
+    const p = await registerProbe();
+    const admin = await adminToken();
+    expect((await call("POST", `/api/v1/admin/clients/${p.clientId}/disable`, { token: admin })).status).toBe(200);
+    const before = await snapshot(p.clientId);
+    expect((await call("PUT", `/api/v1/update/${p.clientId}`, { token: p.token, json: { language: "fr" } })).status).toBe(401);
+    expect(await snapshot(p.clientId)).toEqual(before);
+    expect((await call("POST", `/api/v1/admin/clients/${p.clientId}/enable`, { token: admin })).status).toBe(200);
+    expect((await call("PUT", `/api/v1/update/${p.clientId}`, { token: p.token, json: { language: "fr" } })).status).toBe(401);
+    expect((await row(p.clientId)).language).not.toBe("fr");
+  });
+
+  it("another probe's revoked token is a 401 (revocation before the 403 for acting on someone else)", async () => {
+    const a = await registerProbe();
+    const b = await registerProbe();
+    expect((await call("PUT", `/api/v1/update/${a.clientId}`, { token: b.token, json: {} })).status).toBe(403);
+    await call("POST", "/api/v1/logout", { token: b.token });
+    expect((await call("PUT", `/api/v1/update/${a.clientId}`, { token: b.token, json: {} })).status).toBe(401);
+  });
+
+  it("every statement of the largest update stays within D1's 100 bound parameters", async () => {
+    const { dbFrom } = await import("../../functions/lib/db");
+    const { probeUpdateBatch } = await import("../../functions/probes/store");
+    const { tokenStands } = await import("../../functions/auth/revocation");
+    const every = {
+      probeCc: "IT",
+      probeAsn: "AS1",
+      platform: "android",
+      softwareName: "x",
+      softwareVersion: "1",
+      supportedTests: '["web_connectivity"]',
+      networkType: "wifi",
+      availableBandwidth: "1",
+      language: "it",
+      probeFamily: "f",
+      probeId: "p",
+      pushToken: "t",
+    };
+    const batch = probeUpdateBatch(dbFrom(env.DB), "c", every, "2026-01-01T00:00:00.000Z", false, tokenStands("probe", "c", 3, "j"));
+    const counts = batch.map((q) => q.toSQL().params.length);
+    for (const n of counts) expect(n).toBeLessThanOrEqual(100);
+    expect(Math.max(...counts)).toBeGreaterThan(20); // the bound is measured on the real statements, not on empty ones
+  });
+});
+
 describe("GET /api/v1/test-helpers", () => {
   it("returns the configured map in the shape probe-cli decodes", async () => {
     const r = await call("GET", "/api/v1/test-helpers");
