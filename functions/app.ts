@@ -3,6 +3,7 @@ import { bodyLimit } from "hono/body-limit";
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { consoleRoutes } from "./console/routes";
+import { d1FailureAsApiError, isD1Failure } from "./lib/d1-errors";
 import { ApiError, envelope, ERROR_STATUS } from "./lib/errors";
 import { type AppEnv, buildServices, newRouter } from "./lib/hono";
 import { hasOwnBodyLimit } from "./ooni/body";
@@ -91,7 +92,11 @@ export function createApp() {
     let e: ApiError;
     if (err instanceof ApiError) e = err;
     else if (err instanceof HTTPException) e = httpExceptionToApiError(err);
-    else {
+    else if (isD1Failure(err)) {
+      // D1 itself failed (not a statement): 503, and for a write "outcome unknown" (lib/d1-errors.ts).
+      e = d1FailureAsApiError(err, c.req.method) as ApiError;
+      log.warn("app", `D1 failure: ${String(err)}`, { requestId: c.get("requestId"), code: e.code });
+    } else {
       // Unknown failures are logged with the request id and never shown to the client.
       log.error("app", String(err), { requestId: c.get("requestId"), stack: (err as Error)?.stack });
       e = new ApiError("internal", "internal error");

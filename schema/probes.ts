@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** A registered probe or field device (OONI's active_probes). The id is the client_id handed to the probe. */
 export const probes = sqliteTable(
@@ -30,6 +30,14 @@ export const probes = sqliteTable(
     pushTokenUpdatedAt: text("push_token_updated_at"),
     /** Null for probes registered without a password (the seed's original flow). See docs/decisions/0002. */
     passwordHash: text("password_hash"),
+    /**
+     * How a retried registration finds this probe (functions/probes/replay.ts): HMAC of the Idempotency-Key, or of
+     * the canonical body when it carries a secret or a push token. Null when neither was sent. Unique: of two
+     * concurrent identical registrations only one commits.
+     */
+    registerKey: text("register_key"),
+    /** HMAC of the canonical register body: the same key with a different body is refused (422). */
+    registerFingerprint: text("register_fingerprint"),
   },
   (t) => [
     index("probes_created_idx").on(t.createdAt, t.id),
@@ -38,6 +46,7 @@ export const probes = sqliteTable(
     index("probes_platform_idx").on(t.platform),
     index("probes_last_seen_idx").on(t.lastSeenAt),
     index("probes_token_state_idx").on(t.pushTokenState),
+    uniqueIndex("probes_register_key_idx").on(t.registerKey),
   ],
 );
 

@@ -61,8 +61,9 @@ export function publicKeyOf(pem) {
 export class Faults {
   queue = [];
   dead = new Set();
-  inject({ status, count = 1, retryAfter, forMs, reason }) {
-    this.queue.push({ status, left: forMs ? Infinity : count, until: forMs ? Date.now() + forMs : Infinity, retryAfter, reason });
+  /** `mode` "hang" (hold the request without answering for `holdMs`, then drop it) or "close" (drop it at once) instead of a status. */
+  inject({ status, count = 1, retryAfter, forMs, reason, mode, holdMs }) {
+    this.queue.push({ status, left: forMs ? Infinity : count, until: forMs ? Date.now() + forMs : Infinity, retryAfter, reason, mode, holdMs });
   }
   markDead(tokens) {
     for (const t of tokens) this.dead.add(t);

@@ -3,7 +3,8 @@
 // the RS256 service-account assertion (signature against the key's public half, iss, aud = token endpoint, scope,
 // lifetime), Bearer access tokens, one target per message, string-only data, an apns block APNs would take (string
 // headers; a background push at priority 5 with content-available and no alert), the 4 KB payload limit. It records
-// every accepted message and can inject 429/5xx (with Retry-After) and dead tokens (404 UNREGISTERED).
+// every accepted message and can inject 429/5xx (with Retry-After), held requests ("hang") and dropped connections
+// ("close"), and dead tokens (404 UNREGISTERED).
 //
 // By hand: node tools/fake-fcm.mjs --port 9101 --key service-account.json
 //   (prints the service-account JSON to use as FCM_SERVICE_ACCOUNT when --key is omitted: it makes one)
@@ -33,12 +34,15 @@ export function makeServiceAccount(baseUrl, projectId = "edge-orchestra-dev") {
 export async function startFakeFcm({ port = 0, serviceAccount = null, projectId = "edge-orchestra-dev" } = {}) {
   const fake = {
     received: [],
+    /** Sends answered with an injected fault instead: { at, fault: "hang" | "close" | status, token }. */
+    faulted: [],
     tokenRequests: 0,
     faults: new Faults(),
     accessTokens: new Map(),
     account: serviceAccount,
     reset() {
       this.received.length = 0;
+      this.faulted.length = 0;
       this.tokenRequests = 0;
       this.faults.reset();
     },
@@ -128,7 +132,18 @@ export async function startFakeFcm({ port = 0, serviceAccount = null, projectId 
     const payloadBytes = Buffer.byteLength(JSON.stringify({ data: msg.data ?? {}, notification: msg.notification ?? {}, apns: msg.apns?.payload ?? {} }));
     if (payloadBytes > MAX_PAYLOAD) return fcmError(400, "INVALID_ARGUMENT", "Message is too big", "INVALID_ARGUMENT");
     const fault = fake.faults.next();
+    if (fault?.mode === "close") {
+      fake.faulted.push({ at: Date.now(), fault: "close", token: msg.token });
+      return req.socket.destroy();
+    }
+    if (fault?.mode === "hang") {
+      fake.faulted.push({ at: Date.now(), fault: "hang", token: msg.token });
+      const t = setTimeout(() => req.socket.destroy(), fault.holdMs ?? 10_000);
+      req.socket.once("close", () => clearTimeout(t));
+      return;
+    }
     if (fault) {
+      fake.faulted.push({ at: Date.now(), fault: String(fault.status), token: msg.token, retryAfter: fault.retryAfter });
       const code = fault.status === 429 ? "RESOURCE_EXHAUSTED" : fault.status >= 500 ? "UNAVAILABLE" : "INVALID_ARGUMENT";
       const errorCode = fault.status === 429 ? "QUOTA_EXCEEDED" : fault.status >= 500 ? "UNAVAILABLE" : undefined;
       return sendJson(
@@ -152,6 +167,7 @@ export async function startFakeFcm({ port = 0, serviceAccount = null, projectId 
     url: baseUrl,
     serviceAccount: fake.account,
     received: fake.received,
+    faulted: fake.faulted,
     get tokenRequests() {
       return fake.tokenRequests;
     },

@@ -83,7 +83,11 @@ export function fcmMessageOf(n, token) {
  * maxNotification (core.max_notification, 100), platforms enabled (gorush defaults to android only; the fake to both,
  * as the service expects: docs/push.md). `apns`/`fcm`: running fakes to relay to.
  * Failure injection: deadTokens answered as the provider would (error defaults to the platform's dead-token text);
- * status: { code, count, retryAfter } answers the next `count` requests with that status, as a proxy in front would.
+ * status: { code, count, retryAfter } answers the next `count` requests with that status, as a proxy in front would;
+ * sequence: [{ status, retryAfter } | { mode: "hang", holdMs } | { mode: "close" }, ...] faults the next requests one
+ * each, in order; tokens: { [token]: fault } faults the first request carrying that token once. A faulted request
+ * pushes nothing. "hang" holds the request without answering (past the client's timeout) and then drops the
+ * connection; "close" drops it as soon as the request is read (mid-request for the client).
  */
 export async function startFakeGorush({
   port = 0,
@@ -102,6 +106,9 @@ export async function startFakeGorush({
   const requests = [];
   const dead = new Map();
   let statusFailures = null;
+  /** Faults for the next requests, in order, and for the first request carrying a token. */
+  const sequence = [];
+  const tokenFaults = new Map();
   const toApns = apns ? apnsClient({ url: apns.url, ca: apns.ca, key: apns.key, topic: apns.topic }) : null;
   const toFcm = fcm ? fcmClient({ url: fcm.url, serviceAccount: fcm.serviceAccount }) : null;
   const log = (...a) => {
@@ -196,6 +203,27 @@ export async function startFakeGorush({
       if (url.pathname !== "/api/push") return send(res, 404, { code: 404, message: "404 page not found" });
       if (req.method !== "POST") return send(res, 404, { code: 404, message: "404 page not found" });
       const at = Date.now();
+      const fault = faultFor(raw);
+      if (fault) {
+        const tokens = tokensOf(raw);
+        if (fault.mode === "close") {
+          requests.push({ at, status: 0, count: 0, fault: "close", tokens });
+          return req.socket.destroy();
+        }
+        if (fault.mode === "hang") {
+          requests.push({ at, status: 0, count: 0, fault: "hang", tokens });
+          const t = setTimeout(() => req.socket.destroy(), fault.holdMs ?? 10_000);
+          req.socket.once("close", () => clearTimeout(t));
+          return;
+        }
+        requests.push({ at, status: fault.status, count: 0, fault: String(fault.status), tokens });
+        return send(
+          res,
+          fault.status,
+          { message: `injected ${fault.status}` },
+          fault.retryAfter !== undefined ? { "retry-after": String(fault.retryAfter) } : {},
+        );
+      }
       if (statusFailures && statusFailures.count > 0) {
         statusFailures.count--;
         const { code, retryAfter } = statusFailures;
@@ -226,11 +254,34 @@ export async function startFakeGorush({
     });
   });
 
-  function injectFailures({ deadTokens = [], error, status } = {}) {
+  function tokensOf(raw) {
+    try {
+      return JSON.parse(raw).notifications.flatMap((n) => (Array.isArray(n.tokens) ? n.tokens : []));
+    } catch {
+      return [];
+    }
+  }
+  function faultFor(raw) {
+    if (tokenFaults.size) {
+      for (const t of tokensOf(raw)) {
+        const f = tokenFaults.get(t);
+        if (f) {
+          tokenFaults.delete(t);
+          return f;
+        }
+      }
+    }
+    return sequence.shift() ?? null;
+  }
+  function injectFailures({ deadTokens = [], error, status, sequence: next = [], tokens = {} } = {}) {
     for (const t of deadTokens) dead.set(t, error);
     if (status) statusFailures = { code: status.code ?? 503, count: status.count ?? 1, retryAfter: status.retryAfter };
+    sequence.push(...next);
+    for (const [t, f] of Object.entries(tokens)) tokenFaults.set(t, f);
   }
   function reset() {
+    sequence.length = 0;
+    tokenFaults.clear();
     received.length = 0;
     requests.length = 0;
     dead.clear();

@@ -16,6 +16,8 @@ export const ERROR_STATUS = {
   illegal_transition: 409,
   gone: 410,
   payload_too_large: 413,
+  /** The same Idempotency-Key was sent with a different body (draft-ietf-httpapi-idempotency-key-header). */
+  idempotency_key_reused: 422,
   upgrade_required: 426,
   unsupported_media_type: 415,
   rate_limited: 429,
@@ -24,6 +26,8 @@ export const ERROR_STATUS = {
   gateway_timeout: 504,
   misconfigured: 503,
   unavailable: 503,
+  /** A write the database did not confirm: it may or may not have been applied (lib/d1-errors.ts). */
+  outcome_unknown: 503,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -32,9 +32,9 @@ export type GroupCommitOptions<I, R> = {
   isolatable: (error: unknown) => boolean;
   /** How long a leader waits for the previous flush before flushing anyway (ms). */
   previousFlushWaitMs: number;
-  /** How long a member waits for its batch before giving up (ms). */
+  /** How long a member waits for its batch before giving up (ms), unless its submit says otherwise. */
   memberWaitMs: number;
-  /** The error a member that gave up rejects with. */
+  /** The error a member that gave up rejects with: its batch may still commit, so this must not say "nothing happened". */
   stalled: () => unknown;
 };
 
@@ -49,9 +49,10 @@ export class GroupCommit<I, R> {
 
   /**
    * Queue `item` (`size` statements) and resolve with its result once committed. `keepAlive` receives the
-   * leader's duty (the request's `waitUntil`); it is only called for the request that opens a batch.
+   * leader's duty (the request's `waitUntil`); it is only called for the request that opens a batch. `waitMs` is how
+   * long this member waits before rejecting with `stalled()` (the batch itself carries on).
    */
-  submit(item: I, size: number, keepAlive: (work: Promise<unknown>) => void): Promise<R> {
+  submit(item: I, size: number, keepAlive: (work: Promise<unknown>) => void, waitMs = this.opts.memberWaitMs): Promise<R> {
     if (size > this.opts.maxStatements) return this.opts.execOne(item);
     let batch = this.open;
     let leader = false;
@@ -60,12 +61,12 @@ export class GroupCommit<I, R> {
       this.open = batch;
       leader = true;
     }
-    const result = this.member(batch, item, size);
+    const result = this.member(batch, item, size, waitMs);
     if (leader) keepAlive(this.lead(batch));
     return result;
   }
 
-  private async member(batch: Batch<I, R>, item: I, size: number): Promise<R> {
+  private async member(batch: Batch<I, R>, item: I, size: number, waitMs: number): Promise<R> {
     // Joining happens synchronously (before the first await), so the caller's size accounting holds.
     let settle!: (o: Outcome<R>) => void;
     const outcome = new Promise<Outcome<R>>((r) => {
@@ -77,7 +78,7 @@ export class GroupCommit<I, R> {
     // waiting on nothing of its own is cancelled as hung), and is cleared here, in the context that set it.
     let timer: ReturnType<typeof setTimeout> | undefined;
     const stalled = new Promise<Outcome<R>>((r) => {
-      timer = setTimeout(() => r({ ok: false, error: this.opts.stalled() }), this.opts.memberWaitMs);
+      timer = setTimeout(() => r({ ok: false, error: this.opts.stalled() }), waitMs);
     });
     try {
       const o = await Promise.race([outcome, stalled]);

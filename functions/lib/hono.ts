@@ -34,7 +34,7 @@ export type ServiceOptions = {
 export function buildServices(env: Env, { clock = systemClock, keepAlive = () => {}, onCommitted }: ServiceOptions = {}): Services {
   const settings = settingsFrom(env);
   const db = dbFrom(env.DB);
-  const commit = settings.groupCommit ? d1Commit(env.DB, keepAlive, onCommitted) : soloCommit(db, onCommitted);
+  const commit = settings.groupCommit ? d1Commit(env.DB, keepAlive, onCommitted, settings.commitWaitMs) : soloCommit(db, onCommitted);
   return { db, settings, clock, commit };
 }
 

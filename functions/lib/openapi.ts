@@ -18,7 +18,9 @@ const DESCRIPTIONS: Record<number, string> = {
   409: "Conflicts with the current state",
   410: "Gone",
   413: "Request body too large",
+  422: "The Idempotency-Key was already used for a different request body",
   429: "Rate limited",
+  503: "Unavailable (Retry-After). `outcome_unknown`: the write may or may not have been applied; send the same request again to learn which",
 };
 
 /** The documented error responses of a route, all in the one envelope. */

@@ -15,6 +15,8 @@ export type Settings = {
   abuse: AbuseSettings;
   /** Concurrent probe writes share D1 round trips (GROUP_COMMIT, "on" unless "off"). */
   groupCommit: boolean;
+  /** COMMIT_WAIT_MS: how long a write waits for its shared batch before answering 503 outcome_unknown (the batch carries on). */
+  commitWaitMs: number;
   testHelpers: Record<string, { address: string; type: string; front?: string }[]>;
   /** Minion registry (docs/minions.md): status poll period, agent beacon schedule and validity, relay timeout. */
   minions: {
@@ -73,6 +75,7 @@ export const settingsFrom = cachedSettings((env: Env): Settings => {
       failureWindowS: readInt(env, "LOGIN_FAILURE_WINDOW_S", { fallback: 900, min: 60, max: 86_400 }),
     },
     groupCommit: readBool(env, "GROUP_COMMIT", true),
+    commitWaitMs: readInt(env, "COMMIT_WAIT_MS", { fallback: 25_000, min: 10, max: 60_000 }),
     testHelpers: helpers,
     minions: {
       monitorIntervalMs: readInt(env, "MONITOR_INTERVAL_MS", { fallback: 15_000, min: 1, max: 86_400_000 }),

@@ -1,4 +1,4 @@
-import { createRoute } from "@hono/zod-openapi";
+import { createRoute, z } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
 import { probes, probeUpdates } from "../../schema/probes";
 import { ClientIdParam, RegisterBody, RegisterResponse, StatusOk, TestHelpersResponse, UpdateBody } from "../../schema/probes-api";
@@ -11,9 +11,19 @@ import { newId } from "../lib/ids";
 import { rateLimit } from "../lib/rate-limit";
 import { errorResponses, jsonBody, jsonContent } from "../lib/openapi";
 import { historySnapshot, metadataFromBody, registrationMetadata } from "./metadata";
-import { probeUpdateBatch } from "./store";
+import { priorRegistration, probeUpdateBatch, releaseRegisterKey, windowCutoff } from "./store";
+import { replayKeyOf, replayVerdict } from "./replay";
+import { probesSettings } from "./settings";
+import { isUniqueViolation } from "../lib/db";
 
 export const probeRoutes = newRouter();
+
+const IdempotencyHeaders = z.object({
+  "idempotency-key": z.string().optional().openapi({
+    description:
+      "Optional. A retry with the same key and body gets the first registration's client_id; the same key with another body is 422. Without it, a body carrying a password is recognised by itself.",
+  }),
+});
 
 probeRoutes.openapi(
   createRoute({
@@ -21,18 +31,40 @@ probeRoutes.openapi(
     path: "/api/v1/register",
     tags: ["probes"],
     summary: "Register a probe (OONI Orchestra contract)",
+    description:
+      "Retries are safe within REGISTER_REPLAY_WINDOW_S: the same Idempotency-Key (or, without one, the same body carrying a password) returns the same client_id, marked `Idempotent-Replayed: true`. A 503 `outcome_unknown` means the registration may or may not have been stored: send the same request again to learn its client_id.",
     middleware: [rateLimit("register")] as const,
-    request: { body: jsonBody(RegisterBody) },
-    responses: { 200: jsonContent(RegisterResponse, "The new probe's client_id"), ...errorResponses(400, 413, 429) },
+    request: { headers: IdempotencyHeaders, body: jsonBody(RegisterBody) },
+    responses: {
+      200: jsonContent(RegisterResponse, "The new probe's client_id (or, for a retry, the first one's)"),
+      ...errorResponses(400, 413, 422, 429, 503),
+    },
   }),
   async (c) => {
     const body = c.req.valid("json");
-    const { db, clock, commit } = c.var.services;
+    const { db, clock, commit, settings } = c.var.services;
+    const windowS = probesSettings(c.env).registerReplayWindowS;
+    const now = clock.now();
+    const replay = windowS > 0 ? await replayKeyOf(settings.jwtSecret, body, c.req.valid("header")["idempotency-key"]) : null;
+    const replayed = (id: string) => {
+      c.header("Cache-Control", "no-store");
+      c.header("Idempotent-Replayed", "true");
+      return c.json({ client_id: id }, 200);
+    };
+    let stale = false;
+    if (replay) {
+      const prior = await priorRegistration(db, replay.key);
+      if (prior) {
+        const v = replayVerdict(prior, replay, now, windowS);
+        if (v === "stale") stale = true;
+        else return replayed(v.replay);
+      }
+    }
     const id = newId();
-    const at = clock.now().toISOString();
+    const at = now.toISOString();
     const meta = registrationMetadata(body);
     const passwordHash = body.password === undefined ? null : await hashProbeSecret(body.password);
-    await commit([
+    const writes = [
       db.insert(probes).values({
         id,
         ...meta,
@@ -42,6 +74,8 @@ probeRoutes.openapi(
         pushTokenState: meta.pushToken ? "valid" : "none",
         pushTokenUpdatedAt: meta.pushToken ? at : null,
         passwordHash,
+        registerKey: replay?.key ?? null,
+        registerFingerprint: replay?.fingerprint ?? null,
       }),
       db.insert(probeUpdates).values({
         probeId: id,
@@ -57,7 +91,19 @@ probeRoutes.openapi(
         probeId: id,
         data: { probe_cc: meta.probeCc, probe_asn: meta.probeAsn, platform: meta.platform, has_password: passwordHash !== null },
       }),
-    ]);
+    ] as const;
+    try {
+      // A key whose window has passed is released first, in the same batch (rare: most keys are never reused).
+      await (stale && replay ? commit([releaseRegisterKey(db, replay.key, windowCutoff(now, windowS)), ...writes]) : commit(writes));
+    } catch (e) {
+      // An identical registration committed first (a concurrent retry, or the one this client gave up on): its id.
+      if (replay && isUniqueViolation(e)) {
+        const prior = await priorRegistration(db, replay.key);
+        const v = prior ? replayVerdict(prior, replay, now, windowS) : "stale";
+        if (v !== "stale") return replayed(v.replay);
+      }
+      throw e;
+    }
     c.header("Cache-Control", "no-store");
     return c.json({ client_id: id }, 200);
   },
@@ -74,7 +120,7 @@ probeRoutes.openapi(
     security: [{ bearer: [] }],
     middleware: [rateLimit("update")] as const,
     request: { params: ClientIdParam, body: jsonBody(UpdateBody) },
-    responses: { 200: jsonContent(StatusOk, "Updated"), ...errorResponses(400, 401, 403, 404, 413, 429) },
+    responses: { 200: jsonContent(StatusOk, "Updated"), ...errorResponses(400, 401, 403, 404, 413, 429, 503) },
   }),
   async (c) => {
     const { client_id: clientId } = c.req.valid("param");

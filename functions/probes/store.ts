@@ -3,6 +3,29 @@ import { eventInsertSelect } from "../events/store";
 import { probes, probeUpdates } from "../../schema/probes";
 import type { Db } from "../lib/db";
 import type { ProbeMetadata } from "./metadata";
+import type { PriorRegistration } from "./replay";
+
+/** The stored registration a replay key belongs to (probes.register_key is unique), if any. */
+export async function priorRegistration(db: Db, key: string): Promise<PriorRegistration | undefined> {
+  return db
+    .select({ id: probes.id, fingerprint: probes.registerFingerprint, createdAt: probes.createdAt })
+    .from(probes)
+    .where(eq(probes.registerKey, key))
+    .get();
+}
+
+/** Oldest creation time still inside the replay window. */
+export function windowCutoff(now: Date, windowS: number): string {
+  return new Date(now.getTime() - windowS * 1000).toISOString();
+}
+
+/** Frees a replay key whose window has passed (a statement for the new registration's batch); a fresh one stays. */
+export function releaseRegisterKey(db: Db, key: string, cutoff: string) {
+  return db
+    .update(probes)
+    .set({ registerKey: null, registerFingerprint: null })
+    .where(and(eq(probes.registerKey, key), sql`${probes.createdAt} < ${cutoff}`));
+}
 
 const WIRE: [keyof ProbeMetadata, string][] = [
   ["probeCc", "probe_cc"],

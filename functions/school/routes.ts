@@ -2,6 +2,7 @@ import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { BackupReply, Jwks, LeaseReply, RegisterBody, RegisterReply, SchoolError, SerialQuery, StatusReply, UidParam, UidQuery } from "../../schema/school-api";
+import { d1FailureAsApiError, isD1Failure } from "../lib/d1-errors";
 import { ApiError, ERROR_STATUS } from "../lib/errors";
 import { type AppEnv, newRouter, type Services } from "../lib/hono";
 import { activate, activationBody } from "./activation";
@@ -40,6 +41,9 @@ schoolRoutes.onError((err, c) => {
         : err.status === 413
           ? new ApiError("payload_too_large", "request body too large")
           : new ApiError("bad_request", err.message || "bad request");
+  } else if (isD1Failure(err)) {
+    e = d1FailureAsApiError(err, c.req.method) as ApiError;
+    log.warn("school", `D1 failure: ${String(err)}`, { requestId: c.get("requestId"), code: e.code });
   } else {
     log.error("school", String(err), { requestId: c.get("requestId"), stack: (err as Error)?.stack });
     e = new ApiError("internal", "internal error");
@@ -302,7 +306,11 @@ async function xmlRpc(c: C, body: string) {
   } catch (e) {
     if (e instanceof XmlRpcFault) reply = faultResponse(e.faultCode, e.faultString);
     else if (e instanceof ApiError) reply = faultResponse(FAULT.internal, e.message);
-    else {
+    else if (isD1Failure(e)) {
+      // XML-RPC has no status to carry a 503: the fault says the registration's outcome is unknown.
+      log.warn("school.xmlrpc", `D1 failure: ${String(e)}`, { requestId: c.get("requestId") });
+      reply = faultResponse(FAULT.internal, (d1FailureAsApiError(e, "POST") as ApiError).message);
+    } else {
       log.error("school.xmlrpc", String(e), { requestId: c.get("requestId"), stack: (e as Error)?.stack });
       reply = faultResponse(FAULT.internal, "internal error");
     }

@@ -135,6 +135,21 @@ describe("group commit", () => {
     expect(statements + retried).toBeLessThanOrEqual(2 * 6);
   });
 
+  it("lets each member wait its own time: one that gives up is told so while the batch still commits for the others", async () => {
+    const h = harness({ memberWaitMs: 5_000 });
+    const first = h.submit("x");
+    await h.tick();
+    const patient = h.submit("a");
+    const hasty = h.gc.submit({ name: "b", size: 2 }, 2, (w) => h.kept.push(w), 20);
+    await expect(hasty).rejects.toThrow("stalled");
+    h.trips[0].release();
+    await first;
+    await h.tick();
+    h.trips[1].release();
+    await expect(patient).resolves.toBe("ok:a");
+    expect(h.trips.map((t) => t.items)).toEqual([["x"], ["a", "b"]]);
+  });
+
   it("answers a member with the stalled error when its batch never comes back", async () => {
     const h = harness({ memberWaitMs: 30 });
     const p = h.submit("a");
