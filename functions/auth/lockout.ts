@@ -39,17 +39,13 @@ export async function failureStateOf(db: Db, a: LoginAccount): Promise<FailureSt
     .get();
 }
 
-/** Records one failed login: the new count and the `auth.login_failed` event, in one batch. Never the password. */
-export async function recordLoginFailure(
-  db: Db,
-  a: LoginAccount,
-  prev: FailureState | null | undefined,
-  now: Date,
-  abuse: AbuseSettings,
-  actor: string,
-): Promise<FailureState> {
+/**
+ * One failed login as statements for the caller's batch: the new count and the `auth.login_failed` event (never the
+ * password). The login route writes them in the same batch as its audit row, so a failed write leaves neither.
+ */
+export function loginFailureWrites(db: Db, a: LoginAccount, prev: FailureState | null | undefined, now: Date, abuse: AbuseSettings, actor: string) {
   const next = nextFailureState(prev, now, abuse);
-  await db.batch([
+  return [
     db
       .insert(loginFailures)
       .values({ account: accountKey(a), ...next })
@@ -62,15 +58,12 @@ export async function recordLoginFailure(
       ...(a.kind === "probe" ? { probeId: a.id } : {}),
       data: { failures: next.failures, locked_until: next.lockedUntil },
     }),
-  ]);
-  return next;
+  ] as const;
 }
 
-export async function clearLoginFailures(db: Db, a: LoginAccount): Promise<void> {
-  await db
-    .delete(loginFailures)
-    .where(eq(loginFailures.account, accountKey(a)))
-    .run();
+/** A successful login forgets the account's failures (a statement for the caller's batch). */
+export function clearLoginFailures(db: Db, a: LoginAccount) {
+  return db.delete(loginFailures).where(eq(loginFailures.account, accountKey(a)));
 }
 
 /** Cron: rows whose window has passed carry no state any more. */

@@ -4,7 +4,7 @@ import { CreateOperatorBody, LoginBody, LoginResponse, LogoutBody, LogoutRespons
 import { operators } from "../../schema/operators";
 import { probes } from "../../schema/probes";
 import { loginAudit } from "../audit/entries";
-import { auditInsert, recordAudit } from "../audit/store";
+import { auditInsert } from "../audit/store";
 import { eventInsert } from "../events/store";
 import { isUniqueViolation } from "../lib/db";
 import { ApiError } from "../lib/errors";
@@ -14,7 +14,7 @@ import { adoptProbe, clientIdKey, isAdoptableClientId, probeLoginRow } from "../
 import { errorResponses, jsonBody, jsonContent } from "../lib/openapi";
 import { actorOf, principal, requireAnyPrincipal, requireOperator, subjectKindOf } from "./middleware";
 import { addressActor, addressOf, rateLimit } from "../lib/rate-limit";
-import { clearLoginFailures, failureStateOf, type LoginAccount, lockedForS, recordLoginFailure } from "./lockout";
+import { clearLoginFailures, failureStateOf, type LoginAccount, lockedForS, loginFailureWrites } from "./lockout";
 import { hashPassword, verifyPassword } from "./passwords";
 import { adminStamp, bumpVersion, currentVersion, revokeJti } from "./revocation";
 import { devicePrincipal, type IssueOptions, issueToken, operatorPrincipal, type Principal } from "./tokens";
@@ -116,12 +116,14 @@ authRoutes.openapi(
         issue = { ver: (await currentVersion(db, "operator", row.username)).version };
       }
     }
-    await recordAudit(db, loginAudit(clock.now().toISOString(), username, who, c.req.header("cf-connecting-ip")), c.executionCtx);
+    // The audit row and the failure count (or their reset) in one batch: a D1 error leaves neither (503, nothing
+    // half-applied). Rows are sealed into the chain by the audit.seal cron, as every other audited write's are.
+    const audit = auditInsert(db, loginAudit(clock.now().toISOString(), username, who, c.req.header("cf-connecting-ip")));
     if (!who) {
-      await recordLoginFailure(db, account, failures, now, settings.abuse, await addressActor(settings.jwtSecret, addressOf(c)));
+      await db.batch([audit, ...loginFailureWrites(db, account, failures, now, settings.abuse, await addressActor(settings.jwtSecret, addressOf(c)))]);
       throw new ApiError("wrong_credentials", "wrong username or password", undefined, { "WWW-Authenticate": "Bearer" });
     }
-    if (failures) await clearLoginFailures(db, account);
+    await (failures ? db.batch([audit, clearLoginFailures(db, account)]) : audit);
     c.header("Cache-Control", "no-store");
     return c.json(await issueToken(who, settings, clock, issue), 200);
   },

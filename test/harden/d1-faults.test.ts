@@ -77,6 +77,25 @@ const WRITES: WriteRoute[] = [
     prepare: async () => ({ request: json("DELETE", `/api/v1/admin/job/${await futureJob()}`, undefined, admin), ok: 200 }),
   },
   {
+    name: "POST /api/v1/login (wrong password: audit row and failure count)",
+    envelope: "api",
+    prepare: async () => {
+      const username = `op-${crypto.randomUUID().slice(0, 8)}`;
+      await call("POST", "/api/v1/admin/operators", { json: { username, password: "correct horse battery staple", role: "viewer" }, token: admin });
+      return { request: json("POST", "/api/v1/login", { username, password: "wrong horse battery staple" }), ok: 401 };
+    },
+  },
+  {
+    name: "POST /api/v1/login (after a failure: audit row and the failures cleared)",
+    envelope: "api",
+    prepare: async () => {
+      const username = `op-${crypto.randomUUID().slice(0, 8)}`;
+      await call("POST", "/api/v1/admin/operators", { json: { username, password: "correct horse battery staple", role: "viewer" }, token: admin });
+      await call("POST", "/api/v1/login", { json: { username, password: "wrong horse battery staple" } });
+      return { request: json("POST", "/api/v1/login", { username, password: "correct horse battery staple" }), ok: 200 };
+    },
+  },
+  {
     name: "POST /client/register",
     envelope: "school",
     prepare: async () => ({ request: json("POST", "/client/register", { uuid: crypto.randomUUID(), nickname: "pupil", pubkey: sshKey() }), ok: 200 }),
