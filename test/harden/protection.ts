@@ -59,6 +59,8 @@ export const PROTECTION: Record<string, Protection> = {
   "POST /api/v1/admin/operators": { operator: "admin" },
   "GET /api/v1/admin/operators": { operator: "admin" },
   "DELETE /api/v1/admin/operators/:username": { operator: "admin" },
+  "POST /api/v1/admin/operators/:username/password": { operator: "admin" },
+  "POST /api/v1/password": { operator: "viewer" },
   "PUT /api/v1/update/:client_id": { probeSelf: true },
   "GET /api/v1/admin/clients": { operator: "viewer" },
   "GET /api/v1/admin/clients/:client_id": { operator: "viewer" },
