@@ -106,9 +106,11 @@ minionRoutes.get("/agents/:id/connect", rateLimit("agent_connect"), async (c) =>
     const row = await db.select({ id: probes.id }).from(probes).where(eq(probes.id, id)).get();
     if (!row) throw new ApiError("forbidden", "device is not registered");
   }
-  const headers = new Headers({ upgrade: "websocket", "x-minion-id": id });
+  const headers = new Headers({ upgrade: "websocket", "x-minion-id": id, "x-minion-kind": who.kind, "x-minion-version": String(c.get("token")?.ver ?? 0) });
   if (viaProtocol) headers.set("x-minion-protocol", "bearer");
   const res = await agentStub(c.env, id).fetch(new Request("https://minion-agent/connect", { headers }));
+  // The object refuses a token from before the agent was disabled (the D1 check above may have raced the disable).
+  if (res.status === 403) throw new ApiError("forbidden", "this agent is disabled");
   if (!res.webSocket) throw new ApiError("internal", "agent object refused the connection");
   // A fresh Response: the stub's headers are immutable and the app's middleware adds X-Request-Id.
   return new Response(null, { status: 101, webSocket: res.webSocket, headers: new Headers(res.headers) });
