@@ -45,7 +45,8 @@ const cases: { name: string; limit: number; send: Send; school?: boolean }[] = [
   {
     name: "POST /mesh/:group/certificateRequest (CERTIFICATE_RATE_LIMITER)",
     limit: 30,
-    send: (ip) => call("POST", "/mesh/no-such-group/certificateRequest", { raw: "not a csr", headers: { "content-type": "text/plain", "cf-connecting-ip": ip } }),
+    send: (ip) =>
+      call("POST", "/mesh/no-such-group/certificateRequest", { raw: "not a csr", headers: { "content-type": "text/plain", "cf-connecting-ip": ip } }),
   },
   {
     name: "GET /agents/:id/connect (AGENT_CONNECT_RATE_LIMITER)",
@@ -55,13 +56,17 @@ const cases: { name: string; limit: number; send: Send; school?: boolean }[] = [
 ];
 
 describe("per-address rate limits on every limited route", () => {
-  it.each(cases)("$name: over the limit from one address is a 429 with Retry-After in the surface's envelope; another address is not limited", async (c) => {
-    const { passed, r } = await overTheLimit(c.send, c.limit);
-    expect(passed, "requests within the limit").toBeGreaterThanOrEqual(c.limit);
-    expect(r.headers.get("retry-after")).toBe("60");
-    expect(r.body).toMatchObject({ code: "rate_limited", error: expect.stringMatching(/too many requests/) });
-    if (c.school) expect(r.body.success, "the school envelope").toBe("ERR");
-    const other = await c.send(address());
-    expect(other.status, "another address").not.toBe(429);
-  }, 60_000);
+  it.each(cases)(
+    "$name: over the limit from one address is a 429 with Retry-After in the surface's envelope; another address is not limited",
+    async (c) => {
+      const { passed, r } = await overTheLimit(c.send, c.limit);
+      expect(passed, "requests within the limit").toBeGreaterThanOrEqual(c.limit);
+      expect(r.headers.get("retry-after")).toBe("60");
+      expect(r.body).toMatchObject({ code: "rate_limited", error: expect.stringMatching(/too many requests/) });
+      if (c.school) expect(r.body.success, "the school envelope").toBe("ERR");
+      const other = await c.send(address());
+      expect(other.status, "another address").not.toBe(429);
+    },
+    60_000,
+  );
 });
