@@ -78,7 +78,8 @@ const RecordSchema = z.object({
   trusted: z.boolean(),
 });
 
-type MemberRow = { record: MeshMemberRecord; admittedAt: number; revokedAt: number | null; seq: number };
+/** `disabledAt`: an operator disabled the member (reversible, unlike revocation): it may not connect or sign requests. */
+type MemberRow = { record: MeshMemberRecord; admittedAt: number; revokedAt: number | null; disabledAt: number | null; seq: number };
 
 const json = (status: number, error: string, code: string) =>
   new Response(JSON.stringify({ error, code }), { status, headers: { "content-type": "application/json" } });
@@ -144,6 +145,8 @@ export class MeshGroup extends DurableObject<Env> {
       ],
       // 2: membership events waiting to be written to D1 (functions/mesh/group-events.ts).
       ["CREATE TABLE event_outbox (n INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL)"],
+      // 3: members disabled by an operator (POST /api/v1/admin/mesh/groups/:group/members/:id/disable).
+      ["ALTER TABLE members ADD COLUMN disabled_at INTEGER"],
     ];
     for (let i = v; i < steps.length; i++) {
       for (const stmt of steps[i]) this.sql.exec(stmt);
@@ -178,6 +181,7 @@ export class MeshGroup extends DurableObject<Env> {
       record: string;
       admitted_at: number;
       revoked_at: number | null;
+      disabled_at: number | null;
       live: number;
       timer_at: number | null;
       note: string | null;
@@ -185,9 +189,9 @@ export class MeshGroup extends DurableObject<Env> {
     };
     for (const r of this.sql.exec<Row>("SELECT * FROM members").toArray()) {
       const record = JSON.parse(r.record) as MeshMemberRecord;
-      this.rows.set(r.id, { record, admittedAt: r.admitted_at, revokedAt: r.revoked_at, seq: r.seq });
+      this.rows.set(r.id, { record, admittedAt: r.admitted_at, revokedAt: r.revoked_at, disabledAt: r.disabled_at ?? null, seq: r.seq });
       this.positions.set(r.id, await ringPositions(r.id, this.numRings));
-      if (r.revoked_at !== null) continue;
+      if (r.revoked_at !== null || r.disabled_at !== null) continue;
       peers.set(r.id, { id: r.id, live: r.live === 1, note: r.note ? JSON.parse(r.note) : null, accusations: new Map(), timerAt: r.timer_at });
     }
     for (const a of this.sql.exec<{ accused: string; ring: number; body: string }>("SELECT * FROM accusations").toArray()) {
@@ -279,12 +283,33 @@ export class MeshGroup extends DurableObject<Env> {
       prev.revokedAt = null;
       this.sql.exec("UPDATE members SET record = ?, revoked_at = NULL WHERE id = ?", JSON.stringify(rec), rec.id);
     } else {
-      this.rows.set(rec.id, { record: rec, admittedAt: now, revokedAt: null, seq: 0 });
+      this.rows.set(rec.id, { record: rec, admittedAt: now, revokedAt: null, disabledAt: null, seq: 0 });
       this.sql.exec("INSERT INTO members (id, record, admitted_at, seq) VALUES (?, ?, ?, 0)", rec.id, JSON.stringify(rec), now);
     }
-    if (!this.view.peers.has(rec.id))
+    // A disabled member may renew its certificate, but stays out of the view until an operator enables it.
+    if (!this.view.peers.has(rec.id) && !prev?.disabledAt)
       (this.view.peers as Map<string, Peer>).set(rec.id, { id: rec.id, live: false, note: null, accusations: new Map(), timerAt: null });
     this.persistPeer(rec.id);
+  }
+
+  /**
+   * An operator disables (or enables) a member. Disabled: it leaves the full and live views, its connection is
+   * closed (4003), and it may neither connect nor sign requests (refusal) until enabled. Enabled: it is back in the
+   * full view, not live until it connects and sends a note, as after admission. A revoked member stays revoked.
+   */
+  async setMemberDisabled(id: string, disabled: boolean): Promise<"changed" | "unchanged" | "unknown"> {
+    const row = this.rows.get(id);
+    if (!row) return "unknown";
+    if ((row.disabledAt !== null) === disabled) return "unchanged";
+    row.disabledAt = disabled ? this.now() : null;
+    this.sql.exec("UPDATE members SET disabled_at = ? WHERE id = ?", row.disabledAt, id);
+    const peers = this.view.peers as Map<string, Peer>;
+    if (disabled) peers.delete(id);
+    else if (row.revokedAt === null && !peers.has(id)) peers.set(id, { id, live: false, note: null, accusations: new Map(), timerAt: null });
+    this.persistPeer(id);
+    if (disabled) for (const ws of this.ctx.getWebSockets(id)) this.closeSocket(ws, 4003, "disabled by an operator");
+    this.schedule();
+    return "changed";
   }
 
   /** Revocation: the member leaves the full and live views and its connection is closed. */
@@ -346,6 +371,7 @@ export class MeshGroup extends DurableObject<Env> {
     const row = this.rows.get(id);
     if (!row) return { status: 404, error: "no such member in this group (enrol through certificateRequest first)", code: "not_found" };
     if (row.revokedAt !== null) return { status: 403, error: "this member's certificate was revoked", code: "forbidden" };
+    if (row.disabledAt !== null) return { status: 403, error: "this member is disabled by an operator", code: "forbidden" };
     if (Date.parse(row.record.notAfter) <= this.now()) return { status: 403, error: "this member's certificate has expired; renew it", code: "forbidden" };
     return null;
   }
@@ -376,7 +402,9 @@ export class MeshGroup extends DurableObject<Env> {
       if (f.type !== "hello") return void this.send(ws, { type: "error", code: "unauthenticated", error: "answer the challenge with a hello frame first" });
       return this.hello(ws, att, f);
     }
-    if (this.rows.get(att.id)?.revokedAt !== null || this.socketOf(att.id) !== ws) return this.closeSocket(ws, 4000, "replaced by a newer connection");
+    const row = this.rows.get(att.id);
+    if (row?.disabledAt != null) return this.closeSocket(ws, 4003, "disabled by an operator");
+    if (!row || row.revokedAt !== null || this.socketOf(att.id) !== ws) return this.closeSocket(ws, 4000, "replaced by a newer connection");
     await this.handle(att.id, ws, f);
     this.schedule();
   }

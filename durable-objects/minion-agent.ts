@@ -31,6 +31,14 @@ type AgentState = {
   /** The last poll's reply was refused (too large): its event is recorded once, not every poll. */
   refused?: boolean;
 };
+
+/**
+ * Tokens below these versions (per principal kind: agent, or probe in open enrolment) may not open a socket here.
+ * Set when an operator disables the agent, to the version the disable bumped it to: a connect that was authorised
+ * just before the disable committed, and reaches this object after it, is refused too. Tokens issued after a
+ * re-enable carry that version or a newer one, so nothing has to be cleared.
+ */
+type Floor = Partial<Record<"agent" | "probe", number>>;
 type Departure = { seq: number; reason: string; at: string; attempts: number };
 type Attachment = { conn: string; id: string };
 
@@ -122,10 +130,18 @@ export class MinionAgent extends DurableObject<Env> {
     return null;
   }
 
-  /** The WebSocket upgrade, forwarded by the Worker after it authenticated the agent (X-Minion-Id). */
+  /**
+   * The WebSocket upgrade, forwarded by the Worker after it authenticated the agent (X-Minion-Id; the token's kind
+   * and version in X-Minion-Kind and X-Minion-Version). A token below the disable floor is refused (403).
+   */
   async fetch(request: Request): Promise<Response> {
     const id = request.headers.get("x-minion-id");
     if (!id || request.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
+    const kind = request.headers.get("x-minion-kind");
+    const floor = (await this.ctx.storage.get<Floor>("floor")) ?? {};
+    if ((kind === "agent" || kind === "probe") && Number(request.headers.get("x-minion-version") ?? 0) < (floor[kind] ?? 0)) {
+      return new Response("this agent is disabled", { status: 403 });
+    }
     const prev = await this.load();
     const pair = new WebSocketPair();
     const [client, server] = Object.values(pair);
@@ -394,6 +410,27 @@ export class MinionAgent extends DurableObject<Env> {
         resolve({ ok: false, status: 500, error: `could not send to the agent: ${String(e)}` });
       }
     });
+  }
+
+  /**
+   * An operator disabled the agent (its tokens were revoked in D1 first): no token below `version` of `kind` may
+   * connect again, the socket is closed (4003) and the minion leaves the registry at once, the shard told first as
+   * on any departure. Idempotent: a repeated call raises the floor and finds no socket.
+   */
+  async disconnect(kind: "agent" | "probe", version: number, reason: string): Promise<{ closed: boolean }> {
+    const floor = (await this.ctx.storage.get<Floor>("floor")) ?? {};
+    if ((floor[kind] ?? 0) < version) await this.ctx.storage.put("floor", { ...floor, [kind]: version } satisfies Floor);
+    const s = await this.load();
+    const ws = this.socketOf(s?.conn ?? null);
+    for (const other of this.ctx.getWebSockets()) {
+      try {
+        other.close(4003, reason);
+      } catch {
+        // already closing
+      }
+    }
+    if (s?.conn) await this.leave(s, "disabled");
+    return { closed: ws !== null };
   }
 
   /** Diagnostics and tests: the stored state. */

@@ -22,6 +22,8 @@ const SCHEMA: SchemaStep[] = [
       `CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, subject TEXT NOT NULL, at TEXT NOT NULL,
          data TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0);`,
     ),
+  // 3: the listing's order (GET /minions pages in join order: functions/minions/listing.ts).
+  (sql) => sql.exec("CREATE INDEX IF NOT EXISTS minions_join_idx ON minions (present, joined_at, id);"),
 ];
 
 /** Events written to D1 per batch when the outbox is flushed (each insert binds 9 parameters; D1 allows 100). */
@@ -244,14 +246,39 @@ export class MinionShard extends DurableObject<Env> {
     return this.sql.exec<{ checksum: string }>("SELECT checksum FROM minions WHERE id = ? AND present = 1", id).toArray()[0]?.checksum ?? null;
   }
 
-  /** Present minions in join order: [joinedAt, id, status JSON text]. */
-  list(): MinionEntry[] {
+  /** Every present minion's id, checksum and times, in join order: no statuses (the console's minions page). */
+  index(): Omit<MinionEntry, "status">[] {
     return this.sql
-      .exec<{ id: string; checksum: string; status: string; joined_at: string; changed_at: string }>(
-        "SELECT id, checksum, status, joined_at, changed_at FROM minions WHERE present = 1 ORDER BY joined_at, id",
+      .exec<{ id: string; checksum: string; joined_at: string; changed_at: string }>(
+        "SELECT id, checksum, joined_at, changed_at FROM minions WHERE present = 1 ORDER BY joined_at, id",
       )
       .toArray()
-      .map((r) => ({ id: r.id, checksum: r.checksum, status: r.status, joinedAt: r.joined_at, changedAt: r.changed_at }));
+      .map((r) => ({ id: r.id, checksum: r.checksum, joinedAt: r.joined_at, changedAt: r.changed_at }));
+  }
+
+  /** The next `limit` present minions after `after` in join order: keys only, no statuses (a listing page's first step). */
+  keysAfter(after: { joinedAt: string; id: string } | null, limit: number): { id: string; joinedAt: string }[] {
+    const n = Math.max(1, Math.min(5000, Math.floor(limit)));
+    const rows = after
+      ? this.sql.exec<{ id: string; joined_at: string }>(
+          "SELECT id, joined_at FROM minions WHERE present = 1 AND (joined_at > ? OR (joined_at = ? AND id > ?)) ORDER BY joined_at, id LIMIT ?",
+          after.joinedAt,
+          after.joinedAt,
+          after.id,
+          n,
+        )
+      : this.sql.exec<{ id: string; joined_at: string }>("SELECT id, joined_at FROM minions WHERE present = 1 ORDER BY joined_at, id LIMIT ?", n);
+    return rows.toArray().map((r) => ({ id: r.id, joinedAt: r.joined_at }));
+  }
+
+  /** The stored statuses (JSON text) of the present minions among `ids` (a listing page's second step). */
+  statusesOf(ids: string[]): { id: string; status: string }[] {
+    const out: { id: string; status: string }[] = [];
+    for (const id of ids) {
+      const r = this.sql.exec<{ status: string }>("SELECT status FROM minions WHERE id = ? AND present = 1", id).toArray()[0];
+      if (r) out.push({ id, status: r.status });
+    }
+    return out;
   }
 
   /** One bucket's present members (sorted by id) and its digest. */

@@ -7,6 +7,7 @@ import { d1FailureAsApiError, isD1Failure } from "./lib/d1-errors";
 import { ApiError, envelope, ERROR_STATUS } from "./lib/errors";
 import { type AppEnv, buildServices, newRouter } from "./lib/hono";
 import { hasOwnBodyLimit } from "./ooni/body";
+import { schoolLimitsItsBody } from "./school/routes";
 import { SURFACES } from "./surfaces";
 import { log } from "./lib/log";
 
@@ -42,8 +43,9 @@ const init = createMiddleware<AppEnv>(async (c, next) => {
 
 /** Bodies larger than MAX_BODY_BYTES are refused with 413 before any handler reads them. */
 const limitBody = createMiddleware<AppEnv>((c, next) =>
-  // OONI measurements and whole test lists are larger; those routes read their bodies with their own caps.
-  hasOwnBodyLimit(c.req.path)
+  // OONI measurements and whole test lists are larger; those routes read their bodies with their own caps. The
+  // school's body routes limit their bodies themselves, to answer in the school's own form (functions/school/routes.ts).
+  hasOwnBodyLimit(c.req.path) || schoolLimitsItsBody(c.req.path)
     ? next()
     : bodyLimit({
         maxSize: c.var.services.settings.maxBodyBytes,

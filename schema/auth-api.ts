@@ -30,13 +30,35 @@ export const OperatorUsername = z
   // A UUID is a probe's client_id at login (functions/ooni/adoption.ts), so it can never name an operator.
   .refine((u) => !/^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(u), "must not look like a probe's client_id (a UUID)");
 
+/** An operator's password, at creation and at every change or reset (one rule). */
+export const OperatorPassword = z.string().min(12, "must be at least 12 characters").max(1024);
+
 export const CreateOperatorBody = z
   .object({
     username: OperatorUsername,
-    password: z.string().min(12, "must be at least 12 characters").max(1024),
+    password: OperatorPassword,
     role: z.enum(OPERATOR_ROLES),
   })
   .openapi("CreateOperatorRequest");
+
+export const ChangePasswordBody = z
+  .object({
+    current_password: z.string().min(1).max(1024),
+    new_password: OperatorPassword,
+  })
+  .strict()
+  .refine((b) => b.current_password !== b.new_password, { path: ["new_password"], message: "must differ from the current password" })
+  .openapi("ChangePasswordRequest");
+
+export const ResetPasswordBody = z.object({ new_password: OperatorPassword }).strict().openapi("ResetPasswordRequest");
+
+export const PasswordChanged = z
+  .object({
+    username: z.string(),
+    changed_at: z.string(),
+    revoked: z.literal("everywhere").openapi({ description: "every token of the operator stopped working, this one included: log in again" }),
+  })
+  .openapi("PasswordChanged");
 
 export const Operator = z
   .object({

@@ -17,7 +17,19 @@ export const MinionsQuery = z.object({
     .max(512)
     .optional()
     .openapi({ description: "Change feed: a cursor from X-Minions-Cursor or a previous next_cursor, or 0 for the whole history" }),
-  limit: z.coerce.number().int().min(1).max(1000).default(500).openapi({ description: "Change feed page size" }),
+  cursor: z
+    .string()
+    .min(1)
+    .max(512)
+    .optional()
+    .openapi({ description: "Listing: the next page, from a previous page's Link rel=next or X-Minions-Next-Cursor" }),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(5000)
+    .optional()
+    .openapi({ description: "Listing: statuses per page (default and most MINIONS_PAGE_SIZE). Change feed: events per page (default 500, most 1000)" }),
 });
 
 /** A minion's status as its agent's `GET /status` returned it (with `id`), `os` included. */

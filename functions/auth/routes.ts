@@ -1,6 +1,17 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, asc, eq, isNull } from "drizzle-orm";
-import { CreateOperatorBody, LoginBody, LoginResponse, LogoutBody, LogoutResponse, Operator, UsernameParam } from "../../schema/auth-api";
+import {
+  ChangePasswordBody,
+  CreateOperatorBody,
+  LoginBody,
+  LoginResponse,
+  LogoutBody,
+  LogoutResponse,
+  Operator,
+  PasswordChanged,
+  ResetPasswordBody,
+  UsernameParam,
+} from "../../schema/auth-api";
 import { operators } from "../../schema/operators";
 import { probes } from "../../schema/probes";
 import { loginAudit } from "../audit/entries";
@@ -265,5 +276,110 @@ authRoutes.openapi(
       auditInsert(db, { at, action: "operator.disabled", actor: actorOf(me), subject: { kind: "operator", id: row.username } }),
     ]);
     return c.json(operatorView({ ...row, disabledAt: at }), 200);
+  },
+);
+
+// ---- Passwords -----------------------------------------------------------------------------------------------------
+
+const BOOTSTRAP_PASSWORD = "the bootstrap admin's password is the ADMIN_PASSWORD setting: change it there (its tokens then stop working)";
+
+/**
+ * The statements of a password change or reset, in one batch: the new hash (guarded: the account still exists and is
+ * enabled), every token of the operator ended (bumpVersion: the console session included), the event and the audit
+ * entry. The failure count is cleared too: the new password starts with a clean slate.
+ */
+function passwordWrites(db: Parameters<typeof bumpVersion>[0], o: { username: string; hash: string; at: string; actor: string; action: string }) {
+  return [
+    db
+      .update(operators)
+      .set({ passwordHash: o.hash })
+      .where(and(eq(operators.username, o.username), isNull(operators.disabledAt))),
+    bumpVersion(db, "operator", o.username, o.at),
+    clearLoginFailures(db, { kind: "operator", id: o.username }),
+    eventInsert(db, { at: o.at, type: o.action, actor: o.actor, subject: { kind: "operator", id: o.username }, data: {} }),
+    auditInsert(db, { at: o.at, action: o.action, actor: o.actor, subject: { kind: "operator", id: o.username } }),
+  ] as const;
+}
+
+authRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/api/v1/password",
+    tags: ["auth"],
+    summary: "Change your own operator password; every token of yours stops working (log in again)",
+    description:
+      "A wrong current_password is a 403 and counts as a failed login for the account (the same lockout as POST /api/v1/login: 429 with Retry-After while locked). The new password follows the account rule (at least 12 characters). The bootstrap admin's password is the ADMIN_PASSWORD setting: 409.",
+    security: [{ bearer: [] }],
+    middleware: [requireOperator("viewer")] as const,
+    request: { body: jsonBody(ChangePasswordBody) },
+    responses: { 200: jsonContent(PasswordChanged, "Changed; all of the operator's tokens are revoked"), ...errorResponses(400, 401, 403, 409, 413, 429) },
+  }),
+  async (c) => {
+    const body = c.req.valid("json");
+    const { db, settings, clock } = c.var.services;
+    const me = principal(c);
+    if (me.sub === settings.adminUsername) throw new ApiError("conflict", BOOTSTRAP_PASSWORD);
+    const account: LoginAccount = { kind: "operator", id: me.sub };
+    const now = clock.now();
+    const failures = await failureStateOf(db, account);
+    const waitS = lockedForS(failures, now);
+    if (waitS > 0) {
+      throw new ApiError("rate_limited", "too many failed logins for this account; retry later", undefined, { "Retry-After": String(waitS) });
+    }
+    const row = await db
+      .select()
+      .from(operators)
+      .where(and(eq(operators.username, me.sub), isNull(operators.disabledAt)))
+      .get();
+    if (!row) throw new ApiError("invalid_token", "operator account no longer exists or is disabled");
+    if (!(await verifyPassword(body.current_password, row.passwordHash))) {
+      // A guess at the current password is a guess at the account's password: counted, locked out, recorded.
+      await db.batch([
+        auditInsert(db, { ...loginAudit(now.toISOString(), me.sub, null, c.req.header("cf-connecting-ip")), action: "operator.password_change_failed" }),
+        ...loginFailureWrites(db, account, failures, now, settings.abuse, await addressActor(settings.jwtSecret, addressOf(c))),
+      ]);
+      throw new ApiError("forbidden", "the current password is wrong");
+    }
+    const at = now.toISOString();
+    await db.batch(
+      passwordWrites(db, { username: row.username, hash: await hashPassword(body.new_password), at, actor: actorOf(me), action: "operator.password_changed" }),
+    );
+    c.header("Cache-Control", "no-store");
+    return c.json({ username: row.username, changed_at: at, revoked: "everywhere" as const }, 200);
+  },
+);
+
+authRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/api/v1/admin/operators/{username}/password",
+    tags: ["auth"],
+    summary: "Reset another operator's password (admin only); every token of that operator stops working",
+    description:
+      "For your own password use POST /api/v1/password (it asks for the current one): 409 here. The bootstrap admin's password is the ADMIN_PASSWORD setting: 409. A disabled or unknown account: 404.",
+    security: [{ bearer: [] }],
+    middleware: [requireOperator("admin")] as const,
+    request: { params: UsernameParam, body: jsonBody(ResetPasswordBody) },
+    responses: { 200: jsonContent(PasswordChanged, "Reset; all of the operator's tokens are revoked"), ...errorResponses(400, 401, 403, 404, 409, 413) },
+  }),
+  async (c) => {
+    const { username } = c.req.valid("param");
+    const body = c.req.valid("json");
+    const { db, settings, clock } = c.var.services;
+    const me = principal(c);
+    const name = username.toLowerCase();
+    if (name === settings.adminUsername.toLowerCase()) throw new ApiError("conflict", BOOTSTRAP_PASSWORD);
+    if (name === me.sub) throw new ApiError("conflict", "to change your own password use POST /api/v1/password (it asks for the current one)");
+    const row = await db
+      .select()
+      .from(operators)
+      .where(and(eq(operators.username, name), isNull(operators.disabledAt)))
+      .get();
+    if (!row) throw new ApiError("not_found", "no such operator (or it is disabled)");
+    const at = clock.now().toISOString();
+    await db.batch(
+      passwordWrites(db, { username: row.username, hash: await hashPassword(body.new_password), at, actor: actorOf(me), action: "operator.password_reset" }),
+    );
+    return c.json({ username: row.username, changed_at: at, revoked: "everywhere" as const }, 200);
   },
 );

@@ -8,7 +8,7 @@ export type MinionRow = { id: string; checksum: string; joined_at: string; chang
 
 /** The fleet checksum, bucket digests and every present minion (id, checksum, times), in join order. */
 export async function minionFleet(env: Env) {
-  const [fleet, parts] = await Promise.all([fleetStub(env).buckets(), Promise.all(SHARDS.map((s) => shardStub(env, s).list()))]);
+  const [fleet, parts] = await Promise.all([fleetStub(env).buckets(), Promise.all(SHARDS.map((s) => shardStub(env, s).index()))]);
   const minions: MinionRow[] = parts
     .flat()
     .sort(joinOrder)

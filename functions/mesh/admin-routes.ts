@@ -17,7 +17,13 @@ import { ApiError } from "../lib/errors";
 import { newRouter } from "../lib/hono";
 import { errorText, log } from "../lib/log";
 import { errorResponses, jsonBody, jsonContent } from "../lib/openapi";
-import { groupByName, groupMembers, listGroups } from "./ca-queries";
+import { groupByName, groupMembers, listGroups, memberById } from "./ca-queries";
+import { z } from "@hono/zod-openapi";
+import { principalVersions } from "../../schema/auth";
+import { auditInsert } from "../audit/store";
+import { setDisabled } from "../auth/revocation";
+import { eventInsert } from "../events/store";
+import { groupStub } from "./group-routes";
 import { createEnrolmentToken, createGroup, notifyGroupRevoked, revokeMember } from "./ca-store";
 import { meshSettings } from "./settings";
 
@@ -181,3 +187,52 @@ meshAdminRoutes.openapi(
     return c.json({ id, group, status: outcome === "revoked" ? ("revoked" as const) : ("already_revoked" as const) }, 200);
   },
 );
+
+const MemberDisabled = z.object({ id: z.string(), group: z.string(), disabled: z.boolean() }).openapi("MeshMemberDisabled");
+
+/**
+ * Disable / enable a member (docs/security.md "Revocation"): unlike revocation it is undone by enabling, and the
+ * member keeps its certificate. Disabling records it in D1 first (the member principal is marked disabled and its
+ * version bumped, so any member token stops), then tells the group object, which closes the member's socket and
+ * refuses its connects and signed requests. The group is told every time, so a repeat catches up an object that
+ * missed it (503 when it could not be told: send the same request again).
+ */
+for (const action of ["disable", "enable"] as const) {
+  meshAdminRoutes.openapi(
+    createRoute({
+      method: "post",
+      path: `/api/v1/admin/mesh/groups/{group}/members/{id}/${action}`,
+      tags: ["mesh"],
+      summary:
+        action === "disable"
+          ? "Disable a member: its connection is closed, it cannot connect or sign requests until enabled"
+          : "Enable a disabled member (it connects again; a revoked member stays revoked)",
+      security: [{ bearer: [] }],
+      middleware: [requireOperator("operator")] as const,
+      request: { params: MemberParam },
+      responses: { 200: jsonContent(MemberDisabled, action === "disable" ? "Disabled" : "Enabled"), ...errorResponses(400, 401, 403, 404, 409, 503) },
+    }),
+    async (c) => {
+      const { group, id } = c.req.valid("param");
+      const { db, clock } = c.var.services;
+      const me = principal(c);
+      const found = await memberById(db, group, id);
+      if (!found) throw new ApiError("not_found", `no member ${id} in mesh group "${group}"`);
+      if (action === "enable" && found.revokedAt) throw new ApiError("conflict", "this member's certificate is revoked: it stays revoked");
+      const at = clock.now().toISOString();
+      const subject = { kind: "mesh_member" as const, id };
+      await db.batch([
+        setDisabled(db, "member", id, action === "disable" ? at : null, at).returning({ version: principalVersions.version }),
+        eventInsert(db, { at, type: `mesh.member.${action}d`, actor: actorOf(me), subject, data: { group } }),
+        auditInsert(db, { at, action: `mesh.member.${action}d`, actor: actorOf(me), subject, data: { group } }),
+      ]);
+      try {
+        await groupStub(c.env, group).setMemberDisabled(id, action === "disable");
+      } catch (e) {
+        log.error("mesh.members", `the group object refused ${action}`, { group, id, error: errorText(e) });
+        throw new ApiError("unavailable", `${action}d here, but the group could not be told: send the same request again`);
+      }
+      return c.json({ id, group, disabled: action === "disable" }, 200);
+    },
+  );
+}

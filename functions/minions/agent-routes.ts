@@ -3,6 +3,11 @@ import { and, eq } from "drizzle-orm";
 import { agents } from "../../schema/minions";
 import { actorOf, principal, requireOperator } from "../auth/middleware";
 import { hashProbeSecret, verifyPassword } from "../auth/passwords";
+import { currentVersion, setDisabled } from "../auth/revocation";
+import { principalVersions } from "../../schema/auth";
+import { auditInsert } from "../audit/store";
+import { log } from "../lib/log";
+import { agentStub } from "./registry";
 import { devicePrincipal, issueToken } from "../auth/tokens";
 import { eventInsert } from "../events/store";
 import { ApiError } from "../lib/errors";
@@ -94,7 +99,10 @@ agentRoutes.openapi(
     const row = await db.select().from(agents).where(eq(agents.id, client_id.toLowerCase())).get();
     if (!row || !(await verifyPassword(secret, row.secretHash))) throw new ApiError("wrong_credentials", "unknown agent or wrong secret");
     if (row.state !== "active") throw new ApiError("forbidden", "this agent is awaiting an operator's approval");
-    return c.json(await issueToken(devicePrincipal("agent", row.id), settings, clock), 200);
+    // Issued under the agent's current token version, so a logout everywhere or a re-enable does not lock it out.
+    const v = await currentVersion(db, "agent", row.id);
+    if (v.disabled) throw new ApiError("forbidden", "this agent is disabled by an operator");
+    return c.json(await issueToken(devicePrincipal("agent", row.id), settings, clock, { ver: v.version }), 200);
   },
 );
 
@@ -130,3 +138,59 @@ agentRoutes.openapi(
     return c.json({ client_id: id, state: "active" as const, approved_at: at }, 200);
   },
 );
+
+const AgentDisabled = z.object({ client_id: z.string(), disabled: z.boolean() }).openapi("AgentDisabled");
+
+/**
+ * Disable / enable an agent (docs/security.md "Revocation"). Disabling revokes every token of the agent (its
+ * version is bumped and it is marked disabled: its tokens fail, its logins and connects are refused), then closes
+ * its socket: the minion leaves the registry at once, and its object refuses any token from before the disable
+ * (one that raced it). Enabling clears the mark: old tokens stay revoked, the agent logs in again. Agent ids are
+ * server-issued and never reused, so a disabled agent cannot re-register under the same id.
+ */
+for (const action of ["disable", "enable"] as const) {
+  agentRoutes.openapi(
+    createRoute({
+      method: "post",
+      path: `/api/v1/admin/minions/{id}/${action}`,
+      tags: ["minions"],
+      summary:
+        action === "disable"
+          ? "Disable an agent: its tokens stop working, its socket is closed, it cannot log in or connect"
+          : "Enable a disabled agent (its old tokens stay revoked; it logs in again)",
+      description:
+        action === "disable" ? "503 when the agent's connection could not be closed (the tokens are already revoked): send the same request again." : undefined,
+      security: [{ bearer: [] }],
+      middleware: [requireOperator("operator")] as const,
+      request: { params: MinionIdParam },
+      responses: { 200: jsonContent(AgentDisabled, action === "disable" ? "Disabled" : "Enabled"), ...errorResponses(400, 401, 403, 404, 503) },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const { db, clock } = c.var.services;
+      const me = principal(c);
+      const row = await db.select({ id: agents.id }).from(agents).where(eq(agents.id, id)).get();
+      if (!row)
+        throw new ApiError(
+          "not_found",
+          "no such agent (a mobile probe connected in open enrolment is disabled as a probe: /api/v1/admin/clients/{id}/disable)",
+        );
+      const at = clock.now().toISOString();
+      const subject = { kind: "minion" as const, id };
+      const [versions] = await db.batch([
+        setDisabled(db, "agent", id, action === "disable" ? at : null, at).returning({ version: principalVersions.version }),
+        eventInsert(db, { at, type: `agent.${action}d`, actor: actorOf(me), subject, data: {} }),
+        auditInsert(db, { at, action: `agent.${action}d`, actor: actorOf(me), subject }),
+      ]);
+      if (action === "disable") {
+        try {
+          await agentStub(c.env, id).disconnect("agent", versions[0]?.version ?? 1, "disabled by an operator");
+        } catch (e) {
+          log.error("minions.disable", "the agent's object could not close its connection", { id, error: String(e) });
+          throw new ApiError("unavailable", "disabled (its tokens are revoked), but its connection could not be closed: send the same request again");
+        }
+      }
+      return c.json({ client_id: id, disabled: action === "disable" }, 200);
+    },
+  );
+}

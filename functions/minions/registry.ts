@@ -4,6 +4,7 @@ import { decodeCursor, encodeCursor } from "../lib/cursor";
 import { ApiError } from "../lib/errors";
 import type { Db } from "../lib/db";
 import { shardOf, SHARDS } from "./checksum";
+import { type ListKey, mergePage } from "./listing";
 
 /** Reads of the registry spread over its objects. Handlers stay thin; these are the only fan-outs. */
 
@@ -23,18 +24,34 @@ export function agentStub(env: Env, id: string) {
   return env.MINION_AGENT.getByName(id);
 }
 
-/** Join order: earliest joined first, ties by id (GET /minions and the console's minions page list in it). */
-export function joinOrder(a: { joinedAt: string; id: string }, b: { joinedAt: string; id: string }): number {
-  if (a.joinedAt !== b.joinedAt) return a.joinedAt < b.joinedAt ? -1 : 1;
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
-}
+export { joinOrder } from "./listing";
 
-/** GET /minions: every shard's present minions, merged in join order, as one JSON array text (no re-parsing). */
-export async function listFleet(env: Env): Promise<{ text: string; count: number }> {
-  const parts = await Promise.all(SHARDS.map((s) => shardStub(env, s).list()));
-  const all = parts.flat();
-  all.sort(joinOrder);
-  return { text: `[${all.map((m) => m.status).join(",")}]`, count: all.length };
+export type ListingPage = { text: string; count: number; next: ListKey | null };
+
+/**
+ * One page of GET /minions, as JSON array text (statuses are not re-parsed): the page's keys from the 16 shards
+ * (ids and join times only, at most `limit` from each), cut to `limit` in join order, then the statuses of those
+ * `limit` minions alone. A minion that left between the two steps is skipped (it is no longer listed).
+ */
+export async function listPage(env: Env, after: ListKey | null, limit: number): Promise<ListingPage> {
+  const parts = await Promise.all(SHARDS.map((s) => shardStub(env, s).keysAfter(after, limit)));
+  const { page, more } = mergePage(parts, limit);
+  const byShard = new Map<string, string[]>();
+  for (const k of page) {
+    const s = shardOf(k.id);
+    const ids = byShard.get(s);
+    if (ids) ids.push(k.id);
+    else byShard.set(s, [k.id]);
+  }
+  const found = await Promise.all([...byShard].map(([s, ids]) => shardStub(env, s).statusesOf(ids)));
+  const status = new Map<string, string>();
+  for (const part of found) for (const r of part) status.set(r.id, r.status);
+  const texts: string[] = [];
+  for (const k of page) {
+    const t = status.get(k.id);
+    if (t !== undefined) texts.push(t);
+  }
+  return { text: `[${texts.join(",")}]`, count: texts.length, next: more && page.length ? page[page.length - 1] : null };
 }
 
 export const MINION_EVENT_TYPES = ["minion.joined", "minion.changed", "minion.left"] as const;

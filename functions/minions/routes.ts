@@ -15,7 +15,8 @@ import { errorResponses, jsonContent } from "../lib/openapi";
 import { benchItem } from "./bench";
 import { etagOf, ifNoneMatchHits, shardOf } from "./checksum";
 import { replyHeaders } from "./frames";
-import { agentStub, changesSince, decodeSince, fleetStub, latestCursor, listFleet, shardFor, shardStub } from "./registry";
+import { decodeListCursor, encodeListCursor } from "./listing";
+import { agentStub, changesSince, decodeSince, fleetStub, latestCursor, listPage, shardFor, shardStub } from "./registry";
 
 export const minionRoutes = newRouter();
 
@@ -105,9 +106,11 @@ minionRoutes.get("/agents/:id/connect", rateLimit("agent_connect"), async (c) =>
     const row = await db.select({ id: probes.id }).from(probes).where(eq(probes.id, id)).get();
     if (!row) throw new ApiError("forbidden", "device is not registered");
   }
-  const headers = new Headers({ upgrade: "websocket", "x-minion-id": id });
+  const headers = new Headers({ upgrade: "websocket", "x-minion-id": id, "x-minion-kind": who.kind, "x-minion-version": String(c.get("token")?.ver ?? 0) });
   if (viaProtocol) headers.set("x-minion-protocol", "bearer");
   const res = await agentStub(c.env, id).fetch(new Request("https://minion-agent/connect", { headers }));
+  // The object refuses a token from before the agent was disabled (the D1 check above may have raced the disable).
+  if (res.status === 403) throw new ApiError("forbidden", "this agent is disabled");
   if (!res.webSocket) throw new ApiError("internal", "agent object refused the connection");
   // A fresh Response: the stub's headers are immutable and the app's middleware adds X-Request-Id.
   return new Response(null, { status: 101, webSocket: res.webSocket, headers: new Headers(res.headers) });
@@ -120,18 +123,24 @@ minionRoutes.openapi(
     method: "get",
     path: "/minions",
     tags: ["minions"],
-    summary: "All minions' statuses (HEAD: only the fleet checksum); with ?since= the change feed",
+    summary: "The minions' statuses, in pages (HEAD: only the fleet checksum); with ?since= the change feed",
     description:
       "HEAD and GET carry the fleet checksum in Content-MD5 (hex) and ETag; If-None-Match gives 304. GET returns the last " +
-      "stored status of each ready minion in join order, plus X-Minions-Cursor for the change feed. `?since=<cursor>` " +
-      "returns the minion events after the cursor instead.",
+      "stored status of each ready minion in join order, at most MINIONS_PAGE_SIZE (or `limit`) per page: a fleet that fits " +
+      'one page is the whole array, as Stormtower answers; otherwise `Link: <...>; rel="next"` and X-Minions-Next-Cursor ' +
+      "name the next page (`?cursor=`). X-Minions-Cursor is the change feed's cursor; `?since=<cursor>` returns the minion " +
+      "events after it instead.",
     security: [{ bearer: [] }],
     middleware: [requireOperator("viewer")] as const,
     request: { query: MinionsQuery },
     responses: {
       200: {
-        description: "The statuses (or the change feed with ?since=)",
-        headers: checksumHeaderDocs,
+        description: "A page of statuses (or the change feed with ?since=)",
+        headers: {
+          ...checksumHeaderDocs,
+          Link: { description: 'rel="next": the next page, when there is one', schema: { type: "string" as const } },
+          "X-Minions-Next-Cursor": { description: "The next page's cursor, when there is one", schema: { type: "string" as const } },
+        },
         content: { "application/json": { schema: z.union([z.array(MinionStatus), MinionChanges]) } },
       },
       304: notModified,
@@ -140,9 +149,17 @@ minionRoutes.openapi(
   }),
   async (c) => {
     const q = c.req.valid("query");
-    const { db } = c.var.services;
-    if (q.since !== undefined) return c.json(await changesSince(db, decodeSince(q.since), q.limit), 200);
+    const { db, settings } = c.var.services;
+    if (q.since !== undefined) {
+      if (q.cursor !== undefined) throw new ApiError("validation_failed", "invalid request: cursor pages the listing, since the change feed: send one");
+      if (q.limit !== undefined && q.limit > 1000)
+        throw new ApiError("validation_failed", "invalid request: limit: the change feed gives at most 1000 events a page");
+      return c.json(await changesSince(db, decodeSince(q.since), q.limit ?? 500), 200);
+    }
     const head = c.req.method === "HEAD";
+    const after = q.cursor === undefined ? null : decodeListCursor(q.cursor);
+    const pageSize = minionsSettings(c.env).pageSize;
+    const limit = Math.min(q.limit ?? pageSize, pageSize);
     // The cursor is read first: a change racing this read is reported again by the feed, never lost.
     const cursor = head ? null : await latestCursor(db);
     const fleet = await fleetStub(c.env).summary();
@@ -151,8 +168,16 @@ minionRoutes.openapi(
     if (nm) return nm;
     if (head) return c.body(null, 200, { "Content-Type": "application/json" });
     c.header("X-Minions-Cursor", cursor!);
-    const { text } = await listFleet(c.env);
-    return c.body(text, 200, { "Content-Type": "application/json" });
+    const page = await listPage(c.env, after, limit);
+    if (page.next) {
+      const next = encodeListCursor(page.next);
+      const u = new URL(c.req.url);
+      u.searchParams.set("cursor", next);
+      if (q.limit !== undefined) u.searchParams.set("limit", String(limit));
+      c.header("X-Minions-Next-Cursor", next);
+      c.header("Link", `<${settings.publicBaseUrl}${u.pathname}${u.search}>; rel="next"`);
+    }
+    return c.body(page.text, 200, { "Content-Type": "application/json" });
   },
 );
 

@@ -4,6 +4,10 @@ import { probes } from "../../schema/probes";
 import { ClientDetail, ClientIdParam, ClientList, ClientListQuery } from "../../schema/probes-api";
 import { actorOf, principal, requireOperator } from "../auth/middleware";
 import { setDisabled } from "../auth/revocation";
+import { principalVersions } from "../../schema/auth";
+import { auditInsert } from "../audit/store";
+import { log } from "../lib/log";
+import { agentStub } from "../minions/registry";
 import { eventInsert } from "../events/store";
 import { ApiError } from "../lib/errors";
 import { newRouter } from "../lib/hono";
@@ -87,7 +91,7 @@ for (const action of ["disable", "enable"] as const) {
       security: [{ bearer: [] }],
       middleware: [requireOperator("operator")] as const,
       request: { params: ClientIdParam },
-      responses: { 200: jsonContent(DisabledView, action === "disable" ? "Disabled" : "Enabled"), ...errorResponses(400, 401, 403, 404) },
+      responses: { 200: jsonContent(DisabledView, action === "disable" ? "Disabled" : "Enabled"), ...errorResponses(400, 401, 403, 404, 503) },
     }),
     async (c) => {
       const { client_id: id } = c.req.valid("param");
@@ -96,10 +100,20 @@ for (const action of ["disable", "enable"] as const) {
       const row = await db.select({ id: probes.id }).from(probes).where(eq(probes.id, id)).get();
       if (!row) throw new ApiError("not_found", "client is not registered");
       const at = clock.now().toISOString();
-      await db.batch([
-        setDisabled(db, "probe", row.id, action === "disable" ? at : null, at),
+      const [versions] = await db.batch([
+        setDisabled(db, "probe", row.id, action === "disable" ? at : null, at).returning({ version: principalVersions.version }),
         eventInsert(db, { at, type: `probe.${action}d`, actor: actorOf(me), subject: { kind: "probe", id: row.id }, probeId: row.id, data: {} }),
+        auditInsert(db, { at, action: `probe.${action}d`, actor: actorOf(me), subject: { kind: "probe", id: row.id } }),
       ]);
+      // A probe token may hold a minion socket in open enrolment (functions/minions/enrolment.ts): it closes too.
+      if (action === "disable") {
+        try {
+          await agentStub(c.env, row.id).disconnect("probe", versions[0]?.version ?? 1, "disabled by an operator");
+        } catch (e) {
+          log.error("probes.disable", "the probe's minion object could not close its connection", { id: row.id, error: String(e) });
+          throw new ApiError("unavailable", "disabled (its tokens are revoked), but its minion connection could not be closed: send the same request again");
+        }
+      }
       return c.json({ client_id: row.id, disabled: action === "disable" }, 200);
     },
   );

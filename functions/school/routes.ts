@@ -1,5 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { createMiddleware } from "hono/factory";
 import { HTTPException } from "hono/http-exception";
 import { BackupReply, Jwks, LeaseReply, RegisterBody, RegisterReply, SchoolError, SerialQuery, StatusReply, UidParam, UidQuery } from "../../schema/school-api";
 import { d1FailureAsApiError, isD1Failure } from "../lib/d1-errors";
@@ -52,6 +54,31 @@ schoolRoutes.onError((err, c) => {
   return c.json({ success: "ERR" as const, error: e.message, code: e.code }, e.status);
 });
 
+// ---- body size ---------------------------------------------------------------------------------------------------
+
+/**
+ * The school routes that take a body. The app's own body limit skips them (functions/app.ts): each limits its body
+ * here, to the same MAX_BODY_BYTES, so that a body too large is refused in the school's form, not the app's: the
+ * JSON envelope {"success": "ERR", ...} with 413 for the JSON and text routes, an XML-RPC fault with HTTP 200 for
+ * the XML-RPC routes (docs/school.md).
+ */
+const SCHOOL_BODY_PATHS = new Set(["/client/register", "/activation", "/RPC2", "/"]);
+export const schoolLimitsItsBody = (path: string) => SCHOOL_BODY_PATHS.has(path);
+
+function schoolBodyLimit(render?: (c: C, err: ApiError) => Response) {
+  return createMiddleware<AppEnv>((c, next) => {
+    const max = c.var.services.settings.maxBodyBytes;
+    return bodyLimit({
+      maxSize: max,
+      onError: (c) => {
+        const err = new ApiError("payload_too_large", `request body exceeds ${max} bytes`);
+        if (render) return render(c as C, err);
+        throw err;
+      },
+    })(c, next);
+  });
+}
+
 // ---- registration ----------------------------------------------------------------------------------------------
 
 type RegisterInput = { uid: string; nickname: string | null; serial: string | null; machineUuid: string | null; pubkey: string | null };
@@ -96,7 +123,7 @@ schoolRoutes.openapi(
     tags: ["school"],
     summary: "Register a Sugar user (sugar-server id service)",
     description: "A serial held by another user moves to this one; the other is de-registered. The pubkey may lack its `ssh-dss ` prefix.",
-    middleware: [rateLimit("register")] as const,
+    middleware: [rateLimit("register"), schoolBodyLimit()] as const,
     request: { body: { required: true, content: { "application/json": { schema: RegisterBody } } } },
     responses: { 200: json("Registered", RegisterReply), ...errors(400, 413, 429, 503) },
   }),
@@ -219,9 +246,10 @@ schoolRoutes.openapi(
     responses: {
       200: { description: "STOLEN, the lease, or UNKNOWN", content: { "text/plain": { schema: { type: "string" } } } },
       400: { description: "UNKNOWN: no serial in the body" },
+      413: { description: "Body over MAX_BODY_BYTES (school envelope)", content: { "application/json": { schema: SchoolError } } },
       429: { description: "Too many activations from this address (school envelope, Retry-After)", content: { "application/json": { schema: SchoolError } } },
     },
-    middleware: [rateLimit("activation")] as const,
+    middleware: [rateLimit("activation"), schoolBodyLimit()] as const,
   }),
   async (c) => {
     const body = await c.req.text();
@@ -330,13 +358,19 @@ const xmlRateLimit = rateLimit("register", {
   },
 });
 
+// Likewise a body over MAX_BODY_BYTES: a fault, HTTP 200.
+const xmlBodyLimit = schoolBodyLimit((c, err) => {
+  c.header("Cache-Control", "no-store");
+  return c.body(faultResponse(FAULT.invalidRequest, err.message), 200, { "Content-Type": "text/xml; charset=utf-8" });
+});
+
 const xmlRoute = (path: string, summary: string, refusals: Record<number, unknown> = {}) =>
   createRoute({
     method: "post",
     path,
     tags: ["school"],
     summary,
-    middleware: [xmlRateLimit] as const,
+    middleware: [xmlRateLimit, xmlBodyLimit] as const,
     description: "XML-RPC `register(serial, nickname, uuid, pubkey)`. Always HTTP 200: a methodResponse, or a fault with int faultCode and faultString.",
     responses: { 200: { description: "methodResponse", content: { "text/xml": { schema: { type: "string" } } } }, ...refusals },
   });
@@ -344,7 +378,7 @@ const xmlRoute = (path: string, summary: string, refusals: Record<number, unknow
 schoolRoutes.openapi(xmlRoute("/RPC2", "OLPC XS registration over XML-RPC"), async (c) => xmlRpc(c, await c.req.text()));
 
 /** POST / is XML-RPC when the body is XML (Sugar posts to http://schoolserver:8080/ with text/xml). */
-schoolRoutes.openapi(xmlRoute("/", "OLPC XS registration over XML-RPC, where Sugar posts it", errors(413, 415)), async (c) => {
+schoolRoutes.openapi(xmlRoute("/", "OLPC XS registration over XML-RPC, where Sugar posts it", errors(415)), async (c) => {
   const type = (c.req.header("content-type") ?? "").toLowerCase();
   const body = await c.req.text();
   if (/^(text|application)\/xml\b/.test(type) || body.trimStart().startsWith("<")) return xmlRpc(c, body);

@@ -127,14 +127,47 @@ async function send(op: Op, r: { params: string[]; query: Record<string, string 
   return call(op.method, `${path}${qs ? `?${qs}` : ""}`, { token: r.token, headers, ...(withBody ? { raw: r.body } : {}) });
 }
 
+const db = () => (env as unknown as { DB: D1Database }).DB;
+
 /** One cheap batch: every table's row count (the per-request check; `snapshot()` checksums per operation). */
 async function counts(): Promise<string> {
-  const db = (env as unknown as { DB: D1Database }).DB;
-  const { results } = await db
+  const { results } = await db()
     .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name NOT LIKE 'd1_%'")
     .all<{ name: string }>();
-  const rows = await db.batch(results.map(({ name }) => db.prepare(`SELECT '${name}' AS t, count(*) AS n FROM "${name}"`)));
+  const rows = await db().batch(results.map(({ name }) => db().prepare(`SELECT '${name}' AS t, count(*) AS n FROM "${name}"`)));
   return JSON.stringify(rows.map((r) => r.results[0]));
+}
+
+/**
+ * The one legitimate change a refused request makes: a refused login (401, or 429 once the account is locked) is
+ * recorded (docs/security.md "Rate limits and login abuse"): the account's failure count, an `auth.login_failed`
+ * event, a `login.failed` audit entry. Only on the routes that check a password, only in those tables, only rows of
+ * those kinds; anything else a refused request changes is still a failure.
+ */
+const LOGIN_ROUTES = new Set(["POST /api/v1/login", "POST /api/v1/password"]);
+const LOGIN_RECORD_TABLES = ["login_failures", "events", "audit_log"] as const;
+const LOGIN_REFUSALS = new Set([401, 403, 429]);
+
+type Marks = { counts: string; eventId: number; auditSeq: number };
+async function marks(): Promise<Marks> {
+  const [e, a] = await db().batch([
+    db().prepare("SELECT COALESCE(MAX(id), 0) AS m FROM events"),
+    db().prepare("SELECT COALESCE(MAX(seq), 0) AS m FROM audit_log"),
+  ]);
+  return { counts: await counts(), eventId: (e.results[0] as { m: number }).m, auditSeq: (a.results[0] as { m: number }).m };
+}
+
+/** Whether the changes since `before` are exactly a refused login's records (and at least one of them). */
+async function onlyLoginRecords(before: Marks): Promise<boolean> {
+  const was = new Map((JSON.parse(before.counts) as { t: string; n: number }[]).map((r) => [r.t, r.n]));
+  const changed = (JSON.parse(await counts()) as { t: string; n: number }[]).filter((r) => was.get(r.t) !== r.n).map((r) => r.t);
+  if (changed.length === 0 || !changed.every((t) => (LOGIN_RECORD_TABLES as readonly string[]).includes(t))) return false;
+  const [e, a] = await db().batch([
+    db().prepare("SELECT DISTINCT type AS k FROM events WHERE id > ?").bind(before.eventId),
+    db().prepare("SELECT DISTINCT action AS k FROM audit_log WHERE seq > ?").bind(before.auditSeq),
+  ]);
+  const kinds = (r: D1Result) => (r.results as { k: string }[]).map((x) => x.k);
+  return kinds(e).every((k) => k === "auth.login_failed") && kinds(a).every((k) => k === "login.failed" || k === "operator.password_change_failed");
 }
 
 function expectRefusal(op: Op, status: number, body: any, text: string) {
@@ -155,6 +188,23 @@ describe("fuzzing every OpenAPI operation", () => {
     ops = operations((await call("GET", "/openapi.json")).body);
   });
 
+  it("a refused login's allowance is exactly its records: a failed login passes it, any other change does not", async () => {
+    const m0 = await marks();
+    const r = await call("POST", "/api/v1/login", { json: { username: "nobody-fuzz", password: "wrong" } });
+    expect(r.status).toBe(401);
+    expect(await counts(), "a failed login is recorded").not.toBe(m0.counts);
+    expect(await onlyLoginRecords(m0)).toBe(true);
+    // Another kind of event, or a row in another table, is not a failed login's record.
+    const at = new Date().toISOString();
+    const m1 = await marks();
+    await db()
+      .prepare("INSERT INTO events (at, type, actor, subject_kind, subject_id, data) VALUES (?, 'probe.disabled', 'system', 'probe', 'x', '{}')")
+      .bind(at)
+      .run();
+    expect(await onlyLoginRecords(m1)).toBe(false);
+    expect(await onlyLoginRecords(await marks()), "no change at all is not a recorded login either").toBe(false);
+  });
+
   it("the document lists the operations the fuzzer covers", () => {
     expect(ops.length).toBeGreaterThan(50);
   });
@@ -163,11 +213,16 @@ describe("fuzzing every OpenAPI operation", () => {
     const started = Date.now();
     for (const op of ops) {
       if (OWN_SECTION.has(`${op.method} ${op.path}`)) continue;
+      const key = `${op.method} ${op.path}`;
+      const loginRoute = LOGIN_ROUTES.has(key);
       const before = await snapshot();
+      const beforeOthers = loginRoute ? await snapshot(LOGIN_RECORD_TABLES) : "";
       let accepted = 0;
+      let recorded = 0;
       await fc.assert(
         fc.asyncProperty(requestFor(op, tokens), async (r) => {
-          const c0 = await counts();
+          const m0 = loginRoute ? await marks() : null;
+          const c0 = m0?.counts ?? (await counts());
           const res = await send(op, r);
           const text = typeof res.body === "string" ? res.body : JSON.stringify(res.body);
           if (XMLRPC.has(op.path) && res.status !== 415) {
@@ -184,13 +239,22 @@ describe("fuzzing every OpenAPI operation", () => {
             expect(res.body).toBe("UNKNOWN\n");
           } else if (res.status === 413) {
             expect(res.body?.code).toBe("payload_too_large");
+            if (SCHOOL.test(op.path)) expect(res.body?.success, `${op.path}: a 413 in the school envelope`).toBe("ERR");
           } else expectRefusal(op, res.status, res.body, text);
-          if (res.status >= 400) expect(await counts(), `${op.method} ${op.path} refused (${res.status}) yet changed rows: ${text.slice(0, 200)}`).toBe(c0);
-          else accepted++;
+          if (res.status < 400) accepted++;
+          else if (m0 && LOGIN_REFUSALS.has(res.status) && (await counts()) !== c0) {
+            expect(await onlyLoginRecords(m0), `${key} refused (${res.status}) and changed more than a failed login's records: ${text.slice(0, 200)}`).toBe(
+              true,
+            );
+            recorded++;
+          } else expect(await counts(), `${key} refused (${res.status}) yet changed rows: ${text.slice(0, 200)}`).toBe(c0);
         }),
         { numRuns: RUNS, seed: SEED, interruptAfterTimeLimit: TIME_LIMIT_MS, endOnFailure: true },
       );
-      if (accepted === 0) expect(await snapshot(), `${op.method} ${op.path}: refused requests changed the database`).toBe(before);
+      // Refused logins that were recorded: every other table is as it was.
+      if (accepted === 0 && recorded > 0)
+        expect(await snapshot(LOGIN_RECORD_TABLES), `${key}: refused logins changed more than their records`).toBe(beforeOthers);
+      else if (accepted === 0) expect(await snapshot(), `${key}: refused requests changed the database`).toBe(before);
     }
     console.log(`fuzzed ${ops.length} operations in ${Date.now() - started} ms`);
   }, 240_000);
@@ -283,8 +347,8 @@ describe("fuzzing the non-JSON surfaces", () => {
           // A body that reads as a serial is answered (STOLEN, a lease, or UNKNOWN: the activation protocol).
           if (r.status === 200) answered++;
           else if (r.status === 400) expect(r.body, "the activation protocol's refusal").toBe("UNKNOWN\n");
-          // Bodies over MAX_BODY_BYTES are refused by the app's body limit before the school router: the app envelope.
-          else if (r.status === 413) expect(r.body?.code).toBe("payload_too_large");
+          // Bodies over MAX_BODY_BYTES: 413 in the school envelope (the school routes limit their own bodies).
+          else if (r.status === 413) expect(r.body).toMatchObject({ success: "ERR", code: "payload_too_large" });
           else expect(r.body?.success).toBe("ERR");
           if (r.status >= 400) expect(await counts(), "a refused activation changed rows").toBe(c0);
         },

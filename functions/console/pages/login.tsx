@@ -7,6 +7,7 @@ import { CSRF_FIELD } from "../session";
 export const LOGIN_REASONS: Record<string, string> = {
   expired: "Your session has ended (it expired or the account changed). Please log in again.",
   "logged-out": "You have logged out.",
+  "password-changed": "Your password was changed and every session of your account ended. Log in with the new password.",
 };
 
 type Props = { csrf: string; next?: string; username?: string; errors?: FieldErrors; general?: string | null; reason?: string };

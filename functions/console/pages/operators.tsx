@@ -10,6 +10,8 @@ import { type ConsoleSession, can } from "../session";
 
 export const OPERATOR_FIELDS = ["username", "password", "role"] as const;
 const LABELS = { username: "Username", password: "Password", role: "Role" };
+export const PASSWORD_FIELDS = ["current_password", "new_password"] as const;
+const PASSWORD_LABELS = { current_password: "Current password", new_password: "New password" };
 
 type Props = {
   session: ConsoleSession;
@@ -18,10 +20,55 @@ type Props = {
   errors?: FieldErrors;
   general?: string | null;
   flash?: string | null;
+  /** The signed-in account is the bootstrap admin (its password is the ADMIN_PASSWORD setting, not changed here). */
+  bootstrap?: boolean;
+  /** The own-password form's errors after a refused change. */
+  password?: { errors?: FieldErrors; general?: string | null };
 };
 
+/** One's own password: every session of the account ends on a change (the API revokes all its tokens). */
+function OwnPassword({ session, bootstrap, password }: Pick<Props, "session" | "bootstrap" | "password">) {
+  if (bootstrap) {
+    return (
+      <section class="panel" aria-labelledby="password-h">
+        <h2 id="password-h">Your password</h2>
+        <p class="muted">This is the bootstrap admin: its password is the ADMIN_PASSWORD setting of the deployment, changed there, not here.</p>
+      </section>
+    );
+  }
+  return (
+    <section aria-labelledby="password-h">
+      <h2 id="password-h">Change your password</h2>
+      <ErrorSummary errors={password?.errors} labels={PASSWORD_LABELS} general={password?.general} />
+      <form method="post" action="/console/password" class="stack" aria-labelledby="password-h" novalidate>
+        <CsrfField token={session.csrf} />
+        <Field
+          name="current_password"
+          label={PASSWORD_LABELS.current_password}
+          type="password"
+          errors={password?.errors}
+          required
+          autocomplete="current-password"
+        />
+        <Field
+          name="new_password"
+          label={PASSWORD_LABELS.new_password}
+          type="password"
+          errors={password?.errors}
+          required
+          autocomplete="new-password"
+          hint="At least 12 characters. Every session of this account ends: you log in again."
+        />
+        <div class="actions">
+          <button type="submit">Change password</button>
+        </div>
+      </form>
+    </section>
+  );
+}
+
 /** Accounts: admins list, create and disable; everyone else sees their own account and no controls. */
-export function OperatorsPage({ session, operators, form, errors, general, flash }: Props) {
+export function OperatorsPage({ session, operators, form, errors, general, flash, bootstrap, password }: Props) {
   const admin = can(session, "admin");
   return (
     <Layout title="Operators" session={session} current="operators">
@@ -110,6 +157,7 @@ export function OperatorsPage({ session, operators, form, errors, general, flash
           </form>
         </>
       )}
+      <OwnPassword session={session} bootstrap={bootstrap} password={password} />
     </Layout>
   );
 }
