@@ -2,7 +2,7 @@
 import os from "node:os";
 import { client, SECRETS, startWorker } from "../test/e2e/harness.mjs";
 import { enrol, MeshMember } from "../tools/mesh-member.mjs";
-import { arg, devVars, writeSection } from "./lib.mjs";
+import { arg, col, devVars, measure as measureRoute, table as tableOf, writeSection } from "./lib.mjs";
 
 const SECONDS = Number(arg("seconds", "6"));
 const CONCURRENCY = Number(arg("concurrency", "8"));
@@ -10,30 +10,8 @@ const WRITE = process.argv.includes("--write");
 const { MESH_CA_KEY } = devVars(/^MESH_CA_KEY$/);
 const PAYLOAD = new TextEncoder().encode("x".repeat(64));
 
-async function measure(name, op, concurrency = CONCURRENCY) {
-  const lat = [];
-  let errors = 0;
-  const end = performance.now() + SECONDS * 1000;
-  const worker = async (w) => {
-    let i = 0;
-    while (performance.now() < end) {
-      const t0 = performance.now();
-      const ok = await op(w, i++).catch(() => false);
-      lat.push(performance.now() - t0);
-      if (!ok) errors++;
-    }
-  };
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
-  const secs = (performance.now() - t0) / 1000;
-  lat.sort((a, b) => a - b);
-  const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
-  const row = { name, concurrency, requests: lat.length, errors, rps: lat.length / secs, p50: q(0.5), p99: q(0.99) };
-  console.log(
-    `${name.padEnd(58)} c=${concurrency} ${row.rps.toFixed(0).padStart(6)}/s  p50 ${row.p50.toFixed(1)} ms  p99 ${row.p99.toFixed(1)} ms  errors ${errors}`,
-  );
-  return row;
-}
+/** Each op answers whether its round trip came back right. */
+const measure = (name, op, concurrency = CONCURRENCY) => measureRoute(name, op, { seconds: SECONDS, concurrency, ok: Boolean });
 
 const loadBefore = os.loadavg()[0];
 const w = await startWorker({ devtools: false, vars: { MESH_CA_KEY } });
@@ -79,15 +57,7 @@ try {
 }
 
 const loadAfter = os.loadavg()[0];
-const bare = (rows[0].rps + rows[rows.length - 1].rps) / 2;
-const table = [
-  "| route | clients | round trips/s | vs bare /health | p50 ms | p99 ms | errors |",
-  "|---|---:|---:|---:|---:|---:|---:|",
-  ...rows.map(
-    (r) =>
-      `| ${r.name} | ${r.concurrency} | ${r.rps.toFixed(0)} | ${((100 * r.rps) / bare).toFixed(0)}% | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.errors} |`,
-  ),
-].join("\n");
+const table = tableOf(rows, [col.route, col.clients, col.rps("round trips/s"), col.vsBare, col.p50, col.p99, col.errors]);
 console.log(`\n${table}`);
 
 if (WRITE) {
