@@ -344,8 +344,11 @@ export async function runLoad({
 
     // 4d. Every answer: no 5xx, nothing unexpected; 429s apart.
     const rows = tally.rows(null).map((r) => ({ ...r, rps: r.name.includes("(seed)") ? r.requests / figures.seed_s : r.requests / mixedSeconds }));
+    // wrangler's proxy answers 503 "Your worker restarted mid-request" to a write in flight when the dev server reloads
+    // (the CLI watches the Worker's sources): a 5xx all the same, but the log says whose it was.
+    const reloads = (w.logs.match(/Reloading local server/g) ?? []).length;
     for (const r of rows) {
-      if (r.s5xx) failures.push(`${r.s5xx} answers 5xx to ${r.name}: ${r.samples.join(" | ")}`);
+      if (r.s5xx) failures.push(`${r.s5xx} answers 5xx to ${r.name} (dev server reloads during the run: ${reloads}): ${r.samples.join(" | ")}`);
       if (r.other || r.failed) failures.push(`${r.other} unexpected answers and ${r.failed} without answer to ${r.name}: ${r.samples.join(" | ")}`);
     }
     const mixed = rows.filter((r) => !r.name.includes("(seed)"));
@@ -360,6 +363,7 @@ export async function runLoad({
       total_5xx: rows.reduce((s, r) => s + r.s5xx, 0),
       total_429: rows.reduce((s, r) => s + r.s429, 0),
       storage_errors_in_worker_log: (w.logs.match(/SQLITE_NOMEM|SQLITE_BUSY/g) ?? []).length,
+      dev_server_reloads: reloads,
     });
     return { figures, failures };
   } finally {
