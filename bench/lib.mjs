@@ -1,4 +1,5 @@
-// Shared by the benchmarks: command-line options, the development secrets, and bench/README.md sections.
+// Shared by the benchmarks: command-line options, the development secrets, timing a route from concurrent clients
+// (measure), the figures as a Markdown table, probe-cli's check-in body, and bench/README.md sections.
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { ROOT, sharedBy } from "../test/e2e/harness.mjs";
