@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-import os from "node:os";
 import { client, SECRETS, startWorker } from "../test/e2e/harness.mjs";
-import { arg, checkinBody, col, hasUrls, measure as measureRoute, table as tableOf, writeSection } from "./lib.mjs";
+import { arg, commandLine, checkinBody, col, hasUrls, measure as measureRoute, table as tableOf, writeSection } from "./lib.mjs";
 
 const SECONDS = Number(arg("seconds", "8"));
 const CONCURRENCY = Number(arg("concurrency", "16"));
@@ -77,7 +76,7 @@ if (WRITE) {
     "<!-- checkin:start -->",
     "## Check-in throughput (OONI)",
     "",
-    `Command: \`node bench/checkin.mjs --seconds ${SECONDS} --concurrency ${CONCURRENCY} --write\` (${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores shared by the load generator, wrangler's Node process and workerd, Node ${process.version}).`,
+    commandLine(`node bench/checkin.mjs --seconds ${SECONDS} --concurrency ${CONCURRENCY} --write`),
     `wrangler's dev server with the devtools inspector off (as \`bench/registry.mjs --devtools off\`), ${CONCURRENCY} concurrent clients with keep-alive, ${SECONDS} s per row, fresh local D1 with a 1,000-URL IT list imported next to the seeded 26-URL global list. Bodies are probe-cli's; an answer counts as an error unless it is exactly 200 with a non-empty URL list (probe-cli's rule). The bare route is measured first and last; percentages are against their mean (when the two differ widely, the shared machine's load changed during the run: compare rows measured next to each other).`,
     "",
     table,

@@ -1,6 +1,7 @@
 // Shared by the benchmarks: command-line options, the development secrets, timing a route from concurrent clients
 // (measure), the figures as a Markdown table, probe-cli's check-in body, and bench/README.md sections.
 import { readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { ROOT, sharedBy } from "../test/e2e/harness.mjs";
 
@@ -119,3 +120,7 @@ export const checkinBody = (over = {}) => ({
 
 /** probe-cli's rule for a check-in answer: exactly 200 and a non-empty URL list. */
 export const hasUrls = (r) => r.status === 200 && r.body?.tests?.web_connectivity?.urls?.length > 0;
+
+/** A section's command line and the run's conditions: "Command: `cmd` (date, cores shared by …, Node version)." */
+export const commandLine = (cmd, sharedWith = "wrangler's Node process and workerd") =>
+  `Command: \`${cmd}\` (${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores shared by the load generator, ${sharedWith}, Node ${process.version}).`;

@@ -20,7 +20,7 @@ import { fileURLToPath } from "node:url";
 import { StormflashAgent } from "../tools/agent-sim.mjs";
 import { startFakeGorush } from "../tools/fake-gorush.mjs";
 import { client, eventually, probeBody, SECRETS, startWorker } from "../test/e2e/harness.mjs";
-import { arg, checkinBody, col, hasUrls, measure, quantile, table, writeSection } from "./lib.mjs";
+import { arg, checkinBody, commandLine, col, hasUrls, measure, quantile, table, writeSection } from "./lib.mjs";
 
 /** Country of the probes the campaign targets (registered before the cron fires), and of those registered during the load. */
 const TARGET_CC = "NZ";
@@ -419,7 +419,7 @@ if (isMain) {
       "<!-- load:start -->",
       "## Load: every surface at once",
       "",
-      `Command: \`${cmd}\` (${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores shared by the load generator, wrangler's Node process and workerd, and other engineers' runs; one-minute load average ${loadBefore.toFixed(1)} before and ${loadAfter.toFixed(1)} after; Node ${process.version}; ${wall.toFixed(0)} s in all). The short form runs in \`npm test\` (\`test/e2e/load.test.mjs\`).`,
+      `${commandLine(cmd, `wrangler's Node process and workerd, and other engineers' runs (one-minute load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after)`)} ${wall.toFixed(0)} s in all. The short form runs in \`npm test\` (\`test/e2e/load.test.mjs\`).`,
       `Against ${opts.devtools ? "the `wrangler dev` CLI (devtools inspector attached)" : "wrangler's dev server with the devtools inspector off"}, loopback only, from one Node process. Seed (timed as a whole): ${f.probes} probes register with a password and log in (${opts.concurrency} clients) while ${f.agents} stormflash agents (\`tools/agent-sim.mjs\`) register and connect their WebSockets, ${f.seed_s.toFixed(1)} s until every agent is listed. A campaign targeting those probes is then fired through \`/cdn-cgi/handler/scheduled\`, ${f.fanout.pages} pages of ${f.fanout.page_size} every ${(f.fanout.page_interval_ms / 1000).toFixed(1)} s, pushed through \`tools/fake-gorush.mjs\` (core.sync on), while for ${opts.seconds} s ${opts.concurrency} clients loop over: a new probe registering and logging in (2 in 10), an update of one of its probes by its own token (4 in 10, new software_version and network_type), a check-in with probe-cli's body (4 in 10: the campaign's country, which joins its run, another country, a manual run). Meanwhile the registry polls every agent every ${opts.monitorMs / 1000} s (${f.minions.status_replies} status replies over the WebSockets) and ${f.minions.status_changes} package changes are made at random agents. GET /health alone, with the same ${opts.concurrency} clients, is measured for ${opts.healthSeconds} s before and after; the percentages are against their mean (${f.health.mean_rps.toFixed(0)} req/s).`,
       "",
       loadTable(f),

@@ -8,7 +8,7 @@ import "reflect-metadata";
 import os from "node:os";
 import * as x509 from "@peculiar/x509";
 import { client, SECRETS, startWorker } from "../test/e2e/harness.mjs";
-import { arg, col, devVars, measure as measureRoute, table as tableOf, writeSection } from "./lib.mjs";
+import { arg, commandLine, col, devVars, measure as measureRoute, table as tableOf, writeSection } from "./lib.mjs";
 
 const SECONDS = Number(arg("seconds", "6"));
 const CONCURRENCY = Number(arg("concurrency", "8"));
@@ -92,7 +92,7 @@ if (WRITE) {
     "<!-- mesh-ca:start -->",
     "## Mesh CA enrolment",
     "",
-    `Command: \`node bench/mesh-ca.mjs --seconds ${SECONDS} --concurrency ${CONCURRENCY} --write\` (${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores shared by the load generator, wrangler's Node process and workerd, Node ${process.version}).`,
+    commandLine(`node bench/mesh-ca.mjs --seconds ${SECONDS} --concurrency ${CONCURRENCY} --write`),
     `wrangler's dev server with the devtools inspector off (\`test/e2e/harness.mjs\`, as the registry benchmark), ${CONCURRENCY} concurrent HTTP/1.1 clients with keep-alive, ${SECONDS} s per route, one open group with the default 10 rings and 10 boot nodes. Every new-member request carries a key made before timing (Ifrit's shape: two Localities in one RDN, a DNS name), so each one is a real enrolment: parse, verify the request's ECDSA signature, sign a P-256 certificate, and one D1 batch (member, certificate, event, and the boot nodes' certificates for KnownCerts). A renewal is the same work for a key already admitted; the bad request is refused at parsing. The bare route is measured first and last, and percentages are against their mean.`,
     "",
     table,

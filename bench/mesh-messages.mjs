@@ -2,7 +2,7 @@
 import os from "node:os";
 import { client, SECRETS, startWorker } from "../test/e2e/harness.mjs";
 import { enrol, MeshMember } from "../tools/mesh-member.mjs";
-import { arg, col, devVars, measure as measureRoute, table as tableOf, writeSection } from "./lib.mjs";
+import { arg, commandLine, col, devVars, measure as measureRoute, table as tableOf, writeSection } from "./lib.mjs";
 
 const SECONDS = Number(arg("seconds", "6"));
 const CONCURRENCY = Number(arg("concurrency", "8"));
@@ -65,7 +65,7 @@ if (WRITE) {
     "<!-- mesh-messages:start -->",
     "## Mesh message round trips",
     "",
-    `Command: \`node bench/mesh-messages.mjs --seconds ${SECONDS} --concurrency ${CONCURRENCY} --write\` (${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores shared by the load generator, wrangler's Node process and workerd, Node ${process.version}).`,
+    commandLine(`node bench/mesh-messages.mjs --seconds ${SECONDS} --concurrency ${CONCURRENCY} --write`),
     `wrangler's dev server with the devtools inspector off (\`test/e2e/harness.mjs\`), one open group (one MeshGroup object) with ${2 * CONCURRENCY} members enrolled and connected with tools/mesh-member.mjs (P-256, WebSocket compression off), default intervals (10 s ping and gossip rounds run meanwhile). Each client has its own sender and destination; a round trip is a 64-byte message to the destination's handler, which echoes it, and the reply back at the sender. Over the WebSocket: send frame → object → msg frame → msg-reply → reply frame. Over HTTP: a signed POST (the Worker has the object verify the signature, then relays through it and waits for the reply). ${SECONDS} s per row; the bare route is measured first and last with all clients, and once with one client (to set against the one-at-a-time round trip); percentages are against the mean of the first and last.`,
     "",
     table,

@@ -5,9 +5,8 @@
 // --devtools off: wrangler's dev server started through its API with the devtools inspector off (the Worker's own
 // cost); on: the `wrangler dev` CLI, whose inspector relays four devtools events per subrequest through Node.
 // --write replaces the "Registry throughput" section of bench/README.md with the figures.
-import os from "node:os";
 import { client, probeBody as body, SECRETS, startWorker } from "../test/e2e/harness.mjs";
-import { arg, bareRps as bare, col, measure as measureRoute, table, writeSection } from "./lib.mjs";
+import { arg, commandLine, bareRps as bare, col, measure as measureRoute, table, writeSection } from "./lib.mjs";
 
 const SECONDS = Number(arg("seconds", "8"));
 const CONCURRENCY = Number(arg("concurrency", "16"));
@@ -107,7 +106,10 @@ if (WRITE) {
     "<!-- registry:start -->",
     "## Registry throughput",
     "",
-    `Command: \`node bench/registry.mjs --seconds ${SECONDS} --concurrency ${CONCURRENCY} --devtools ${DEVTOOLS} --write\` (${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores shared by the load generator, wrangler's Node process and two workerd processes, Node ${process.version}).`,
+    commandLine(
+      `node bench/registry.mjs --seconds ${SECONDS} --concurrency ${CONCURRENCY} --devtools ${DEVTOOLS} --write`,
+      "wrangler's Node process and two workerd processes",
+    ),
     `${CONCURRENCY} concurrent HTTP/1.1 clients with keep-alive, ${SECONDS} s per route, fresh local D1; request bodies are prepared before timing. The bare route is measured first and last, and the percentages are against the mean of the two. "Requests per D1 round trip" is the mean of the \`Server-Timing: commit;desc="shared by N"\` the write routes return (group commit, docs/decisions/0006-group-commit.md).`,
     "",
     ...(off
