@@ -24,6 +24,8 @@ import { arg, checkinBody, commandLine, col, hasUrls, measure, quantile, table, 
 
 /** Country of the probes the campaign targets (registered before the cron fires), and of those registered during the load. */
 const TARGET_CC = "NZ";
+/** Country of the seeded probes outside the campaign (with `campaignProbes` below `probes`). */
+const SEED_CC = "NR";
 const LATE_CC = "NP";
 const JSON_HEADERS = { "content-type": "application/json" };
 const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
@@ -84,10 +86,12 @@ class Tally {
 
 /**
  * One load run. Returns `{ figures, failures }`: `failures` lists every broken expectation (empty when the run passed).
- * probes: campaign targets registered first; agents: stormflash agents connected first; seconds: the mixed load's length.
+ * probes: probes registered first, the first `campaignProbes` of them (all by default) the campaign's targets;
+ * agents: stormflash agents connected first; seconds: the mixed load's length.
  */
 export async function runLoad({
   probes = 200,
+  campaignProbes = probes,
   agents: agentCount = 20,
   seconds = 15,
   concurrency = 16,
@@ -99,8 +103,8 @@ export async function runLoad({
   log = console.log,
 } = {}) {
   // The campaign's pages are spread over the first half of the load, so pushes go out while the clients write.
-  const pageSize = Math.max(25, Math.ceil(probes / 4));
-  const pages = Math.ceil(probes / pageSize);
+  const pageSize = Math.max(25, Math.ceil(campaignProbes / 4));
+  const pages = Math.ceil(campaignProbes / pageSize);
   const pageIntervalMs = pages > 1 ? Math.floor((seconds * 500) / (pages - 1)) : 0;
   const gw = await startFakeGorush({ maxNotification: 100, sync: true });
   const w = await startWorker({
@@ -121,6 +125,7 @@ export async function runLoad({
   const agents = [];
   const figures = {
     probes,
+    campaign_probes: campaignProbes,
     agents: agentCount,
     seconds,
     concurrency,
@@ -166,15 +171,16 @@ export async function runLoad({
   try {
     const admin = (await call("POST", "/api/v1/login", { json: { username: "admin", password: SECRETS.ADMIN_PASSWORD } })).body.token;
 
-    // 1. Seed, under load already: the campaign's targets register and log in while the agents connect.
+    // 1. Seed, under load already: the probes (the campaign's targets first) register and log in while the agents connect.
     const t0 = performance.now();
-    const targets = [];
+    const seeded = [];
     let nextProbe = 0;
     const seedProbes = Promise.all(
       Array.from({ length: concurrency }, async () => {
         while (nextProbe < probes) {
-          const p = await newProbe(" (seed)", TARGET_CC, nextProbe++);
-          if (p) targets.push(p);
+          const n = nextProbe++;
+          const p = await newProbe(" (seed)", n < campaignProbes ? TARGET_CC : SEED_CC, n);
+          if (p) seeded.push(p);
         }
       }),
     );
@@ -194,7 +200,8 @@ export async function runLoad({
     const minionCount = async () => Number((await call("HEAD", "/minions", { token: admin })).headers.get("x-minion-count"));
     await eventually(async () => (await minionCount()) === agentCount, `${agentCount} minions listed`, 60_000);
     figures.seed_s = (performance.now() - t0) / 1000;
-    log(`seeded ${targets.length} probes and ${agents.length} agents in ${figures.seed_s.toFixed(1)} s`);
+    const targets = seeded.filter((p) => p.cc === TARGET_CC);
+    log(`seeded ${seeded.length} probes and ${agents.length} agents in ${figures.seed_s.toFixed(1)} s`);
 
     const job = await call("POST", "/api/v1/admin/job", {
       json: { schedule: "R1//P", comment: "load test", task: { test_name: "web_connectivity", arguments: {} }, target: { countries: [TARGET_CC] } },
@@ -211,7 +218,7 @@ export async function runLoad({
     const cron = await fetch(`${w.url}/cdn-cgi/handler/scheduled?cron=*+*+*+*+*`);
     if (cron.status !== 200) failures.push(`cron handler answered ${cron.status}`);
     const firedAt = Date.now();
-    const owned = Array.from({ length: concurrency }, (_, k) => targets.filter((_, i) => i % concurrency === k));
+    const owned = Array.from({ length: concurrency }, (_, k) => seeded.filter((_, i) => i % concurrency === k));
     const late = [];
     let nextLate = 0;
     let updateSeq = 0;
@@ -286,9 +293,9 @@ export async function runLoad({
     if (figures.campaign.outside_target) failures.push(`${figures.campaign.outside_target} pushes outside the target`);
 
     // 4b. The registry: every client listed with its last acknowledged metadata, and no client we did not register.
-    const mineAll = [...targets, ...late];
+    const mineAll = [...seeded, ...late];
     const listed = new Map();
-    for (const cc of [TARGET_CC, LATE_CC]) {
+    for (const cc of [TARGET_CC, SEED_CC, LATE_CC]) {
       for (let cursor = null, pages = 0; pages < 1000; pages++) {
         const page = await call("GET", `/api/v1/admin/clients?country=${cc}&limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, {
           token: admin,
@@ -392,6 +399,7 @@ const isMain = process.argv[1] && fileURLToPath(import.meta.url) === process.arg
 if (isMain) {
   const opts = {
     probes: Number(arg("probes", "2000")),
+    campaignProbes: Number(arg("campaign-probes", arg("probes", "2000"))),
     agents: Number(arg("agents", "200")),
     seconds: Number(arg("seconds", "60")),
     concurrency: Number(arg("concurrency", "16")),
@@ -416,13 +424,13 @@ if (isMain) {
     process.exitCode = 1;
   } else console.log("PASS: no 5xx, no lost write, every target pushed");
   if (process.argv.includes("--write")) {
-    const cmd = `node bench/load.mjs --probes ${opts.probes} --agents ${opts.agents} --seconds ${opts.seconds} --concurrency ${opts.concurrency} --monitor-ms ${opts.monitorMs} --devtools ${opts.devtools ? "on" : "off"} --write`;
+    const cmd = `node bench/load.mjs --probes ${opts.probes} --campaign-probes ${opts.campaignProbes} --agents ${opts.agents} --seconds ${opts.seconds} --concurrency ${opts.concurrency} --monitor-ms ${opts.monitorMs} --devtools ${opts.devtools ? "on" : "off"} --write`;
     const section = [
       "<!-- load:start -->",
       "## Load: every surface at once",
       "",
       `${commandLine(cmd, `wrangler's Node process and workerd, and other engineers' runs (one-minute load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after)`)} ${wall.toFixed(0)} s in all. The short form runs in \`npm test\` (\`test/e2e/load.test.mjs\`).`,
-      `Against ${opts.devtools ? "the `wrangler dev` CLI (devtools inspector attached)" : "wrangler's dev server with the devtools inspector off"}, loopback only, from one Node process. Seed (timed as a whole): ${f.probes} probes register with a password and log in (${opts.concurrency} clients) while ${f.agents} stormflash agents (\`tools/agent-sim.mjs\`) register and connect their WebSockets, ${f.seed_s.toFixed(1)} s until every agent is listed. A campaign targeting those probes is then fired through \`/cdn-cgi/handler/scheduled\`, ${f.fanout.pages} pages of ${f.fanout.page_size} every ${(f.fanout.page_interval_ms / 1000).toFixed(1)} s, pushed through \`tools/fake-gorush.mjs\` (core.sync on), while for ${opts.seconds} s ${opts.concurrency} clients loop over: a new probe registering and logging in (2 in 10), an update of one of its probes by its own token (4 in 10, new software_version and network_type), a check-in with probe-cli's body (4 in 10: the campaign's country, which joins its run, another country, a manual run). Meanwhile the registry polls every agent every ${opts.monitorMs / 1000} s (${f.minions.status_replies} status replies over the WebSockets) and ${f.minions.status_changes} package changes are made at random agents. GET /health alone, with the same ${opts.concurrency} clients, is measured for ${opts.healthSeconds} s before and after; the percentages are against their mean (${f.health.mean_rps.toFixed(0)} req/s).`,
+      `Against ${opts.devtools ? "the `wrangler dev` CLI (devtools inspector attached)" : "wrangler's dev server with the devtools inspector off"}, loopback only, from one Node process. Seed (timed as a whole): ${f.probes} probes register with a password and log in (${opts.concurrency} clients) while ${f.agents} stormflash agents (\`tools/agent-sim.mjs\`) register and connect their WebSockets, ${f.seed_s.toFixed(1)} s until every agent is listed. A campaign targeting ${f.campaign_probes === f.probes ? "those probes" : `${f.campaign_probes} of those probes (one country)`} is then fired through \`/cdn-cgi/handler/scheduled\`, ${f.fanout.pages} pages of ${f.fanout.page_size} every ${(f.fanout.page_interval_ms / 1000).toFixed(1)} s, pushed through \`tools/fake-gorush.mjs\` (core.sync on), while for ${opts.seconds} s ${opts.concurrency} clients loop over: a new probe registering and logging in (2 in 10), an update of one of its probes by its own token (4 in 10, new software_version and network_type), a check-in with probe-cli's body (4 in 10: the campaign's country, which joins its run, another country, a manual run). Meanwhile the registry polls every agent every ${opts.monitorMs / 1000} s (${f.minions.status_replies} status replies over the WebSockets) and ${f.minions.status_changes} package changes are made at random agents. GET /health alone, with the same ${opts.concurrency} clients, is measured for ${opts.healthSeconds} s before and after; the percentages are against their mean (${f.health.mean_rps.toFixed(0)} req/s).`,
       "",
       loadTable(f),
       "",
