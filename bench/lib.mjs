@@ -1,5 +1,6 @@
 // Shared by the benchmarks: command-line options, the development secrets, timing a route from concurrent clients
 // (measure), the figures as a Markdown table, probe-cli's check-in body, and bench/README.md sections.
+import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -25,6 +26,8 @@ export function writeSection(key, section) {
   const text = readFileSync(file, "utf8");
   const re = new RegExp(`<!-- ${key}:start -->[\\s\\S]*<!-- ${key}:end -->`);
   writeFileSync(file, re.test(text) ? text.replace(re, () => section) : `${text.trimEnd()}\n\n${section}\n`);
+  // `npm run lint` checks the README's formatting too (biome aligns the Markdown tables).
+  spawnSync(path.join(ROOT, "node_modules", ".bin", "biome"), ["format", "--write", file], { cwd: ROOT, stdio: "ignore" });
   console.log(`wrote ${file}`);
 }
 
