@@ -1,50 +1,14 @@
 #!/usr/bin/env node
-import os from "node:os";
 import { client, SECRETS, startWorker } from "../test/e2e/harness.mjs";
-import { arg, writeSection } from "./lib.mjs";
+import { arg, commandLine, checkinBody, col, hasUrls, measure as measureRoute, table as tableOf, writeSection } from "./lib.mjs";
 
 const SECONDS = Number(arg("seconds", "8"));
 const CONCURRENCY = Number(arg("concurrency", "16"));
 const WRITE = process.argv.includes("--write");
 const JSON_HEADERS = { "content-type": "application/json" };
 
-async function measure(name, op, check = (r) => r.status === 200) {
-  const lat = [];
-  let errors = 0;
-  const end = performance.now() + SECONDS * 1000;
-  const worker = async () => {
-    while (performance.now() < end) {
-      const t0 = performance.now();
-      const r = await op();
-      lat.push(performance.now() - t0);
-      if (!check(r)) errors++;
-    }
-  };
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  const secs = (performance.now() - t0) / 1000;
-  lat.sort((a, b) => a - b);
-  const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
-  const row = { name, requests: lat.length, errors, rps: lat.length / secs, p50: q(0.5), p99: q(0.99) };
-  console.log(`${name.padEnd(52)} ${row.rps.toFixed(0).padStart(6)} req/s  p50 ${row.p50.toFixed(1)} ms  p99 ${row.p99.toFixed(1)} ms  errors ${errors}`);
-  return row;
-}
-
-const body = (over) =>
-  JSON.stringify({
-    charging: false,
-    on_wifi: true,
-    platform: "linux",
-    probe_asn: "AS1234",
-    probe_cc: "IT",
-    run_type: "timed",
-    software_name: "miniooni",
-    software_version: "3.30.0",
-    web_connectivity: { category_codes: [] },
-    ...over,
-  });
-// probe-cli's rule: exactly 200 and a non-empty URL list.
-const hasUrls = (r) => r.status === 200 && r.body?.tests?.web_connectivity?.urls?.length > 0;
+const measure = (name, op, ok = (r) => r.status === 200) => measureRoute(name, op, { seconds: SECONDS, concurrency: CONCURRENCY, ok });
+const body = (over) => JSON.stringify(checkinBody(over));
 
 const w = await startWorker({ devtools: false });
 const call = client(w.url);
@@ -104,12 +68,7 @@ try {
   await w.stop();
 }
 
-const bare = (rows[0].rps + rows[rows.length - 1].rps) / 2;
-const table = [
-  "| route | req/s | vs bare /health | p50 ms | p99 ms | errors |",
-  "|---|---:|---:|---:|---:|---:|",
-  ...rows.map((r) => `| ${r.name} | ${r.rps.toFixed(0)} | ${((100 * r.rps) / bare).toFixed(0)}% | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.errors} |`),
-].join("\n");
+const table = tableOf(rows, [col.route, col.rps(), col.vsBare, col.p50, col.p99, col.errors]);
 console.log(`\n${table}`);
 
 if (WRITE) {
@@ -117,7 +76,7 @@ if (WRITE) {
     "<!-- checkin:start -->",
     "## Check-in throughput (OONI)",
     "",
-    `Command: \`node bench/checkin.mjs --seconds ${SECONDS} --concurrency ${CONCURRENCY} --write\` (${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores shared by the load generator, wrangler's Node process and workerd, Node ${process.version}).`,
+    commandLine(`node bench/checkin.mjs --seconds ${SECONDS} --concurrency ${CONCURRENCY} --write`),
     `wrangler's dev server with the devtools inspector off (as \`bench/registry.mjs --devtools off\`), ${CONCURRENCY} concurrent clients with keep-alive, ${SECONDS} s per row, fresh local D1 with a 1,000-URL IT list imported next to the seeded 26-URL global list. Bodies are probe-cli's; an answer counts as an error unless it is exactly 200 with a non-empty URL list (probe-cli's rule). The bare route is measured first and last; percentages are against their mean (when the two differ widely, the shared machine's load changed during the run: compare rows measured next to each other).`,
     "",
     table,

@@ -12,11 +12,7 @@ import { readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ROOT, SECRETS, startWorker } from "../test/e2e/harness.mjs";
-
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : dflt;
-};
+import { arg } from "./lib.mjs";
 const PROBES = Number(arg("probes", "10000"));
 const REQUESTS = Number(arg("requests", "30"));
 const WRITE = process.argv.includes("--write");

@@ -8,7 +8,7 @@ import "reflect-metadata";
 import os from "node:os";
 import * as x509 from "@peculiar/x509";
 import { client, SECRETS, startWorker } from "../test/e2e/harness.mjs";
-import { arg, devVars, writeSection } from "./lib.mjs";
+import { arg, commandLine, col, devVars, measure as measureRoute, table as tableOf, writeSection } from "./lib.mjs";
 
 const SECONDS = Number(arg("seconds", "6"));
 const CONCURRENCY = Number(arg("concurrency", "8"));
@@ -28,28 +28,7 @@ async function csr(curve, i) {
   return new Uint8Array(req.rawData);
 }
 
-async function measure(name, op, expect = 200) {
-  const lat = [];
-  let errors = 0;
-  const end = performance.now() + SECONDS * 1000;
-  const worker = async (w) => {
-    let i = 0;
-    while (performance.now() < end) {
-      const t0 = performance.now();
-      const r = await op(w, i++);
-      lat.push(performance.now() - t0);
-      if (r.status !== expect) errors++;
-    }
-  };
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: CONCURRENCY }, (_, w) => worker(w)));
-  const secs = (performance.now() - t0) / 1000;
-  lat.sort((a, b) => a - b);
-  const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
-  const row = { name, requests: lat.length, errors, rps: lat.length / secs, p50: q(0.5), p99: q(0.99) };
-  console.log(`${name.padEnd(48)} ${row.rps.toFixed(0).padStart(6)} req/s  p50 ${row.p50.toFixed(1)} ms  p99 ${row.p99.toFixed(1)} ms  errors ${errors}`);
-  return row;
-}
+const measure = (name, op, expect = 200) => measureRoute(name, op, { seconds: SECONDS, concurrency: CONCURRENCY, ok: (r) => r.status === expect });
 
 // Requests are made before the clock starts: each enrolment needs a key the group has not seen.
 const POOL = { "P-256": 6000, "P-521": 2000 };
@@ -105,12 +84,7 @@ try {
 }
 
 const loadAfter = os.loadavg()[0];
-const bare = (rows[0].rps + rows[rows.length - 1].rps) / 2;
-const table = [
-  "| route | req/s | vs bare /health | p50 ms | p99 ms | errors |",
-  "|---|---:|---:|---:|---:|---:|",
-  ...rows.map((r) => `| ${r.name} | ${r.rps.toFixed(0)} | ${((100 * r.rps) / bare).toFixed(0)}% | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.errors} |`),
-].join("\n");
+const table = tableOf(rows, [col.route, col.rps(), col.vsBare, col.p50, col.p99, col.errors]);
 console.log(`\n${table}`);
 
 if (WRITE) {
@@ -118,7 +92,7 @@ if (WRITE) {
     "<!-- mesh-ca:start -->",
     "## Mesh CA enrolment",
     "",
-    `Command: \`node bench/mesh-ca.mjs --seconds ${SECONDS} --concurrency ${CONCURRENCY} --write\` (${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores shared by the load generator, wrangler's Node process and workerd, Node ${process.version}).`,
+    commandLine(`node bench/mesh-ca.mjs --seconds ${SECONDS} --concurrency ${CONCURRENCY} --write`),
     `wrangler's dev server with the devtools inspector off (\`test/e2e/harness.mjs\`, as the registry benchmark), ${CONCURRENCY} concurrent HTTP/1.1 clients with keep-alive, ${SECONDS} s per route, one open group with the default 10 rings and 10 boot nodes. Every new-member request carries a key made before timing (Ifrit's shape: two Localities in one RDN, a DNS name), so each one is a real enrolment: parse, verify the request's ECDSA signature, sign a P-256 certificate, and one D1 batch (member, certificate, event, and the boot nodes' certificates for KnownCerts). A renewal is the same work for a key already admitted; the bad request is refused at parsing. The bare route is measured first and last, and percentages are against their mean.`,
     "",
     table,

@@ -2,7 +2,7 @@
 import os from "node:os";
 import { client, SECRETS, startWorker } from "../test/e2e/harness.mjs";
 import { enrol, MeshMember } from "../tools/mesh-member.mjs";
-import { arg, devVars, writeSection } from "./lib.mjs";
+import { arg, commandLine, col, devVars, measure as measureRoute, table as tableOf, writeSection } from "./lib.mjs";
 
 const SECONDS = Number(arg("seconds", "6"));
 const CONCURRENCY = Number(arg("concurrency", "8"));
@@ -10,30 +10,8 @@ const WRITE = process.argv.includes("--write");
 const { MESH_CA_KEY } = devVars(/^MESH_CA_KEY$/);
 const PAYLOAD = new TextEncoder().encode("x".repeat(64));
 
-async function measure(name, op, concurrency = CONCURRENCY) {
-  const lat = [];
-  let errors = 0;
-  const end = performance.now() + SECONDS * 1000;
-  const worker = async (w) => {
-    let i = 0;
-    while (performance.now() < end) {
-      const t0 = performance.now();
-      const ok = await op(w, i++).catch(() => false);
-      lat.push(performance.now() - t0);
-      if (!ok) errors++;
-    }
-  };
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
-  const secs = (performance.now() - t0) / 1000;
-  lat.sort((a, b) => a - b);
-  const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
-  const row = { name, concurrency, requests: lat.length, errors, rps: lat.length / secs, p50: q(0.5), p99: q(0.99) };
-  console.log(
-    `${name.padEnd(58)} c=${concurrency} ${row.rps.toFixed(0).padStart(6)}/s  p50 ${row.p50.toFixed(1)} ms  p99 ${row.p99.toFixed(1)} ms  errors ${errors}`,
-  );
-  return row;
-}
+/** Each op answers whether its round trip came back right. */
+const measure = (name, op, concurrency = CONCURRENCY) => measureRoute(name, op, { seconds: SECONDS, concurrency, ok: Boolean });
 
 const loadBefore = os.loadavg()[0];
 const w = await startWorker({ devtools: false, vars: { MESH_CA_KEY } });
@@ -79,15 +57,7 @@ try {
 }
 
 const loadAfter = os.loadavg()[0];
-const bare = (rows[0].rps + rows[rows.length - 1].rps) / 2;
-const table = [
-  "| route | clients | round trips/s | vs bare /health | p50 ms | p99 ms | errors |",
-  "|---|---:|---:|---:|---:|---:|---:|",
-  ...rows.map(
-    (r) =>
-      `| ${r.name} | ${r.concurrency} | ${r.rps.toFixed(0)} | ${((100 * r.rps) / bare).toFixed(0)}% | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.errors} |`,
-  ),
-].join("\n");
+const table = tableOf(rows, [col.route, col.clients, col.rps("round trips/s"), col.vsBare, col.p50, col.p99, col.errors]);
 console.log(`\n${table}`);
 
 if (WRITE) {
@@ -95,7 +65,7 @@ if (WRITE) {
     "<!-- mesh-messages:start -->",
     "## Mesh message round trips",
     "",
-    `Command: \`node bench/mesh-messages.mjs --seconds ${SECONDS} --concurrency ${CONCURRENCY} --write\` (${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores shared by the load generator, wrangler's Node process and workerd, Node ${process.version}).`,
+    commandLine(`node bench/mesh-messages.mjs --seconds ${SECONDS} --concurrency ${CONCURRENCY} --write`),
     `wrangler's dev server with the devtools inspector off (\`test/e2e/harness.mjs\`), one open group (one MeshGroup object) with ${2 * CONCURRENCY} members enrolled and connected with tools/mesh-member.mjs (P-256, WebSocket compression off), default intervals (10 s ping and gossip rounds run meanwhile). Each client has its own sender and destination; a round trip is a 64-byte message to the destination's handler, which echoes it, and the reply back at the sender. Over the WebSocket: send frame → object → msg frame → msg-reply → reply frame. Over HTTP: a signed POST (the Worker has the object verify the signature, then relays through it and waits for the reply). ${SECONDS} s per row; the bare route is measured first and last with all clients, and once with one client (to set against the one-at-a-time round trip); percentages are against the mean of the first and last.`,
     "",
     table,

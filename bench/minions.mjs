@@ -11,21 +11,19 @@
 //   node bench/minions.mjs [--agents 1000] [--total 10000] [--samples 400]
 import { performance } from "node:perf_hooks";
 import { StormflashAgent } from "../tools/agent-sim.mjs";
-import { client, SECRETS, startWorker } from "../test/e2e/harness.mjs";
+import { client, eventually as until, SECRETS, startWorker } from "../test/e2e/harness.mjs";
+import { arg, quantile } from "./lib.mjs";
 
-const arg = (n, d) => {
-  const i = process.argv.indexOf(`--${n}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : d;
-};
-const AGENTS = arg("agents", 1000);
-const TOTAL = arg("total", 10000);
-const SAMPLES = arg("samples", 400);
+const AGENTS = Number(arg("agents", "1000"));
+const TOTAL = Number(arg("total", "10000"));
+const SAMPLES = Number(arg("samples", "400"));
 const MONITOR_MS = 15000;
 
-const pct = (xs, p) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-};
+const pct = (xs, p) =>
+  quantile(
+    [...xs].sort((a, b) => a - b),
+    p / 100,
+  );
 const ms = (x) => x.toFixed(2);
 
 const t0 = Date.now();
@@ -62,15 +60,6 @@ async function headLatency(label, n) {
   console.log(`HEAD /minions @ ${label}: p50 ${ms(row.p50)} ms, p99 ${ms(row.p99)} ms, ${rps.toFixed(0)} req/s at 8 concurrent`);
 }
 
-async function until(what, fn, timeoutMs) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 const count = async () => Number((await call("HEAD", "/minions", { token })).headers.get("x-minion-count"));
 
 async function connect(n) {
@@ -85,7 +74,7 @@ async function connect(n) {
     );
     agents.push(...made);
   }
-  await until(`${n} minions`, async () => (await count()) === n, 120_000);
+  await until(async () => (await count()) === n, `${n} minions`, 120_000);
 }
 
 // wrangler dev answers 503 "restarted mid-request" to a POST in flight when its file watcher fires (other engineers'
@@ -147,7 +136,6 @@ try {
   const seen = new Set();
   let next = start;
   await until(
-    "every live agent's change in the feed",
     async () => {
       for (;;) {
         const r = await call("GET", `/minions?since=${encodeURIComponent(next)}&limit=1000`, { token });
@@ -157,6 +145,7 @@ try {
       }
       return seen.size >= agents.length;
     },
+    "every live agent's change in the feed",
     MONITOR_MS * 3,
   );
   const lsec = (performance.now() - l0) / 1000;

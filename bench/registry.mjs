@@ -5,9 +5,8 @@
 // --devtools off: wrangler's dev server started through its API with the devtools inspector off (the Worker's own
 // cost); on: the `wrangler dev` CLI, whose inspector relays four devtools events per subrequest through Node.
 // --write replaces the "Registry throughput" section of bench/README.md with the figures.
-import os from "node:os";
-import { client, probeBody as body, SECRETS, sharedBy, startWorker } from "../test/e2e/harness.mjs";
-import { arg, writeSection } from "./lib.mjs";
+import { client, probeBody as body, SECRETS, startWorker } from "../test/e2e/harness.mjs";
+import { arg, commandLine, bareRps as bare, col, measure as measureRoute, table, writeSection } from "./lib.mjs";
 
 const SECONDS = Number(arg("seconds", "8"));
 const CONCURRENCY = Number(arg("concurrency", "16"));
@@ -18,37 +17,7 @@ const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 const secret = () => Array.from({ length: 64 }, () => letters[Math.floor(Math.random() * letters.length)]).join("");
 
 /** Run `op` from CONCURRENCY workers for SECONDS; every non-expected status counts as an error. */
-async function measure(name, op, expect = 200) {
-  const lat = [];
-  let errors = 0;
-  let shared = 0;
-  let commits = 0;
-  const end = performance.now() + SECONDS * 1000;
-  const worker = async (w) => {
-    let i = 0;
-    while (performance.now() < end) {
-      const t0 = performance.now();
-      const r = await op(w, i++);
-      lat.push(performance.now() - t0);
-      if (r.status !== expect) errors++;
-      const n = sharedBy(r.headers);
-      if (n) {
-        shared += n;
-        commits++;
-      }
-    }
-  };
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: CONCURRENCY }, (_, w) => worker(w)));
-  const secs = (performance.now() - t0) / 1000;
-  lat.sort((a, b) => a - b);
-  const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
-  const row = { name, requests: lat.length, errors, rps: lat.length / secs, p50: q(0.5), p99: q(0.99), shared: commits ? shared / commits : null };
-  console.log(
-    `${name.padEnd(44)} ${row.rps.toFixed(0).padStart(6)} req/s  p50 ${row.p50.toFixed(1)} ms  p99 ${row.p99.toFixed(1)} ms  errors ${errors}${row.shared ? `  shared by ${row.shared.toFixed(1)}` : ""}`,
-  );
-  return row;
-}
+const measure = (name, op, expect = 200) => measureRoute(name, op, { seconds: SECONDS, concurrency: CONCURRENCY, ok: (r) => r.status === expect });
 
 // Request bodies are made before the clock starts, so the load generator (sharing the cores) does the same
 // little work per request on every route.
@@ -121,24 +90,13 @@ for (let i = 0; i < 10; i++) pbkdf2Sync("password", "salt-salt-salt-1", 100_000,
 const pbkdf2Ms = (performance.now() - t0) / 10;
 console.log(`PBKDF2-SHA256 x100k in Node: ${pbkdf2Ms.toFixed(1)} ms per hash`);
 
-const bare = (rows) => (rows[0].rps + rows[rows.length - 1].rps) / 2;
 const verdict = (rows) => {
   const h = bare(rows);
   const hot = rows.filter((r) => /register|update/.test(r.name));
   const parts = hot.map((r) => `${r.name.split(" ")[1]} ${((100 * r.rps) / h).toFixed(0)}%`).join(", ");
   return { parts, met: hot.every((r) => r.rps >= h / 2) };
 };
-const tableOf = (rows) => {
-  const h = bare(rows);
-  return [
-    "| route | req/s | vs bare /health | p50 ms | p99 ms | errors | requests per D1 round trip |",
-    "|---|---:|---:|---:|---:|---:|---:|",
-    ...rows.map(
-      (r) =>
-        `| ${r.name} | ${r.rps.toFixed(0)} | ${((100 * r.rps) / h).toFixed(0)}% | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.errors} | ${r.shared ? r.shared.toFixed(1) : ""} |`,
-    ),
-  ].join("\n");
-};
+const tableOf = (rows) => table(rows, [col.route, col.rps(), col.vsBare, col.p50, col.p99, col.errors, col.shared]);
 for (const run of runs) console.log(`\n${run.devtools ? "devtools on" : "devtools off"}\n${tableOf(run.rows)}\n${JSON.stringify(verdict(run.rows))}`);
 
 if (WRITE) {
@@ -148,7 +106,10 @@ if (WRITE) {
     "<!-- registry:start -->",
     "## Registry throughput",
     "",
-    `Command: \`node bench/registry.mjs --seconds ${SECONDS} --concurrency ${CONCURRENCY} --devtools ${DEVTOOLS} --write\` (${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores shared by the load generator, wrangler's Node process and two workerd processes, Node ${process.version}).`,
+    commandLine(
+      `node bench/registry.mjs --seconds ${SECONDS} --concurrency ${CONCURRENCY} --devtools ${DEVTOOLS} --write`,
+      "wrangler's Node process and two workerd processes",
+    ),
     `${CONCURRENCY} concurrent HTTP/1.1 clients with keep-alive, ${SECONDS} s per route, fresh local D1; request bodies are prepared before timing. The bare route is measured first and last, and the percentages are against the mean of the two. "Requests per D1 round trip" is the mean of the \`Server-Timing: commit;desc="shared by N"\` the write routes return (group commit, docs/decisions/0006-group-commit.md).`,
     "",
     ...(off

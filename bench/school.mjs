@@ -4,48 +4,21 @@
 // last-seen write per ask), for unknown serials, and the bare GET /health, in the same run.
 // Usage: node bench/school.mjs [--seconds 8] [--concurrency 16] [--machines 200] [--write]
 // --write replaces the "School activation throughput" section of bench/README.md with the figures.
-import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
-import path from "node:path";
-import { client, ROOT, SECRETS, startWorker } from "../test/e2e/harness.mjs";
-import { arg } from "./lib.mjs";
+import { client, SECRETS, startWorker } from "../test/e2e/harness.mjs";
+import { arg, col, devVars, measure as measureRoute, table as tableOf, writeSection } from "./lib.mjs";
 
 const SECONDS = Number(arg("seconds", "8"));
 const CONCURRENCY = Number(arg("concurrency", "16"));
 const MACHINES = Number(arg("machines", "200"));
 const WRITE = process.argv.includes("--write");
 
-function leaseKeys() {
-  const text = readFileSync(path.join(ROOT, ".dev.vars.example"), "utf8");
-  return Object.fromEntries([...text.matchAll(/^(LEASE_[A-Z_]+)='(.*)'$/gm)].map((m) => [m[1], m[2]]));
-}
-
-async function measure(name, op) {
-  const lat = [];
-  let errors = 0;
-  const end = performance.now() + SECONDS * 1000;
-  const worker = async (w) => {
-    let i = 0;
-    while (performance.now() < end) {
-      const t0 = performance.now();
-      const ok = await op(w, i++);
-      lat.push(performance.now() - t0);
-      if (!ok) errors++;
-    }
-  };
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: CONCURRENCY }, (_, w) => worker(w)));
-  const secs = (performance.now() - t0) / 1000;
-  lat.sort((a, b) => a - b);
-  const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
-  const row = { name, requests: lat.length, errors, rps: lat.length / secs, p50: q(0.5), p99: q(0.99) };
-  console.log(`${name.padEnd(40)} ${row.rps.toFixed(0).padStart(6)} req/s  p50 ${row.p50.toFixed(1)} ms  p99 ${row.p99.toFixed(1)} ms  errors ${errors}`);
-  return row;
-}
+/** Each op answers whether its answer was right. */
+const measure = (name, op) => measureRoute(name, op, { seconds: SECONDS, concurrency: CONCURRENCY, ok: Boolean });
 
 const serialOf = (i) => `SHB${i.toString(16).toUpperCase().padStart(8, "0")}`;
 
-const w = await startWorker({ vars: leaseKeys(), devtools: false });
+const w = await startWorker({ vars: devVars(/^LEASE_/), devtools: false });
 try {
   const call = client(w.url);
   const admin = await call("POST", "/api/v1/login", { json: { username: "admin", password: SECRETS.ADMIN_PASSWORD } });
@@ -63,24 +36,24 @@ try {
     return r.status === 200 && want(t);
   };
   const rows = [];
-  rows.push(await measure("GET /health (bare route)", async () => (await fetch(`${w.url}/health`).then(async (r) => (await r.text(), r.status))) === 200));
+  const health = async () => {
+    const r = await fetch(`${w.url}/health`);
+    await r.text();
+    return r.status === 200;
+  };
+  rows.push(await measure("GET /health (bare route)", health));
   rows.push(await measure("POST /activation (leased machine)", (wk, i) => ask(serialOf((wk * 7919 + i) % MACHINES), (t) => t.startsWith("act01:"))()));
   rows.push(
     await measure("POST /activation (unknown serial)", (wk, i) =>
       ask(`SHU${((wk << 20) + i).toString(16).toUpperCase().padStart(8, "0")}`, (t) => t === "UNKNOWN\n")(),
     ),
   );
-  rows.push(
-    await measure("GET /health (bare route, again)", async () => (await fetch(`${w.url}/health`).then(async (r) => (await r.text(), r.status))) === 200),
-  );
+  rows.push(await measure("GET /health (bare route, again)", health));
   if (WRITE) {
     const when = new Date().toISOString().slice(0, 16).replace("T", " ");
-    const table = [
-      "| route | req/s | p50 ms | p99 ms | requests | errors |",
-      "| --- | ---: | ---: | ---: | ---: | ---: |",
-      ...rows.map((r) => `| ${r.name} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.requests} | ${r.errors} |`),
-    ].join("\n");
-    const section = `## School activation throughput
+    const table = tableOf(rows, [col.route, col.rps(), col.p50, col.p99, col.requests, col.errors]);
+    const section = `<!-- school:start -->
+## School activation throughput
 
 \`node bench/school.mjs ${process.argv.slice(2).join(" ")}\` (${SECONDS} s per route, ${CONCURRENCY} concurrent clients, ${MACHINES} imported machines with stored leases;
 wrangler's dev server with the devtools inspector off; ${os.cpus().length} cores shared with other engineers' runs; ${when} UTC).
@@ -88,12 +61,8 @@ A leased ask is one D1 batch (the last-seen upsert returning the row, plus the d
 batch. The RSA act01 line and the JWS are served from the row, so no signing happens on these asks.
 
 ${table}
-`;
-    const file = path.join(ROOT, "bench", "README.md");
-    const readme = readFileSync(file, "utf8");
-    const re = /## School activation throughput\n[\s\S]*?(?=\n## |$)/;
-    writeFileSync(file, re.test(readme) ? readme.replace(re, section.trimEnd()) : `${readme.trimEnd()}\n\n${section}`);
-    console.log("wrote bench/README.md");
+<!-- school:end -->`;
+    writeSection("school", section);
   }
 } finally {
   await w.stop();

@@ -380,7 +380,8 @@ export class StormflashAgent extends EventEmitter {
     if (!this.capability.includes(f.port)) return; // stormflash ends the stream silently
     this.relays++;
     const reply = this.handle(f);
-    if (reply) ws.send(JSON.stringify({ type: "relay-reply", rid: f.rid, ...reply }));
+    // A poll can cross the close frame of an agent shutting down: nothing to answer on a closed socket.
+    if (reply && ws.open) ws.send(JSON.stringify({ type: "relay-reply", rid: f.rid, ...reply }));
   }
 
   /** The agent's local web API on port 5000. */

@@ -2,8 +2,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { recordAudit } from "../../functions/audit/store";
 import { dbFrom } from "../../functions/lib/db";
-import { type Browser, consoleLogin, get } from "../console/helpers";
-import { createOperator } from "../helpers";
+import { type Browser, consoleSessions, get } from "../console/helpers";
 
 const db = dbFrom(env.DB);
 
@@ -11,9 +10,7 @@ describe("console audit page", () => {
   let admin: Browser;
   let operator: Browser;
   beforeAll(async () => {
-    admin = await consoleLogin();
-    const o = await createOperator("operator");
-    operator = await consoleLogin(o.username, o.password);
+    ({ admin, operator } = await consoleSessions("operator"));
     for (let i = 0; i < 60; i++)
       await recordAudit(db, { at: "2026-05-01T00:00:00.000Z", action: "test.page", actor: "system", subject: { kind: "system", id: `p${i}` }, data: { i } });
   });

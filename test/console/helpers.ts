@@ -1,5 +1,5 @@
 import { exports } from "cloudflare:workers";
-import { ADMIN, BASE, type Reply } from "../helpers";
+import { ADMIN, BASE, createOperator, type Reply } from "../helpers";
 
 /** Like test/helpers.ts `call`, but as a browser sees it: redirects are not followed, bodies stay text. */
 export async function call<T = string>(method: string, path: string, opts: { raw?: BodyInit; headers?: Record<string, string> } = {}): Promise<Reply<T>> {
@@ -41,6 +41,19 @@ export async function consoleLogin(username = ADMIN.username, password = ADMIN.p
   const cookie = `__Host-eo_session=${cookieValue(setCookies(r.headers)["__Host-eo_session"])}`;
   const home = await call("GET", "/console", { headers: { cookie } });
   return { cookie, csrf: csrfOf(home.body) };
+}
+
+/**
+ * Console sessions for a page's tests: the bootstrap admin's, and one per role asked for, each of a fresh account
+ * of that role (`const { admin, operator, viewer } = await consoleSessions("operator", "viewer")`).
+ */
+export async function consoleSessions<R extends "operator" | "viewer">(...roles: R[]): Promise<{ admin: Browser } & Record<R, Browser>> {
+  const sessions: Record<string, Browser> = { admin: await consoleLogin() };
+  for (const role of roles) {
+    const o = await createOperator(role);
+    sessions[role] = await consoleLogin(o.username, o.password);
+  }
+  return sessions as { admin: Browser } & Record<R, Browser>;
 }
 
 /** GET a console page as that browser. */

@@ -7,59 +7,29 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { directProviderVars } from "../../tools/fake-common.mjs";
 import { startFakeFcm } from "../../tools/fake-fcm.mjs";
-import { client, SECRETS, startWorker, eventually as waitUntil } from "./harness.mjs";
-
-const eventually = (check, what, timeoutMs = 45_000) => waitUntil(check, what, timeoutMs);
+import { eventually, startPushService } from "./push-helpers.mjs";
 
 /** An FCM registration token of an iPhone (an app registered with Firebase gets one instead of a bare APNs token). */
 const iosFcmToken = (n) => `ios-fcm-token-${n}:APA91b${"x".repeat(40)}`;
 
 describe("direct FCM and APNs delivery (wrangler dev + fake providers)", () => {
-  let w;
   let fcm;
+  let service;
+  let w;
   let call;
   let admin;
-  const password = "p".repeat(20) + "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN";
+  let register;
+  let campaign;
+  let fireCron;
 
   before(async () => {
     fcm = await startFakeFcm();
-    w = await startWorker({
-      vars: { ...directProviderVars(fcm), PUSH_TIMEOUT_MS: "5000" },
-    });
-    call = client(w.url);
-    admin = (await call("POST", "/api/v1/login", { json: { username: "admin", password: SECRETS.ADMIN_PASSWORD } })).body.token;
+    service = await startPushService({ vars: { ...directProviderVars(fcm), PUSH_TIMEOUT_MS: "5000" }, fakes: [fcm] });
+    ({ w, call, admin, register, campaign, fireCron } = service);
   });
   after(async () => {
-    await w?.stop();
-    await fcm?.stop();
+    await service?.stop();
   });
-
-  async function register(cc, platform, token) {
-    const r = await call("POST", "/api/v1/register", {
-      json: {
-        probe_cc: cc,
-        probe_asn: "AS1",
-        platform,
-        software_name: "ooniprobe",
-        software_version: "3.8.0",
-        supported_tests: ["web_connectivity"],
-        token,
-        password,
-      },
-    });
-    assert.equal(r.status, 200);
-    const login = await call("POST", "/api/v1/login", { json: { username: r.body.client_id, password } });
-    return { id: r.body.client_id, token: login.body.token, pushToken: token };
-  }
-  async function campaign(cc, comment) {
-    const r = await call("POST", "/api/v1/admin/job", {
-      json: { schedule: "R1//P", comment, task: { test_name: "web_connectivity", arguments: {} }, target: { countries: [cc] } },
-      token: admin,
-    });
-    assert.equal(r.status, 200, JSON.stringify(r.body));
-    return r.body.id;
-  }
-  const fireCron = async () => assert.equal((await fetch(`${w.url}/cdn-cgi/handler/scheduled?cron=*+*+*+*+*`)).status, 200);
 
   it("one campaign reaches Android and iOS through FCM, iOS as a silent background push in the apns block, each push with a working pingback URL", async () => {
     const android = await register("IT", "android", "fcm-token-it-1");

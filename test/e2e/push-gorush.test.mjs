@@ -8,75 +8,37 @@ import { after, before, describe, it } from "node:test";
 import { startFakeApns } from "../../tools/fake-apns.mjs";
 import { startFakeFcm } from "../../tools/fake-fcm.mjs";
 import { startFakeGorush } from "../../tools/fake-gorush.mjs";
-import { client, SECRETS, startWorker, eventually as waitUntil } from "./harness.mjs";
+import { eventually, startPushService } from "./push-helpers.mjs";
 
-const eventually = (check, what, timeoutMs = 45_000) => waitUntil(check, what, timeoutMs);
 const hex = (n) => n.toString(16).padStart(2, "0").repeat(32);
-const password = "p".repeat(20) + "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN";
 const TOPIC = "org.openobservatory.ooniprobe";
 
-function fleet(call) {
-  const admin = async () => (await call("POST", "/api/v1/login", { json: { username: "admin", password: SECRETS.ADMIN_PASSWORD } })).body.token;
-  return {
-    admin,
-    async register(cc, platform, token) {
-      const r = await call("POST", "/api/v1/register", {
-        json: {
-          probe_cc: cc,
-          probe_asn: "AS1",
-          platform,
-          software_name: "ooniprobe",
-          software_version: "3.8.0",
-          supported_tests: ["web_connectivity"],
-          token,
-          password,
-        },
-      });
-      assert.equal(r.status, 200);
-      const login = await call("POST", "/api/v1/login", { json: { username: r.body.client_id, password } });
-      return { id: r.body.client_id, token: login.body.token, pushToken: token };
-    },
-    async campaign(token, cc, comment) {
-      const r = await call("POST", "/api/v1/admin/job", {
-        json: { schedule: "R1//P", comment, task: { test_name: "web_connectivity", arguments: {} }, target: { countries: [cc] } },
-        token,
-      });
-      assert.equal(r.status, 200, JSON.stringify(r.body));
-      return r.body.id;
-    },
-  };
-}
-
 describe("gorush with core.sync on (GORUSH_SYNC=on): iOS over HTTP/2, dead tokens through both platforms", () => {
-  let w;
   let fcm;
   let apns;
-  let gw;
-  let call;
   let f;
+  let call;
   let admin;
+  let fireCron;
 
   before(async () => {
     fcm = await startFakeFcm();
     apns = await startFakeApns({ topic: TOPIC });
-    gw = await startFakeGorush({ sync: true, apns, fcm });
-    w = await startWorker({ vars: { GORUSH_URL: gw.url, GORUSH_SYNC: "on", GORUSH_IOS_TOPIC: TOPIC, PUSH_TIMEOUT_MS: "5000" } });
-    call = client(w.url);
-    f = fleet(call);
-    admin = await f.admin();
+    const gw = await startFakeGorush({ sync: true, apns, fcm });
+    f = await startPushService({
+      vars: { GORUSH_URL: gw.url, GORUSH_SYNC: "on", GORUSH_IOS_TOPIC: TOPIC, PUSH_TIMEOUT_MS: "5000" },
+      fakes: [gw, fcm, apns],
+    });
+    ({ call, admin, fireCron } = f);
   });
   after(async () => {
-    await w?.stop();
-    await gw?.stop();
-    await fcm?.stop();
-    await apns?.stop();
+    await f?.stop();
   });
-  const fireCron = async () => assert.equal((await fetch(`${w.url}/cdn-cgi/handler/scheduled?cron=*+*+*+*+*`)).status, 200);
 
   it("a task reaches iOS at APNs over HTTP/2 as a silent background push and Android at FCM, with one payload shape", async () => {
     const android = await f.register("IT", "android", "fcm-token-it-0123456789");
     const ios = await f.register("IT", "ios", hex(1));
-    const jobId = await f.campaign(admin, "IT", "android + ios through gorush");
+    const jobId = await f.campaign("IT", "android + ios through gorush");
     await fireCron();
     await eventually(() => fcm.received.length >= 1 && apns.received.length >= 1, "a push at each provider");
     await new Promise((r) => setTimeout(r, 1000));
@@ -120,7 +82,7 @@ describe("gorush with core.sync on (GORUSH_SYNC=on): iOS over HTTP/2, dead token
     apns.reset();
     fcm.markDead([deadAndroid.pushToken]);
     apns.markDead([deadIos.pushToken]);
-    const first = await f.campaign(admin, "DE", "first run");
+    const first = await f.campaign("DE", "first run");
     await fireCron();
     const state = async (p) => (await call("GET", `/api/v1/admin/clients/${p.id}`, { token: admin })).body.token_state;
     await eventually(async () => (await state(deadAndroid)) === "expired" && (await state(deadIos)) === "expired", "both dead tokens marked");
@@ -130,7 +92,7 @@ describe("gorush with core.sync on (GORUSH_SYNC=on): iOS over HTTP/2, dead token
 
     fcm.reset();
     apns.reset();
-    const second = await f.campaign(admin, "DE", "second run");
+    const second = await f.campaign("DE", "second run");
     await fireCron();
     await eventually(() => fcm.received.length >= 1, "the live probe's push");
     await new Promise((r) => setTimeout(r, 1500));
@@ -154,20 +116,17 @@ describe("nothing counted as delivered that gorush did not deliver", () => {
   before(async () => {
     // gorush's defaults: core.sync off, and (here) iOS not enabled in the gateway.
     gw = await startFakeGorush({ sync: false, platforms: { ios: false, android: true } });
-    w = await startWorker({ vars: { GORUSH_URL: gw.url, GORUSH_SYNC: "off", GORUSH_IOS_TOPIC: TOPIC } });
-    call = client(w.url);
-    f = fleet(call);
-    admin = await f.admin();
+    f = await startPushService({ vars: { GORUSH_URL: gw.url, GORUSH_SYNC: "off", GORUSH_IOS_TOPIC: TOPIC }, fakes: [gw] });
+    ({ w, call, admin } = f);
   });
   after(async () => {
-    await w?.stop();
-    await gw?.stop();
+    await f?.stop();
   });
 
   it("without core.sync a push is only accepted by the gateway; a disabled platform (counts 0) is a failure, not a delivery", async () => {
     await f.register("FR", "android", "fcm-token-fr-0123456789");
     await f.register("FR", "ios", hex(9));
-    const jobId = await f.campaign(admin, "FR", "async gateway");
+    const jobId = await f.campaign("FR", "async gateway");
     assert.equal((await fetch(`${w.url}/cdn-cgi/handler/scheduled?cron=*+*+*+*+*`)).status, 200);
     const delivery = async () => (await call("GET", `/api/v1/admin/job/${jobId}`, { token: admin })).body.delivery;
     await eventually(async () => {

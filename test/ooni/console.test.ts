@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { type Browser, call, consoleLogin, get, post } from "../console/helpers";
-import { call as apiCall, createOperator } from "../helpers";
+import { type Browser, call, consoleSessions, get, post } from "../console/helpers";
+import { call as apiCall } from "../helpers";
 import { checkInBody } from "./helpers";
 
 const HEADER = "url,category_code,category_description,date_added,source,notes";
@@ -24,11 +24,7 @@ describe("console test lists", () => {
   let operator: Browser;
   let viewer: Browser;
   beforeAll(async () => {
-    admin = await consoleLogin();
-    const o = await createOperator("operator");
-    operator = await consoleLogin(o.username, o.password);
-    const v = await createOperator("viewer");
-    viewer = await consoleLogin(v.username, v.password);
+    ({ admin, operator, viewer } = await consoleSessions("operator", "viewer"));
   });
 
   it("lists each imported list with its URL count, categories and import time, under its own nav entry", async () => {

@@ -2,8 +2,8 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { PublishedKey } from "../../functions/school/lease";
 import { signDelegation, verifyLease } from "../../functions/school/lease";
-import { type Browser, call as browserCall, consoleLogin, get, post } from "../console/helpers";
-import { adminToken, call, createOperator } from "../helpers";
+import { type Browser, call as browserCall, consoleSessions, get, post } from "../console/helpers";
+import { adminToken, call } from "../helpers";
 import { activation, DEV_MASTER, sshKey, xo } from "./helpers";
 
 /** The <tr> of the machines table that holds this serial (the page is server-rendered HTML). */
@@ -31,11 +31,7 @@ describe("console school page", () => {
   let operator: Browser;
   let viewer: Browser;
   beforeAll(async () => {
-    admin = await consoleLogin();
-    const o = await createOperator("operator");
-    operator = await consoleLogin(o.username, o.password);
-    const v = await createOperator("viewer");
-    viewer = await consoleLogin(v.username, v.password);
+    ({ admin, operator, viewer } = await consoleSessions("operator", "viewer"));
   });
 
   it("is a complete console page, marked current in the navigation, behind the login", async () => {

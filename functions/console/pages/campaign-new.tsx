@@ -5,6 +5,7 @@ import type { FleetValue, FleetValues } from "../../probes/queries";
 import { BarChart } from "../components/chart";
 import { CsrfField, ErrorSummary, Field, fieldId } from "../components/form";
 import { Layout } from "../components/layout";
+import { Stats } from "../components/stats";
 import { CAMPAIGN_LABELS as LABELS, type CampaignForm, type TargetField } from "../lib/campaign-form";
 import { formatCount, relativeTime, utcMinute } from "../lib/format";
 import type { FieldErrors } from "../lib/forms";
@@ -57,20 +58,11 @@ function Errors({ name, errors }: { name: string; errors?: FieldErrors }) {
 const describedBy = (name: string, errors?: FieldErrors) =>
   [`${fieldId(name)}-hint`, errors?.[name]?.length ? `${fieldId(name)}-error` : null].filter(Boolean).join(" ");
 
+/** A target field offering the values present in the fleet, with what the form had selected. */
+type ChoiceProps = { name: TargetField; values: FleetValue[]; selected: string[]; errors?: FieldErrors; hint: string };
+
 /** A multiple-choice list of the values present in the fleet (countries, networks), most probes first. */
-function MultiSelect({
-  name,
-  values,
-  selected,
-  errors,
-  hint,
-}: {
-  name: TargetField;
-  values: FleetValue[];
-  selected: string[];
-  errors?: FieldErrors;
-  hint: string;
-}) {
+function MultiSelect({ name, values, selected, errors, hint }: ChoiceProps) {
   const id = fieldId(name);
   return (
     <div class={`field${errors?.[name]?.length ? " has-error" : ""}`}>
@@ -100,20 +92,24 @@ function MultiSelect({
   );
 }
 
+/** The delivery fields: whole numbers, each with the placeholder of its default. */
+const DELIVERY_FIELDS = [
+  ["delay", "0"],
+  ["rollout_per_minute", undefined],
+  ["starting_deadline_s", "900"],
+  ["task_timeout_s", "86400"],
+] as const;
+
+/** The target's checkbox groups, each listing what the fleet reported. */
+const TARGET_CHECKBOXES = [
+  ["platforms", "Platforms in the fleet."],
+  ["network_types", "Network types probes reported."],
+  ["software_names", "Probe software in the fleet."],
+  ["supported_tests", "Only probes supporting every checked test (a task's own test is always required)."],
+] as const;
+
 /** Checkboxes for a short list of values present in the fleet (platforms, network types, software, tests). */
-function Checkboxes({
-  name,
-  values,
-  selected,
-  errors,
-  hint,
-}: {
-  name: TargetField;
-  values: FleetValue[];
-  selected: string[];
-  errors?: FieldErrors;
-  hint: string;
-}) {
+function Checkboxes({ name, values, selected, errors, hint }: ChoiceProps) {
   const id = fieldId(name);
   const extra = selected.filter((s) => !values.some((v) => v.value === s));
   const all = [...values, ...extra.map((value) => ({ value, n: 0 }))];
@@ -167,24 +163,14 @@ function DryRunBlock({ d }: { d: DryRunResult }) {
   return (
     <section class="panel" aria-labelledby="dry-run-h" id="dry-run">
       <h2 id="dry-run-h">Who this campaign reaches (dry run: nothing was created)</h2>
-      <dl class="stats">
-        <div>
-          <dt>Targeted probes</dt>
-          <dd>{formatCount(d.targets)}</dd>
-        </div>
-        <div>
-          <dt>With a live push token</dt>
-          <dd>{formatCount(d.with_push_token)}</dd>
-        </div>
-        <div>
-          <dt>Projected pushes per run</dt>
-          <dd>{formatCount(d.projected_pushes_per_run)}</dd>
-        </div>
-        <div>
-          <dt>Rollout per run</dt>
-          <dd>{d.rollout_minutes === null ? "at once" : `${formatCount(d.rollout_minutes)} min`}</dd>
-        </div>
-      </dl>
+      <Stats
+        items={[
+          { label: "Targeted probes", value: formatCount(d.targets) },
+          { label: "With a live push token", value: formatCount(d.with_push_token) },
+          { label: "Projected pushes per run", value: formatCount(d.projected_pushes_per_run) },
+          { label: "Rollout per run", value: d.rollout_minutes === null ? "at once" : `${formatCount(d.rollout_minutes)} min` },
+        ]}
+      />
       {d.targets > 0 ? (
         <div class="grid">
           <BarChart id="dry-country" title="Targeted probes by country (top 10)" labelHeader="Country" unit={["probe", "probes"]} data={bars(d.by_country)} />
@@ -299,61 +285,18 @@ export function NewCampaignPage({ session, now, fleet, form, errors, general, pr
               hint={`The ${fleet.asns.length} most common networks in the fleet; add others below.`}
             />
             <Field name="asns_other" label="Other networks (ASN, comma-separated)" value={otherAsns} hint="e.g. AS3269, AS30722" autocomplete="off" />
-            <Checkboxes name="platforms" values={fleet.platforms} selected={form.platforms ?? []} errors={errors} hint="Platforms in the fleet." />
-            <Checkboxes
-              name="network_types"
-              values={fleet.network_types}
-              selected={form.network_types ?? []}
-              errors={errors}
-              hint="Network types probes reported."
-            />
-            <Checkboxes
-              name="software_names"
-              values={fleet.software_names}
-              selected={form.software_names ?? []}
-              errors={errors}
-              hint="Probe software in the fleet."
-            />
-            <Checkboxes
-              name="supported_tests"
-              values={fleet.supported_tests}
-              selected={form.supported_tests ?? []}
-              errors={errors}
-              hint="Only probes supporting every checked test (a task's own test is always required)."
-            />
+            {TARGET_CHECKBOXES.map(([name, hint]) => (
+              <Checkboxes name={name} values={fleet[name]} selected={form[name] ?? []} errors={errors} hint={hint} />
+            ))}
           </div>
         </fieldset>
 
         <fieldset>
           <legend>Delivery</legend>
           <div class="stack">
-            <Field name="delay" label={LABELS.delay} value={v("delay")} errors={errors} hint={HINTS.delay} inputmode="numeric" placeholder="0" />
-            <Field
-              name="rollout_per_minute"
-              label={LABELS.rollout_per_minute}
-              value={v("rollout_per_minute")}
-              errors={errors}
-              hint={HINTS.rollout_per_minute}
-              inputmode="numeric"
-            />
-            <Field
-              name="starting_deadline_s"
-              label={LABELS.starting_deadline_s}
-              value={v("starting_deadline_s")}
-              errors={errors}
-              hint={HINTS.starting_deadline_s}
-              inputmode="numeric"
-              placeholder="900"
-            />
-            <Field
-              name="task_timeout_s"
-              label={LABELS.task_timeout_s}
-              value={v("task_timeout_s")}
-              errors={errors}
-              hint={HINTS.task_timeout_s}
-              inputmode="numeric"
-              placeholder="86400"
-            />
+            {DELIVERY_FIELDS.map(([name, placeholder]) => (
+              <Field name={name} label={LABELS[name]} value={v(name)} errors={errors} hint={HINTS[name]} inputmode="numeric" placeholder={placeholder} />
+            ))}
           </div>
         </fieldset>
 

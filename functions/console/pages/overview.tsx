@@ -1,6 +1,7 @@
 /** @jsxImportSource hono/jsx */
 import { BarChart, ColumnChart, LineChart, StackedColumnChart } from "../components/chart";
 import { Layout } from "../components/layout";
+import { Stats } from "../components/stats";
 import { DataTable } from "../components/table";
 import { cumulative, fillDays, pushesPerHour, seriesOutcomes, topN } from "../lib/aggregate";
 import { formatCount, relativeTime } from "../lib/format";
@@ -27,57 +28,29 @@ export function OverviewPage({ session, now, fleet, campaigns }: Props) {
   return (
     <Layout title="Overview" session={session} current="overview">
       <h1>Overview</h1>
-      <dl class="stats" aria-label="Fleet summary">
-        <div>
-          <dt>Registered probes</dt>
-          <dd>{formatCount(t.total)}</dd>
-        </div>
-        <div>
-          <dt>Seen in the last 24 h</dt>
-          <dd>{formatCount(t.seen24h)}</dd>
-        </div>
-        <div>
-          <dt>Seen in the last 7 days</dt>
-          <dd>{formatCount(t.seen7d)}</dd>
-        </div>
-        <div>
-          <dt>With a valid push token</dt>
-          <dd>{formatCount(t.validTokens)}</dd>
-        </div>
-      </dl>
+      <Stats
+        label="Fleet summary"
+        items={[
+          { label: "Registered probes", value: formatCount(t.total) },
+          { label: "Seen in the last 24 h", value: formatCount(t.seen24h) },
+          { label: "Seen in the last 7 days", value: formatCount(t.seen7d) },
+          { label: "With a valid push token", value: formatCount(t.validTokens) },
+        ]}
+      />
 
       <h2>Probes</h2>
       <div class="grid">
-        <section class="panel" aria-label="Probes by country">
-          <BarChart
-            id="by-country"
-            title="Probes by country (top 12)"
-            labelHeader="Country"
-            unit={["probe", "probes"]}
-            data={topN(fleet.byCountry, 12)}
-            empty="No probes registered yet."
-          />
-        </section>
-        <section class="panel" aria-label="Probes by platform">
-          <BarChart
-            id="by-platform"
-            title="Probes by platform"
-            labelHeader="Platform"
-            unit={["probe", "probes"]}
-            data={topN(fleet.byPlatform, 10)}
-            empty="No probes registered yet."
-          />
-        </section>
-        <section class="panel" aria-label="Probes by network type">
-          <BarChart
-            id="by-network"
-            title="Probes by network type"
-            labelHeader="Network type"
-            unit={["probe", "probes"]}
-            data={topN(fleet.byNetwork, 10)}
-            empty="No probes registered yet."
-          />
-        </section>
+        {(
+          [
+            ["by-country", "Probes by country", "Probes by country (top 12)", "Country", topN(fleet.byCountry, 12)],
+            ["by-platform", "Probes by platform", "Probes by platform", "Platform", topN(fleet.byPlatform, 10)],
+            ["by-network", "Probes by network type", "Probes by network type", "Network type", topN(fleet.byNetwork, 10)],
+          ] as const
+        ).map(([id, name, title, labelHeader, data]) => (
+          <section class="panel" aria-label={name}>
+            <BarChart id={id} title={title} labelHeader={labelHeader} unit={["probe", "probes"]} data={data} empty="No probes registered yet." />
+          </section>
+        ))}
       </div>
 
       <h2>Registrations</h2>
