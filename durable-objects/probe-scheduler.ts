@@ -278,8 +278,9 @@ export class ProbeScheduler extends DurableObject<Env> {
 
   /**
    * The chunk's pushes, grouped by provider, each provider's requests PUSH_CONNECTIONS at a time. Before each request
-   * the claim of the rows still unanswered is renewed when less than one request's timeout plus margin is left, and no
-   * request starts after SEND_BUDGET_MS (its pushes come back null).
+   * the claim of the rows still unanswered is renewed to a full lease (one request's timeout plus margin) once half of
+   * it has passed, so a claim never ends while its push can still be in flight; no request starts after
+   * SEND_BUDGET_MS (its pushes come back null and are released).
    */
   private async push(pushes: Push[], started: number, leaseMs: number): Promise<(PushResult | null)[]> {
     const { connections } = pushConfigFrom(this.env);
@@ -289,8 +290,8 @@ export class ProbeScheduler extends DurableObject<Env> {
     const beforeRequest = () => {
       const now = this.clock.now().getTime();
       if (now - started > SEND_BUDGET_MS) return false;
-      if (leaseUntil - now < leaseMs) {
-        leaseUntil = now + 2 * leaseMs;
+      if (leaseUntil - now < leaseMs / 2) {
+        leaseUntil = now + leaseMs;
         this.sql.exec(
           "UPDATE occurrences SET next_at = ? WHERE id IN (SELECT value FROM json_each(?)) AND state = 'sending'",
           leaseUntil,
