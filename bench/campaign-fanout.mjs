@@ -16,7 +16,7 @@
 // Probes are seeded in bulk (`wrangler d1 execute --local --file` before the dev server starts, as bench/console.mjs),
 // each with a valid push token; 10 more in another country must not be pushed.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ROOT, SECRETS, client, startWorker } from "../test/e2e/harness.mjs";
@@ -76,9 +76,17 @@ function d1File() {
 /** page_count × page_size of local D1 (what `PRAGMA` reports, i.e. without the -wal file), and the files' bytes. */
 function d1Size() {
   const file = d1File();
-  const r = spawnSync("python3", ["-c", "import sqlite3,sys;c=sqlite3.connect(sys.argv[1]);print(c.execute('PRAGMA page_count').fetchone()[0]*c.execute('PRAGMA page_size').fetchone()[0])", file], {
-    encoding: "utf8",
-  });
+  const r = spawnSync(
+    "python3",
+    [
+      "-c",
+      "import sqlite3,sys;c=sqlite3.connect(sys.argv[1]);print(c.execute('PRAGMA page_count').fetchone()[0]*c.execute('PRAGMA page_size').fetchone()[0])",
+      file,
+    ],
+    {
+      encoding: "utf8",
+    },
+  );
   const size = (p) => {
     try {
       return statSync(p).size;
@@ -105,7 +113,11 @@ function workerdPids() {
   let grew = true;
   while (grew) {
     grew = false;
-    for (const [pid, p] of children) if (!mine.has(pid) && mine.has(p.ppid)) mine.add(pid) && (grew = true);
+    for (const [pid, p] of children) {
+      if (mine.has(pid) || !mine.has(p.ppid)) continue;
+      mine.add(pid);
+      grew = true;
+    }
   }
   return [...mine].filter((pid) => children.get(pid)?.comm === "workerd");
 }

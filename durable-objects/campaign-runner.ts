@@ -75,13 +75,7 @@ export class CampaignRunner extends DurableObject<Env> {
     const shards = campaignSettings(this.env).schedulerShards;
     if (plan.fire && fired) {
       // Local first: the alarm finds this row even if the object is evicted before or after the commit.
-      this.sql.exec(
-        "INSERT OR IGNORE INTO runs (run_id, job_id, run_at, state, shards) VALUES (?, ?, ?, 'firing', ?)",
-        fired,
-        jobId,
-        plan.fire.at,
-        shards,
-      );
+      this.sql.exec("INSERT OR IGNORE INTO runs (run_id, job_id, run_at, state, shards) VALUES (?, ?, ?, 'firing', ?)", fired, jobId, plan.fire.at, shards);
       await this.ctx.storage.setAlarm(this.clock.now().getTime() + RECONCILE_MS);
     }
     await runBatch(db, runsFired(db, job, plan, fired, new Date(nowMs).toISOString()));

@@ -204,9 +204,7 @@ export class ProbeScheduler extends DurableObject<Env> {
     const sending = rows.filter((r) => r.state !== "awaiting" && r.state !== "recorded");
     if (expiring.length) await this.guarded(expiring, "expire", () => this.expire(expiring));
     if (recorded.length)
-      await this.guarded(recorded, "record", () =>
-        this.record(recorded.map((row) => ({ row, r: JSON.parse(row.outcome ?? "null") as Recorded }))),
-      );
+      await this.guarded(recorded, "record", () => this.record(recorded.map((row) => ({ row, r: JSON.parse(row.outcome ?? "null") as Recorded }))));
     if (sending.length) await this.guarded(sending, "send", () => this.send(sending, now, leaseMs));
   }
 
@@ -236,7 +234,14 @@ export class ProbeScheduler extends DurableObject<Env> {
       const info = infos.get(row.id) ?? null;
       const provider = info ? providerFor(this.env, row, info) : null;
       const sent = [...this.sentWithinWindow(row.probe_id, now), ...(planned.get(row.probe_id) ?? [])];
-      const plan = planSend({ row, info, provider: provider?.name ?? null, budget: info ? budgetOf(this.env, info.platform) : null, sentAtMs: sent, nowMs: now });
+      const plan = planSend({
+        row,
+        info,
+        provider: provider?.name ?? null,
+        budget: info ? budgetOf(this.env, info.platform) : null,
+        sentAtMs: sent,
+        nowMs: now,
+      });
       if (!plan.push) {
         if (plan.event) events.push(plan.event);
         skipped.push({ id: row.id, local: plan.local });
@@ -301,7 +306,11 @@ export class ProbeScheduler extends DurableObject<Env> {
       return true;
     };
     const byProvider = new Map<string, number[]>();
-    pushes.forEach((p, i) => byProvider.set(p.provider.name, [...(byProvider.get(p.provider.name) ?? []), i]));
+    for (const [i, p] of pushes.entries()) {
+      const list = byProvider.get(p.provider.name);
+      if (list) list.push(i);
+      else byProvider.set(p.provider.name, [i]);
+    }
     for (const idx of byProvider.values()) {
       const provider = pushes[idx[0]].provider;
       const rs = await provider.sendMany(
@@ -345,7 +354,7 @@ export class ProbeScheduler extends DurableObject<Env> {
       } catch (e) {
         log.error("ProbeScheduler.throttled", String(e), { run: g.runId });
       }
-      g.ids.forEach((id, i) => this.apply(id, { state: "pending", nextAt: Math.max(g.local.get(id) ?? 0, slots?.[i] ?? 0) }));
+      for (const [i, id] of g.ids.entries()) this.apply(id, { state: "pending", nextAt: Math.max(g.local.get(id) ?? 0, slots?.[i] ?? 0) });
     }
   }
 }

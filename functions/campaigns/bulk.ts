@@ -39,12 +39,32 @@ function columnsOf(table: typeof tasks, values: Partial<Record<string, SQL | str
 export function eventsInsert(db: Db, list: NewEvent[]): Stmt[] {
   return chunks(list, ROWS_PER_STATEMENT).map((part) => {
     const rows = part.map((e) => {
-      const subject = e.subject ?? (e.taskId ? { kind: "task", id: e.taskId } : e.probeId ? { kind: "probe", id: e.probeId } : { kind: "job", id: e.jobId ?? "" });
-      return { at: e.at, type: e.type, actor: e.actor, sk: subject.kind, si: subject.id, job: e.jobId ?? null, probe: e.probeId ?? null, task: e.taskId ?? null, data: JSON.stringify(e.data ?? {}) };
+      const subject =
+        e.subject ?? (e.taskId ? { kind: "task", id: e.taskId } : e.probeId ? { kind: "probe", id: e.probeId } : { kind: "job", id: e.jobId ?? "" });
+      return {
+        at: e.at,
+        type: e.type,
+        actor: e.actor,
+        sk: subject.kind,
+        si: subject.id,
+        job: e.jobId ?? null,
+        probe: e.probeId ?? null,
+        task: e.taskId ?? null,
+        data: JSON.stringify(e.data ?? {}),
+      };
     });
     return eventInsertSelect(
       db,
-      { at: j("at"), type: j("type"), actor: j("actor"), subject: { kind: j("sk"), id: j("si") }, jobId: j("job"), probeId: j("probe"), taskId: j("task"), data: j("data") },
+      {
+        at: j("at"),
+        type: j("type"),
+        actor: j("actor"),
+        subject: { kind: j("sk"), id: j("si") },
+        jobId: j("job"),
+        probeId: j("probe"),
+        taskId: j("task"),
+        data: j("data"),
+      },
       sql`FROM json_each(${JSON.stringify(rows)}) j`,
     );
   });
@@ -203,7 +223,15 @@ export function deliveriesRecorded(db: Db, items: { row: OccurrenceRow; r: Recor
 
 /** Unanswered tasks whose timeout came: expired, many at once. */
 export function tasksTimedOut(db: Db, taskIds: string[], at: string): Stmt[] {
-  return taskIds.length ? taskTransitions(db, taskIds.map((taskId) => ({ taskId, data: { reason: "no answer within the task timeout" } })), "expire", at, "system") : [];
+  return taskIds.length
+    ? taskTransitions(
+        db,
+        taskIds.map((taskId) => ({ taskId, data: { reason: "no answer within the task timeout" } })),
+        "expire",
+        at,
+        "system",
+      )
+    : [];
 }
 
 /**

@@ -320,7 +320,12 @@ export function runDispatched(db: Db, jobId: string, runIdValue: string, targets
 
 /** How many targets a run being handed out has reached so far. */
 export function runProgress(db: Db, runIdValue: string, targets: number): Stmt[] {
-  return [db.update(jobRuns).set({ targets }).where(and(eq(jobRuns.id, runIdValue), eq(jobRuns.state, "dispatching")))];
+  return [
+    db
+      .update(jobRuns)
+      .set({ targets })
+      .where(and(eq(jobRuns.id, runIdValue), eq(jobRuns.state, "dispatching"))),
+  ];
 }
 
 /** Whether a run was committed to D1 (its fire reached the database). */

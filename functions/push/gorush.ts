@@ -163,14 +163,18 @@ export class GorushProvider implements PushProvider {
   async sendMany(items: { target: PushTarget; message: PushMessage }[], o: SendManyOptions): Promise<(PushResult | null)[]> {
     const results: (PushResult | null)[] = items.map(() => null);
     const byPlatform = new Map<string, number[]>();
-    items.forEach((x, i) => byPlatform.set(x.target.platform, [...(byPlatform.get(x.target.platform) ?? []), i]));
+    for (const [i, x] of items.entries()) {
+      const list = byPlatform.get(x.target.platform);
+      if (list) list.push(i);
+      else byPlatform.set(x.target.platform, [i]);
+    }
     const size = Math.max(1, this.opts.batch ?? 100);
     const requests: number[][] = [];
     for (const idx of byPlatform.values()) for (let k = 0; k < idx.length; k += size) requests.push(idx.slice(k, k + size));
     await pool(requests, o.connections, async (idx) => {
       if (o.beforeRequest && !o.beforeRequest()) return;
       const rs = await this.request(idx.map((i) => items[i]));
-      idx.forEach((i, k) => (results[i] = rs[k]));
+      for (const [k, i] of idx.entries()) results[i] = rs[k];
     });
     return results;
   }
