@@ -216,7 +216,12 @@ describe("gorush batches: up to GORUSH_BATCH notifications per request, each fai
       expect(new Set(b.map((n: any) => n.platform)).size).toBe(1);
       for (const n of b) expect(n.tokens).toHaveLength(1);
     }
-    expect(bodies.flat().map((n: any) => n.notif_id).sort()).toEqual(ms.map((m) => m.taskId).sort());
+    expect(
+      bodies
+        .flat()
+        .map((n: any) => n.notif_id)
+        .sort(),
+    ).toEqual(ms.map((m) => m.taskId).sort());
     expect(results.every((r) => r?.outcome === "sent")).toBe(true);
   });
 
@@ -241,7 +246,9 @@ describe("gorush batches: up to GORUSH_BATCH notifications per request, each fai
     const r = mapGorushBatch({ counts: 2, success: "ok", logs: [{ type: "failed-push", token: "****", error: "Unregistered" }] }, ["a", "b"], true, "ios");
     expect(r.map((x) => x.outcome)).toEqual(["retry", "retry"]);
     // Alone in its request, the entry is that push's own, as before.
-    expect(mapGorushBatch({ counts: 1, success: "ok", logs: [{ type: "failed-push", error: "Unregistered" }] }, ["a"], true, "ios")[0].outcome).toBe("token-expired");
+    expect(mapGorushBatch({ counts: 1, success: "ok", logs: [{ type: "failed-push", error: "Unregistered" }] }, ["a"], true, "ios")[0].outcome).toBe(
+      "token-expired",
+    );
   });
 
   it("a 429 for a batch retries each of its pushes with the gateway's Retry-After; a request refused by beforeRequest is not made", async () => {
