@@ -101,7 +101,9 @@ export class ProbeScheduler extends DurableObject<Env> {
       JSON.stringify(list.map((o) => o.id)),
     ))
       existing.set(r.id, r.task_id);
-    const fresh = list.filter((o, i) => !existing.has(o.id) && list.findIndex((x) => x.id === o.id) === i);
+    const seen = new Set<string>();
+    const fresh = list.filter((o) => !existing.has(o.id) && !seen.has(o.id) && seen.add(o.id));
+    const freshSet = new Set(fresh);
     const now = this.clock.now();
     const taskIds = new Map<string, string>();
     for (const o of fresh) if (o.kind === "task") taskIds.set(o.id, await occurrenceTaskId(this.env, o));
@@ -125,7 +127,7 @@ export class ProbeScheduler extends DurableObject<Env> {
       );
     if (fresh.length) await this.arm();
     return list.map((o) =>
-      existing.has(o.id) ? { created: false, taskId: existing.get(o.id) ?? null } : { created: fresh.includes(o), taskId: taskIds.get(o.id) ?? null },
+      existing.has(o.id) ? { created: false, taskId: existing.get(o.id) ?? null } : { created: freshSet.has(o), taskId: taskIds.get(o.id) ?? null },
     );
   }
 
