@@ -23,7 +23,7 @@ export const campaignSettings = cachedSettings(
     pingbackTtlS: readInt(env, "PINGBACK_TTL_S", { fallback: 3600, min: 10, max: 7 * 86400 }),
     fanoutPageSize: readInt(env, "FANOUT_PAGE_SIZE", { fallback: 2000, min: 1, max: 5000 }),
     fanoutConcurrency: readInt(env, "FANOUT_CONCURRENCY", { fallback: 6, min: 1, max: 6 }),
-    schedulerShards: readInt(env, "SCHEDULER_SHARDS", { fallback: 64, min: 1, max: 4096 }),
+    schedulerShards: readInt(env, "SCHEDULER_SHARDS", { fallback: 16, min: 1, max: 4096 }),
     schedulerBatch: readInt(env, "SCHEDULER_BATCH", { fallback: 500, min: 1, max: 800 }),
   }),
 );
