@@ -68,7 +68,7 @@ export class ProbeScheduler extends DurableObject<Env> {
   private clock: Clock = systemClock;
   private sql: SqlStorage;
   /** Rows an alarm of this object life is working on: no other alarm run touches them, whatever their lease says. */
-  private inFlight = new Set<string>();
+  private inFlight = new Map<string, string>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -138,6 +138,11 @@ export class ProbeScheduler extends DurableObject<Env> {
       : this.sql.exec<OccurrenceRow>("SELECT * FROM occurrences ORDER BY created_at, id").toArray();
   }
 
+  /** For tests and operators: occurrences an alarm of this object life is working on (of one probe, or all). */
+  async inFlightIds(probeId?: string): Promise<string[]> {
+    return [...this.inFlight].filter(([, p]) => probeId === undefined || p === probeId).map(([id]) => id);
+  }
+
   async alarm(): Promise<void> {
     const now = this.clock.now().getTime();
     const cs = campaignSettings(this.env);
@@ -154,7 +159,7 @@ export class ProbeScheduler extends DurableObject<Env> {
       if (this.inFlight.has(row.id)) continue;
       const n = this.sql.exec("UPDATE occurrences SET next_at = ? WHERE id = ? AND next_at = ?", now + leaseMs, row.id, row.next_at).rowsWritten;
       if (n === 0) continue; // rowsWritten also counts index entries: any write means we hold it
-      this.inFlight.add(row.id);
+      this.inFlight.set(row.id, row.probe_id);
       claimed.push(row);
     }
     try {

@@ -40,8 +40,6 @@ export const runner = (jobId: string) => env.CAMPAIGN_RUNNER.getByName(jobId);
 export const scheduler = (probeId: string) => env.PROBE_SCHEDULER.getByName(schedulerNameOf(probeId, campaignSettings(env).schedulerShards));
 /** One probe's occurrences, from its shard. */
 export const occurrencesOf = (probeId: string) => scheduler(probeId).list(probeId);
-/** How far ahead a claimed row's next_at is moved (PUSH_TIMEOUT_MS default 10 s + LEASE_MARGIN_MS in probe-scheduler.ts). */
-const LEASE_MS = 70_000;
 
 /**
  * Poll until `check` holds. Only for outcomes of alarms the test cannot drive: workerd fires alarms on its own in
@@ -86,12 +84,10 @@ export async function settle(probeIds: string[]) {
     for (const id of probeIds) {
       await runDurableObjectAlarm(scheduler(id));
       const now = Date.now();
-      // Due now, or claimed by an alarm run that is still working on it: pushing ('sending'), recording, or before
-      // that, reading the probe (still 'pending', with next_at moved one lease ahead).
-      const leased = (o: { state: string; next_at: number | null }) =>
-        o.state === "pending" && o.next_at !== null && o.next_at - now > LEASE_MS - 10_000 && o.next_at - now <= LEASE_MS;
-      if ((await occurrencesOf(id)).some((o) => (o.next_at !== null && o.next_at <= now) || o.state === "sending" || o.state === "recorded" || leased(o)))
-        busy = true;
+      // Due now, or claimed by an alarm run that is still working on it (the shard says which rows it holds; the
+      // states say the same for pushing ('sending') and recording).
+      if ((await scheduler(id).inFlightIds(id)).length > 0) busy = true;
+      if ((await occurrencesOf(id)).some((o) => (o.next_at !== null && o.next_at <= now) || o.state === "sending" || o.state === "recorded")) busy = true;
     }
     return !busy;
   }, "probe schedulers to settle");
