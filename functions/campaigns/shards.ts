@@ -51,12 +51,3 @@ export function chunks<T>(items: readonly T[], size: number): T[][] {
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
 }
-
-/** D1's limit on bound parameters per statement (production; local D1 does not enforce it). */
-export const D1_MAX_BOUND_PARAMETERS = 100;
-
-/** How many rows a multi-row INSERT of `columns` bound columns may carry in one statement under D1's limit. */
-export function rowsPerStatement(columns: number, limit = D1_MAX_BOUND_PARAMETERS): number {
-  if (columns < 1 || columns > limit) throw new RangeError(`a row of ${columns} parameters cannot fit in ${limit}`);
-  return Math.floor(limit / columns);
-}
