@@ -36,6 +36,12 @@ export default defineConfig(async () => {
             // ...answering as gorush with core.sync: true does, so an answer without a failed-push log is a delivery.
             GORUSH_SYNC: "on",
             FANOUT_PAGE_SIZE: "3",
+            // Few scheduler shards, so probes of one test (and of different tests) share shard objects and their alarms.
+            SCHEDULER_SHARDS: "8",
+            // One notification per gateway request here: the fetch spy answers per token, and tests running at once must
+            // not share a request (their tokens would get one answer). Batches are tested in test/campaigns/gorush.test.ts
+            // and end to end against the fake gorush (test/e2e/push-gorush.test.mjs, bench/campaign-fanout.mjs).
+            GORUSH_BATCH: "1",
             // School server: development lease keys and a small backup capacity so the limit is exercised.
             ...devLeaseKeys(),
             MAX_CONCURRENT_BACKUPS: "2",

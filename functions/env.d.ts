@@ -24,6 +24,8 @@ declare namespace Cloudflare {
     GORUSH_IOS_TOPIC?: string;
     GORUSH_ANDROID_CLICK_ACTION?: string;
     PUSH_MAX_ATTEMPTS?: string;
+    PUSH_CONNECTIONS?: string;
+    GORUSH_BATCH?: string;
     PUSH_BUDGET_IOS_PER_HOUR?: string;
     PUSH_BUDGET_ANDROID_PER_HOUR?: string;
   }
@@ -35,7 +37,8 @@ declare namespace Cloudflare {
     PINGBACK_TTL_S?: string;
     FANOUT_PAGE_SIZE?: string;
     FANOUT_CONCURRENCY?: string;
-    FANOUT_PAGE_INTERVAL_MS?: string;
+    SCHEDULER_SHARDS?: string;
+    SCHEDULER_BATCH?: string;
   }
 }
 

@@ -9,7 +9,18 @@ import type { DuePlan } from "./schedule";
 // (durable-objects/campaign-runner.ts), which only stores the run's paging state and sets its alarm.
 
 /** The runner's row for one run being handed out. */
-export type RunRow = { run_id: string; job_id: string; run_at: number; state: string; cursor: string; handed: number; pace: string | null };
+export type RunRow = {
+  run_id: string;
+  job_id: string;
+  run_at: number;
+  /** firing (written before the D1 commit) → paging → dispatched; cancelling → cancelled. */
+  state: string;
+  cursor: string;
+  handed: number;
+  pace: string | null;
+  /** Scheduler shards the run is handed to (0: one object per probe, runs handed out before sharding). */
+  shards: number;
+};
 
 /** With a rollout rate, the next page is handed out this long before its first push is due. */
 export const PAGE_LEAD_MS = 60_000;
@@ -55,23 +66,30 @@ export function pageOccurrences(
   return { occurrences, pace: paced.pace };
 }
 
-/** When a run that has more pages hands out the next: shortly before its first push is due, never sooner than the interval. */
-export function nextPageAt(nowMs: number, pageIntervalMs: number, pace: Pace): number {
-  return Math.max(nowMs + pageIntervalMs, pace.cursorMs - PAGE_LEAD_MS);
+/** When a run that has more pages hands out the next: at once, or with a rollout rate shortly before its next send slot. */
+export function nextPageAt(nowMs: number, pace: Pace): number {
+  return Math.max(nowMs, pace.cursorMs - PAGE_LEAD_MS);
 }
 
 /**
- * A provider throttled one of the run's pushes: its rate halves (once per burst) and the push gets the next free
- * send slot at the new rate. `slowed` is set when the rate changed (then it is recorded).
+ * A provider throttled `count` of the run's pushes (one answer, or one gateway request of many): its rate halves (once
+ * per burst) and each push gets the next free send slot at the new rate. `slowed` is set when the rate changed (then
+ * it is recorded).
  */
 export function throttledRun(
   run: Pick<RunRow, "pace" | "run_at">,
   configured: number | null,
   nowMs: number,
   retryAfterMs?: number,
-): { pace: Pace; slotMs: number; slowed: { from: number | null; to: number | null } | null } {
+  count = 1,
+): { pace: Pace; slotMs: number; slotsMs: number[]; slowed: { from: number | null; to: number | null } | null } {
   const before = paceOf(run, configured);
   const after = onThrottle(before, nowMs, retryAfterMs);
-  const slot = schedule(after, 1, nowMs);
-  return { pace: slot.pace, slotMs: slot.times[0], slowed: after.current !== before.current ? { from: before.current, to: after.current } : null };
+  const slot = schedule(after, Math.max(1, count), nowMs);
+  return {
+    pace: slot.pace,
+    slotMs: slot.times[0],
+    slotsMs: slot.times,
+    slowed: after.current !== before.current ? { from: before.current, to: after.current } : null,
+  };
 }

@@ -292,25 +292,45 @@ export function runsFired(db: Db, job: JobRow, plan: DuePlan, fired: string | nu
   return stmts;
 }
 
-/** Runs stopped while being handed out (the campaign was deleted). */
+/**
+ * Runs stopped while being handed out (the campaign was deleted). The cancel wins over a page that finished meanwhile
+ * (the runner had the run as paging when the cancel came), so a dispatched run is cancelled too; a repeat changes
+ * nothing and records nothing.
+ */
 export function runsCancelled(db: Db, runs: Pick<RunRow, "run_id" | "job_id" | "handed">[], at: string): Stmt[] {
   return runs.flatMap((r) => [
-    db.update(jobRuns).set({ state: "cancelled", targets: r.handed, finishedAt: at }).where(eq(jobRuns.id, r.run_id)),
-    eventInsert(db, { at, type: "run.cancelled", actor: "system", jobId: r.job_id, data: { run_id: r.run_id, handed_out: r.handed } }),
+    db
+      .update(jobRuns)
+      .set({ state: "cancelled", targets: r.handed, finishedAt: at })
+      .where(and(eq(jobRuns.id, r.run_id), inArray(jobRuns.state, ["dispatching", "dispatched"]))),
+    eventIfChanged(db, { at, type: "run.cancelled", actor: "system", jobId: r.job_id, data: { run_id: r.run_id, handed_out: r.handed } }),
   ]);
 }
 
-/** Every target of a run has been handed out. */
+/** Every target of a run has been handed out: only from dispatching, so it never overwrites a cancel; once. */
 export function runDispatched(db: Db, jobId: string, runIdValue: string, targets: number, at: string): Stmt[] {
   return [
-    db.update(jobRuns).set({ state: "dispatched", targets, finishedAt: at }).where(eq(jobRuns.id, runIdValue)),
-    eventInsert(db, { at, type: "run.dispatched", actor: "system", jobId, data: { run_id: runIdValue, targets } }),
+    db
+      .update(jobRuns)
+      .set({ state: "dispatched", targets, finishedAt: at })
+      .where(and(eq(jobRuns.id, runIdValue), eq(jobRuns.state, "dispatching"))),
+    eventIfChanged(db, { at, type: "run.dispatched", actor: "system", jobId, data: { run_id: runIdValue, targets } }),
   ];
 }
 
 /** How many targets a run being handed out has reached so far. */
 export function runProgress(db: Db, runIdValue: string, targets: number): Stmt[] {
-  return [db.update(jobRuns).set({ targets }).where(eq(jobRuns.id, runIdValue))];
+  return [
+    db
+      .update(jobRuns)
+      .set({ targets })
+      .where(and(eq(jobRuns.id, runIdValue), eq(jobRuns.state, "dispatching"))),
+  ];
+}
+
+/** Whether a run was committed to D1 (its fire reached the database). */
+export async function runCommitted(db: Db, runIdValue: string): Promise<boolean> {
+  return (await db.select({ id: jobRuns.id }).from(jobRuns).where(eq(jobRuns.id, runIdValue)).get()) !== undefined;
 }
 
 /** A provider's throttling slowed a run down. */

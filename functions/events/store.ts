@@ -70,7 +70,8 @@ export type EventSelect = {
   at: Value;
   type: Value;
   actor: Value;
-  subject: { kind: SubjectKind; id: Value };
+  /** The kind is a SubjectKind, or an expression yielding one (bulk inserts of mixed events). */
+  subject: { kind: SubjectKind | SQL; id: Value };
   jobId?: Value;
   probeId?: Value;
   taskId?: Value;

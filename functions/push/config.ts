@@ -12,12 +12,14 @@ import { log } from "../lib/log";
  */
 export type PushConfig = {
   /** `sync`: the gateway runs with core.sync: true (GORUSH_SYNC), so its answers report failed pushes (docs/push.md). */
-  gorush: { url: string; authorization: string | null; iosTopic: string; androidClickAction: string; sync: boolean } | null;
+  gorush: { url: string; authorization: string | null; iosTopic: string; androidClickAction: string; sync: boolean; batch?: number } | null;
   /** `ios`: the app registers with Firebase on iOS too (FCM_IOS), so iOS tokens are FCM tokens and FCM carries iOS pushes. */
   fcm: { account: ServiceAccount; baseUrl: string; ios: boolean } | null;
   /** An APNs key, minted into provider tokens by durable-objects/push-credentials.ts; no push goes to APNs from here. */
   apns: (ApnsKey & { topic: string }) | null;
   timeoutMs: number;
+  /** Push requests one scheduler invocation keeps in flight (PUSH_CONNECTIONS; the platform allows 6 open connections). */
+  connections: number;
   maxAttempts: number;
   budgets: Record<"ios" | "android", Budget>;
   problems: string[];
@@ -62,6 +64,7 @@ export const pushConfigFrom = cachedSettings((env: Env): PushConfig => {
         iosTopic: env.GORUSH_IOS_TOPIC ?? "",
         androidClickAction: env.GORUSH_ANDROID_CLICK_ACTION ?? "",
         sync: gorushSync,
+        batch: readInt(env, "GORUSH_BATCH", { fallback: 100, min: 1, max: 1000 }),
       };
     } catch {
       problems.push("GORUSH_URL must be an absolute URL");
@@ -98,6 +101,7 @@ export const pushConfigFrom = cachedSettings((env: Env): PushConfig => {
     fcm,
     apns,
     timeoutMs: readInt(env, "PUSH_TIMEOUT_MS", { fallback: 10_000, min: 100, max: 60_000 }),
+    connections: readInt(env, "PUSH_CONNECTIONS", { fallback: 4, min: 1, max: 6 }),
     maxAttempts: readInt(env, "PUSH_MAX_ATTEMPTS", { fallback: 6, min: 1, max: 20 }),
     budgets: {
       ios: { perHour: iosPerHour, perMinute: Math.min(iosPerHour, DEFAULT_BUDGETS.ios.perMinute) },

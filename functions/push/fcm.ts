@@ -3,7 +3,8 @@ import { z } from "zod";
 import type { Clock } from "../lib/clock";
 import { apnsRequest } from "./apns";
 import { apnsExpiration, networkFailure, oversize, PUSH_TTL_S, pushData, retryAfterMs } from "./payload";
-import type { PushMessage, PushProvider, PushResult, PushTarget } from "./types";
+import { pool } from "../lib/pool";
+import type { PushMessage, PushProvider, PushResult, PushTarget, SendManyOptions } from "./types";
 
 /** The fields of a Google service-account key file (FCM_SERVICE_ACCOUNT) that the HTTP v1 flow needs. */
 export const ServiceAccount = z.object({
@@ -142,6 +143,20 @@ export class FcmProvider implements PushProvider {
       fetcher?: typeof fetch;
     },
   ) {}
+
+  /** FCM HTTP v1 takes one message per request: `connections` requests in flight. */
+  async sendMany(items: { target: PushTarget; message: PushMessage }[], o: SendManyOptions): Promise<(PushResult | null)[]> {
+    const results: (PushResult | null)[] = items.map(() => null);
+    await pool(
+      items.map((_, i) => i),
+      o.connections,
+      async (i) => {
+        if (o.beforeRequest && !o.beforeRequest()) return;
+        results[i] = await this.send(items[i].target, items[i].message);
+      },
+    );
+    return results;
+  }
 
   async send(target: PushTarget, message: PushMessage): Promise<PushResult> {
     const body = fcmBody(target, message, this.opts.clock.now().getTime());

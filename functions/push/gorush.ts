@@ -1,7 +1,8 @@
 import { type Clock, systemClock } from "../lib/clock";
 import { APNS_DEAD_TOKEN_REASONS } from "./apns";
 import { apnsCollapseId, apnsExpiration, PUSH_TTL_S, pushData, retryAfterMs } from "./payload";
-import type { PushMessage, PushProvider, PushResult, PushTarget } from "./types";
+import { pool } from "../lib/pool";
+import type { PushMessage, PushProvider, PushResult, PushTarget, SendManyOptions } from "./types";
 
 export { retryAfterMs };
 
@@ -39,6 +40,8 @@ export type GorushOptions = {
    */
   sync?: boolean;
   timeoutMs?: number;
+  /** Notifications per gateway request in sendMany (gorush's core.max_notification, 100 by default). */
+  batch?: number;
   clock?: Clock;
   /** Defaults to the global fetch; tests pass their own so they never touch a global other tests share. */
   fetcher?: typeof fetch;
@@ -127,43 +130,91 @@ export function mapGorushAnswer(body: GorushAnswer, notifId: string, sync: boole
   return { outcome: "sent", provider: "gorush", status };
 }
 
+/**
+ * gorush's 200 answer for a request of several notifications (one token each, one platform), onto one PushResult per
+ * notification, in order. A failed-push entry belongs to the notification whose notif_id it carries (gorush's logPush
+ * copies the request's notif_id into every entry, logx.LogPushEntry `notif_id`; tokens are starred, so they are never
+ * matched). An entry without a notif_id cannot be attributed in a batch: every notification of that request is retried
+ * (at least once, never lost). `counts` 0 means gorush dropped the request's platform.
+ */
+export function mapGorushBatch(body: GorushAnswer, notifIds: string[], sync: boolean, platform: string): PushResult[] {
+  if (notifIds.length === 1) return [mapGorushAnswer(body, notifIds[0], sync, platform)];
+  const failures = (body.logs ?? []).filter((l) => l.type === "failed-push");
+  if (failures.some((l) => !l.notif_id)) {
+    const error = `the gateway reported a failed push without notif_id in a request of ${notifIds.length}; set GORUSH_BATCH=1 for this gateway`;
+    return notifIds.map(() => ({ outcome: "retry", provider: "gorush", status: 200, error }));
+  }
+  return notifIds.map((id) => mapGorushAnswer({ ...body, logs: failures.filter((l) => l.notif_id === id) }, id, sync, platform));
+}
+
 export class GorushProvider implements PushProvider {
   readonly name = "gorush" as const;
   constructor(private readonly opts: GorushOptions) {}
 
   async send(target: PushTarget, message: PushMessage): Promise<PushResult> {
+    return (await this.sendMany([{ target, message }], { connections: 1 }))[0] ?? { outcome: "retry", provider: this.name, status: 0, error: "not sent" };
+  }
+
+  /**
+   * Many pushes, up to `batch` notifications per gateway request (one token and its own notif_id each, so a failure
+   * stays attributable), requests grouped by platform and sent `connections` at a time. A request `beforeRequest`
+   * refuses is not made: its pushes come back null (not attempted).
+   */
+  async sendMany(items: { target: PushTarget; message: PushMessage }[], o: SendManyOptions): Promise<(PushResult | null)[]> {
+    const results: (PushResult | null)[] = items.map(() => null);
+    const byPlatform = new Map<string, number[]>();
+    for (const [i, x] of items.entries()) {
+      const list = byPlatform.get(x.target.platform);
+      if (list) list.push(i);
+      else byPlatform.set(x.target.platform, [i]);
+    }
+    const size = Math.max(1, this.opts.batch ?? 100);
+    const requests: number[][] = [];
+    for (const idx of byPlatform.values()) for (let k = 0; k < idx.length; k += size) requests.push(idx.slice(k, k + size));
+    await pool(requests, o.connections, async (idx) => {
+      if (o.beforeRequest && !o.beforeRequest()) return;
+      const rs = await this.request(idx.map((i) => items[i]));
+      for (const [k, i] of idx.entries()) results[i] = rs[k];
+    });
+    return results;
+  }
+
+  private async request(items: { target: PushTarget; message: PushMessage }[]): Promise<PushResult[]> {
     const clock = this.opts.clock ?? systemClock;
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (this.opts.authorization) headers.authorization = this.opts.authorization;
-    const notifId = message.taskId ?? crypto.randomUUID();
+    const now = clock.now().getTime();
+    const notifIds = items.map((x) => x.message.taskId ?? crypto.randomUUID());
+    const notifications: unknown[] = items.flatMap((x, i): unknown[] => gorushBody(x.target, x.message, this.opts, now, notifIds[i]).notifications);
+    const all = (r: PushResult) => items.map(() => r);
     let res: Response;
     try {
       res = await (this.opts.fetcher ?? fetch)(`${this.opts.url}/api/push`, {
         method: "POST",
         headers,
-        body: JSON.stringify(gorushBody(target, message, this.opts, clock.now().getTime(), notifId)),
+        body: JSON.stringify({ notifications }),
         signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000),
       });
     } catch (e) {
-      return { outcome: "retry", provider: this.name, status: 0, error: `gateway unreachable: ${String((e as Error)?.message ?? e)}`.slice(0, 300) };
+      return all({ outcome: "retry", provider: this.name, status: 0, error: `gateway unreachable: ${String((e as Error)?.message ?? e)}`.slice(0, 300) });
     }
     const text = await res.text().catch(() => "");
     if (res.status === 429 || res.status >= 500) {
-      return {
+      return all({
         outcome: "retry",
         provider: this.name,
         status: res.status,
         error: text.slice(0, 300) || `HTTP ${res.status}`,
         retryAfterMs: retryAfterMs(res.headers.get("retry-after"), clock.now().getTime()),
-      };
+      });
     }
-    if (res.status !== 200) return { outcome: "rejected", provider: this.name, status: res.status, error: text.slice(0, 300) || `HTTP ${res.status}` };
+    if (res.status !== 200) return all({ outcome: "rejected", provider: this.name, status: res.status, error: text.slice(0, 300) || `HTTP ${res.status}` });
     let body: GorushAnswer;
     try {
       body = JSON.parse(text);
     } catch {
-      return { outcome: "retry", provider: this.name, status: res.status, error: "gateway answered 200 with a body that is not JSON" };
+      return all({ outcome: "retry", provider: this.name, status: res.status, error: "gateway answered 200 with a body that is not JSON" });
     }
-    return mapGorushAnswer(body ?? {}, notifId, this.opts.sync ?? false, target.platform);
+    return mapGorushBatch(body ?? {}, notifIds, this.opts.sync ?? false, items[0].target.platform);
   }
 }

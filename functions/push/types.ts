@@ -42,7 +42,15 @@ export type PushResult =
   /** Permanent failure that is not about the token (bad payload, bad credentials): do not retry. */
   | { outcome: "rejected"; provider: ProviderName; status: number; error: string };
 
+/**
+ * How many requests a batch send keeps in flight (a Worker invocation has 6 simultaneous open connections), and a hook
+ * asked before each request starts: false skips it (the scheduler's time budget; its lease is renewed there).
+ */
+export type SendManyOptions = { connections: number; beforeRequest?: () => boolean };
+
 export interface PushProvider {
   readonly name: ProviderName;
   send(target: PushTarget, message: PushMessage): Promise<PushResult>;
+  /** Many pushes, results in order; null for a push not attempted (beforeRequest said no). */
+  sendMany(items: { target: PushTarget; message: PushMessage }[], o: SendManyOptions): Promise<(PushResult | null)[]>;
 }

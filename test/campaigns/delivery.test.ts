@@ -58,7 +58,7 @@ describe("delivery behaviour under the providers' limits", () => {
       "both tasks delivered",
       15_000,
     );
-    const retried = (await Promise.all([a, b].map((p) => scheduler(p.clientId).list()))).flat().find((o) => o.attempts === 2);
+    const retried = (await Promise.all([a, b].map((p) => scheduler(p.clientId).list(p.clientId)))).flat().find((o) => o.attempts === 2);
     expect(retried).toBeDefined();
   });
 

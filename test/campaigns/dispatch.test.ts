@@ -79,7 +79,7 @@ describe("cron → campaign runner → probe scheduler → gateway", () => {
     await fireAndDispatch(jobId);
     await settle(ps.map((p) => p.clientId));
     // The same occurrence handed out again, as a retried runner alarm would.
-    const [occ] = await scheduler(ps[0].clientId).list();
+    const [occ] = await scheduler(ps[0].clientId).list(ps[0].clientId);
     const again = await scheduler(ps[0].clientId).enqueue({
       id: occ.id,
       jobId,
@@ -199,8 +199,8 @@ describe("gateway failures", () => {
     const jobId = await createJob(admin, { target: { countries: [c1] } });
     const before = Date.now();
     await fireAndDispatch(jobId);
-    await waitFor(async () => gw.calls(c1).length === 1 && (await scheduler(p.clientId).list())[0]?.state === "pending", "the first attempt");
-    const [occ] = await scheduler(p.clientId).list();
+    await waitFor(async () => gw.calls(c1).length === 1 && (await scheduler(p.clientId).list(p.clientId))[0]?.state === "pending", "the first attempt");
+    const [occ] = await scheduler(p.clientId).list(p.clientId);
     expect(occ.next_at).toBeGreaterThanOrEqual(before + 120_000);
     expect((await tasksOf(jobId))[0].state).toBe("ready");
     // Its time comes (the test moves it instead of waiting two minutes).
@@ -222,13 +222,13 @@ describe("gateway failures", () => {
     const jobId = await createJob(admin, { target: { countries: [c1] } });
     await fireAndDispatch(jobId);
     const gaps: number[] = [];
-    const attempted = async (attempt: number) => gw.calls(c1).length >= attempt && (await scheduler(p.clientId).list())[0].state !== "sending";
+    const attempted = async (attempt: number) => gw.calls(c1).length >= attempt && (await scheduler(p.clientId).list(p.clientId))[0].state !== "sending";
     // Attempt 1 is the alarm the hand-out armed for now, which the runtime runs on its own (helpers.ts waitFor);
     // attempts 2 to 6 are driven by makeDue, so each has happened when it returns.
     await waitFor(() => attempted(1), "attempt 1");
     for (let attempt = 1; attempt <= 6; attempt++) {
       expect(await attempted(attempt)).toBe(true);
-      const [occ] = await scheduler(p.clientId).list();
+      const [occ] = await scheduler(p.clientId).list(p.clientId);
       if (occ.state === "closed") break;
       gaps.push(occ.next_at! - Date.now());
       await makeDue(p.clientId);
@@ -287,12 +287,12 @@ describe("campaign life cycle", () => {
     // A one-hour delay: the occurrence waits in the probe's scheduler when the campaign is deleted.
     const jobId = await createJob(admin, { schedule: "R//PT1M", target: { countries: [c1] }, delay: 3600 });
     await fireAndDispatch(jobId);
-    expect(await scheduler(p.clientId).list()).toHaveLength(1);
+    expect(await scheduler(p.clientId).list(p.clientId)).toHaveLength(1);
     const del = await call("DELETE", `/api/v1/admin/job/${jobId}`, { token: admin });
     expect(del).toMatchObject({ status: 200, body: { status: "deleted" } });
     await fireCron(Date.now() + 120_000);
     await makeDue(p.clientId);
-    expect((await scheduler(p.clientId).list())[0].state).toBe("closed");
+    expect((await scheduler(p.clientId).list(p.clientId))[0].state).toBe("closed");
     expect(gw.calls(c1)).toHaveLength(0);
     expect((await tasksOf(jobId)).map((t: any) => t.state)).toEqual(["expired"]);
     expect(await runsOf(jobId)).toHaveLength(1);
@@ -351,7 +351,7 @@ describe("campaign life cycle", () => {
     const jobId = await createJob(admin, { target: { countries: [c1] }, rollout_per_minute: 2 });
     await fireAndDispatch(jobId);
     const sends = [];
-    for (const p of ps) sends.push((await scheduler(p.clientId).list())[0].send_at);
+    for (const p of ps) sends.push((await scheduler(p.clientId).list(p.clientId))[0].send_at);
     const t0 = Date.parse((await runsOf(jobId))[0].scheduled_at);
     expect(sends.map((s) => s - t0).sort((a, b) => a - b)).toEqual([0, 30_000]);
   });

@@ -3,7 +3,7 @@ import { backoffMs, decide } from "../../functions/campaigns/dispatch";
 import { newPace, schedule } from "../../functions/push/pace";
 import { normalizeTarget, probeMatches } from "../../functions/campaigns/targeting";
 import { fixedClock } from "../../functions/lib/clock";
-import { GorushProvider, gorushBody, mapGorushAnswer, retryAfterMs } from "../../functions/push/gorush";
+import { GorushProvider, gorushBody, mapGorushAnswer, mapGorushBatch, retryAfterMs } from "../../functions/push/gorush";
 import type { PushMessage, PushTarget } from "../../functions/push/types";
 
 const android: PushTarget = { probeId: "p1", platform: "android", token: "fcm-token" };
@@ -195,5 +195,73 @@ describe("targeting (pure)", () => {
     expect(probeMatches(p, normalizeTarget({}), "whatsapp")).toBe(false);
     expect(probeMatches(p, normalizeTarget({ supported_tests: ["ndt", "dash"] }), null)).toBe(false);
     expect(probeMatches({ ...p, networkType: null }, normalizeTarget({ network_types: ["wifi"] }), null)).toBe(false);
+  });
+});
+
+describe("gorush batches: up to GORUSH_BATCH notifications per request, each failure attributed by its notif_id", () => {
+  const targets = (n: number, platform: string) => Array.from({ length: n }, (_, i) => ({ probeId: `p${i}`, platform, token: `${platform}-tok-${i}` }));
+  const msgs = (n: number) => Array.from({ length: n }, (_, i): PushMessage => ({ kind: "task", taskId: `task-${i}`, pingbackUrl: task.pingbackUrl }));
+
+  it("250 pushes over two platforms become requests of at most 100, one platform each, one token and notif_id per notification", async () => {
+    const seen = gateway(...[1, 2, 3].map(() => Response.json({ counts: 100, logs: [], success: "ok" })));
+    const ts = [...targets(150, "android"), ...targets(100, "ios")];
+    const ms = msgs(250);
+    const results = await provider({ batch: 100 }).sendMany(
+      ts.map((target, i) => ({ target, message: ms[i] })),
+      { connections: 4 },
+    );
+    const bodies = seen.map((s) => JSON.parse(String(s.init.body)).notifications as any[]);
+    expect(bodies.map((b) => b.length).sort((a, b) => a - b)).toEqual([50, 100, 100]);
+    for (const b of bodies) {
+      expect(new Set(b.map((n: any) => n.platform)).size).toBe(1);
+      for (const n of b) expect(n.tokens).toHaveLength(1);
+    }
+    expect(
+      bodies
+        .flat()
+        .map((n: any) => n.notif_id)
+        .sort(),
+    ).toEqual(ms.map((m) => m.taskId).sort());
+    expect(results.every((r) => r?.outcome === "sent")).toBe(true);
+  });
+
+  it("a failed-push entry is matched by notif_id (tokens are starred): only that push fails, the rest are sent", async () => {
+    gateway(
+      Response.json({
+        counts: 3,
+        success: "ok",
+        logs: [{ notif_id: "task-1", type: "failed-push", platform: "android", token: "**********k-1", error: "Requested entity was not found." }],
+      }),
+    );
+    const ts = targets(3, "android");
+    const ms = msgs(3);
+    const r = await provider().sendMany(
+      ts.map((target, i) => ({ target, message: ms[i] })),
+      { connections: 1 },
+    );
+    expect(r.map((x) => x?.outcome)).toEqual(["sent", "token-expired", "sent"]);
+  });
+
+  it("a failure without notif_id in a batch cannot be attributed: every push of that request is retried, none marked dead", () => {
+    const r = mapGorushBatch({ counts: 2, success: "ok", logs: [{ type: "failed-push", token: "****", error: "Unregistered" }] }, ["a", "b"], true, "ios");
+    expect(r.map((x) => x.outcome)).toEqual(["retry", "retry"]);
+    // Alone in its request, the entry is that push's own, as before.
+    expect(mapGorushBatch({ counts: 1, success: "ok", logs: [{ type: "failed-push", error: "Unregistered" }] }, ["a"], true, "ios")[0].outcome).toBe(
+      "token-expired",
+    );
+  });
+
+  it("a 429 for a batch retries each of its pushes with the gateway's Retry-After; a request refused by beforeRequest is not made", async () => {
+    const seen = gateway(...[1, 2, 3].map(() => new Response("slow", { status: 429, headers: { "retry-after": "7" } })));
+    const ts = targets(4, "android");
+    const ms = msgs(4);
+    const items = ts.map((target, i) => ({ target, message: ms[i] }));
+    const r = await provider({ batch: 2 }).sendMany(items, { connections: 1 });
+    expect(r.map((x) => x?.outcome)).toEqual(["retry", "retry", "retry", "retry"]);
+    expect(r.every((x) => x?.outcome === "retry" && x.retryAfterMs === 7000)).toBe(true);
+    let allowed = 1;
+    const skipped = await provider({ batch: 2 }).sendMany(items, { connections: 1, beforeRequest: () => allowed-- > 0 });
+    expect(skipped.filter((x) => x === null)).toHaveLength(2);
+    expect(seen).toHaveLength(3);
   });
 });

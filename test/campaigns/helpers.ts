@@ -2,6 +2,8 @@ import { createExecutionContext, createScheduledController, runDurableObjectAlar
 import { env } from "cloudflare:workers";
 import { vi } from "vitest";
 import type { ProbeScheduler } from "../../durable-objects/probe-scheduler";
+import { campaignSettings } from "../../functions/campaigns/settings";
+import { schedulerNameOf } from "../../functions/campaigns/shards";
 import { runCron } from "../../functions/cron";
 import { call } from "../helpers";
 
@@ -34,7 +36,10 @@ export async function drain(stub: DurableObjectStub, max = 50): Promise<number> 
 }
 
 export const runner = (jobId: string) => env.CAMPAIGN_RUNNER.getByName(jobId);
-export const scheduler = (probeId: string) => env.PROBE_SCHEDULER.getByName(probeId);
+/** The scheduler shard that holds this probe's occurrences (SCHEDULER_SHARDS in vitest.config.ts: probes share shards). */
+export const scheduler = (probeId: string) => env.PROBE_SCHEDULER.getByName(schedulerNameOf(probeId, campaignSettings(env).schedulerShards));
+/** One probe's occurrences, from its shard. */
+export const occurrencesOf = (probeId: string) => scheduler(probeId).list(probeId);
 
 /**
  * Poll until `check` holds. Only for outcomes of alarms the test cannot drive: workerd fires alarms on its own in
@@ -79,27 +84,25 @@ export async function settle(probeIds: string[]) {
     for (const id of probeIds) {
       await runDurableObjectAlarm(scheduler(id));
       const now = Date.now();
-      // Due now, or claimed by an alarm run that is still working on it: pushing ('sending'), recording, or before
-      // that, reading the probe (still 'pending', with next_at moved one lease ahead, LEASE_MS in probe-scheduler.ts).
-      const leased = (o: { state: string; next_at: number | null }) =>
-        o.state === "pending" && o.next_at !== null && o.next_at - now > 80_000 && o.next_at - now <= 90_000;
-      if ((await scheduler(id).list()).some((o) => (o.next_at !== null && o.next_at <= now) || o.state === "sending" || o.state === "recorded" || leased(o)))
-        busy = true;
+      // Due now, or claimed by an alarm run that is still working on it (the shard says which rows it holds; the
+      // states say the same for pushing ('sending') and recording).
+      if ((await scheduler(id).inFlightIds(id)).length > 0) busy = true;
+      if ((await occurrencesOf(id)).some((o) => (o.next_at !== null && o.next_at <= now) || o.state === "sending" || o.state === "recorded")) busy = true;
     }
     return !busy;
   }, "probe schedulers to settle");
 }
 
 /**
- * Time passes for one probe: everything it has scheduled (sends, retries, timeouts) becomes due, and its alarm runs,
- * driven by the test and awaited to the end (the pushes, D1 and local bookkeeping are done when this returns).
+ * Time passes for one probe: everything it has scheduled (sends, retries, timeouts) becomes due, and its shard's alarm
+ * runs, driven by the test and awaited to the end (the pushes, D1 and local bookkeeping are done when this returns).
  * The handler is called as runDurableObjectAlarm does, but whether or not an alarm is set at this instant: a run the
  * runtime fired on its own re-arms only after its last write, and the platform would fire for these rows anyway.
  * Rows are claimed with a lease before any await (ProbeScheduler.alarm), so a concurrent run never pushes one twice.
  */
 export async function makeDue(probeId: string) {
   await runInDurableObject(scheduler(probeId), async (instance: ProbeScheduler, state) => {
-    state.storage.sql.exec("UPDATE occurrences SET next_at = ? WHERE next_at IS NOT NULL", Date.now());
+    state.storage.sql.exec("UPDATE occurrences SET next_at = ? WHERE next_at IS NOT NULL AND probe_id = ?", Date.now(), probeId);
     await state.storage.deleteAlarm();
     await instance.alarm();
   });

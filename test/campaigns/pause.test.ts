@@ -20,7 +20,7 @@ async function probesIn(country: string, n: number) {
 }
 
 const jobState = async (id: string) => (await env.DB.prepare("SELECT state FROM jobs WHERE id = ?").bind(id).first<{ state: string }>())!.state;
-const states = async (probeId: string) => (await scheduler(probeId).list()).map((o) => o.state);
+const states = async (probeId: string) => (await scheduler(probeId).list(probeId)).map((o) => o.state);
 
 describe("pause holds every push not yet sent; resume sends them; delete expires them", () => {
   it("a one-run campaign spread over its delay is done at its fire, still pauses, holds its pushes, and resume sends each once", async () => {
@@ -34,7 +34,7 @@ describe("pause holds every push not yet sent; resume sends them; delete expires
     // Their spread send times come: each probe's scheduler holds the push instead of sending it.
     for (const p of ps) await makeDue(p.clientId);
     for (const p of ps) {
-      const [o] = await scheduler(p.clientId).list();
+      const [o] = await scheduler(p.clientId).list(p.clientId);
       expect(o.state).toBe("pending");
       expect(o.next_at! - Date.now()).toBeGreaterThan(30_000);
     }
