@@ -35,7 +35,7 @@ const SCHEMA: SchemaStep[] = [
  * One per campaign (named by job id). It serialises everything about its campaign's runs: a re-fired or duplicated
  * cron meets the same object, which fires each run once. It walks a run's targets in bounded pages, one page per
  * alarm invocation, and hands each page to the scheduler shards in one RPC per shard, so a run over 1,000,000 probes
- * costs the same per invocation as a run over 10 (docs/decisions/0012-sharded-schedulers.md). What fires and what a
+ * costs the same per invocation as a run over 10 (docs/decisions/0013-sharded-schedulers.md). What fires and what a
  * page becomes is decided by functions/campaigns/schedule.ts, fanout.ts and shards.ts; this object stores the paging
  * state and sets its alarm.
  *

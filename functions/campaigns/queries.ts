@@ -1,5 +1,5 @@
 import { and, asc, count, desc, eq, gt, type SQL, sql } from "drizzle-orm";
-import { type JobRow, jobRuns, jobs, TASK_STATES, type TaskState, tasks } from "../../schema/campaigns";
+import { type JobRow, jobRuns, jobs, type TaskState } from "../../schema/campaigns";
 import { events } from "../../schema/events";
 import { probes } from "../../schema/probes";
 import type { Db } from "../lib/db";

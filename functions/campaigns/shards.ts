@@ -1,7 +1,7 @@
 import type { Occurrence } from "./delivery";
 
 // Where a probe's pending occurrences live: one ProbeScheduler object per SHARD, many probes per shard, chosen by a
-// stable hash of the probe id (docs/decisions/0012-sharded-schedulers.md). Pure.
+// stable hash of the probe id (docs/decisions/0013-sharded-schedulers.md). Pure.
 
 /** A 32-bit FNV-1a hash: stable across deployments and runtimes (no Math.random, no platform hash). */
 export function fnv1a(s: string): number {

@@ -176,7 +176,7 @@ export type GossipAdmission = "neighbour" | "joining" | "accused" | "not_my_neig
 export function gossipAdmission(view: GroupView, sender: string, receiver: string): GossipAdmission {
   const s = view.peers.get(sender);
   if (neighbourRings(view.positions, liveIds(view), view.numRings, receiver, sender).length > 0) return "neighbour";
-  if (!s || !s.live || !s.note) return "joining";
+  if (!s?.live || !s.note) return "joining";
   if (s.accusations.size > 0) return "accused";
   return "not_my_neighbour";
 }
