@@ -1,20 +1,18 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
-import { probes, probeUpdates } from "../../schema/probes";
+import { probes } from "../../schema/probes";
 import { ClientIdParam, RegisterBody, RegisterResponse, StatusOk, TestHelpersResponse, UpdateBody } from "../../schema/probes-api";
 import { bearerOf, resolveForWrite, resolvePrincipal } from "../auth/middleware";
 import { hashProbeSecret } from "../auth/passwords";
-import { eventInsert } from "../events/store";
 import { ApiError } from "../lib/errors";
 import { newRouter } from "../lib/hono";
 import { newId } from "../lib/ids";
 import { rateLimit } from "../lib/rate-limit";
 import { errorResponses, jsonBody, jsonContent } from "../lib/openapi";
-import { historySnapshot, metadataFromBody, registrationMetadata } from "./metadata";
-import { priorRegistration, probeUpdateBatch, releaseRegisterKey, windowCutoff } from "./store";
+import { metadataFromBody, registrationMetadata } from "./metadata";
+import { priorRegistration, probeUpdateBatch, registerWrites, releaseRegisterKey, windowCutoff } from "./store";
 import { replayKeyOf, replayVerdict } from "./replay";
 import { probesSettings } from "./settings";
-import { isUniqueViolation } from "../lib/db";
 
 export const probeRoutes = newRouter();
 
@@ -51,58 +49,28 @@ probeRoutes.openapi(
       c.header("Idempotent-Replayed", "true");
       return c.json({ client_id: id }, 200);
     };
-    let stale = false;
-    if (replay) {
-      const prior = await priorRegistration(db, replay.key);
-      if (prior) {
-        const v = replayVerdict(prior, replay, now, windowS);
-        if (v === "stale") stale = true;
-        else return replayed(v.replay);
-      }
-    }
     const id = newId();
     const at = now.toISOString();
     const meta = registrationMetadata(body);
     const passwordHash = body.password === undefined ? null : await hashProbeSecret(body.password);
-    const writes = [
-      db.insert(probes).values({
-        id,
-        ...meta,
-        createdAt: at,
-        updatedAt: at,
-        lastSeenAt: at,
-        pushTokenState: meta.pushToken ? "valid" : "none",
-        pushTokenUpdatedAt: meta.pushToken ? at : null,
-        passwordHash,
-        registerKey: replay?.key ?? null,
-        registerFingerprint: replay?.fingerprint ?? null,
-      }),
-      db.insert(probeUpdates).values({
-        probeId: id,
-        at,
-        updateType: "register",
-        snapshot: JSON.stringify(historySnapshot(meta)),
-        changed: JSON.stringify([]),
-      }),
-      eventInsert(db, {
-        at,
-        type: "probe.registered",
-        actor: `probe:${id}`,
-        probeId: id,
-        data: { probe_cc: meta.probeCc, probe_asn: meta.probeAsn, platform: meta.platform, has_password: passwordHash !== null },
-      }),
-    ] as const;
-    try {
-      // A key whose window has passed is released first, in the same batch (rare: most keys are never reused).
-      await (stale && replay ? commit([releaseRegisterKey(db, replay.key, windowCutoff(now, windowS)), ...writes]) : commit(writes));
-    } catch (e) {
-      // An identical registration committed first (a concurrent retry, or the one this client gave up on): its id.
-      if (replay && isUniqueViolation(e)) {
-        const prior = await priorRegistration(db, replay.key);
-        const v = prior ? replayVerdict(prior, replay, now, windowS) : "stale";
-        if (v !== "stale") return replayed(v.replay);
+    const writes = registerWrites(db, { id, meta, at, passwordHash, replay });
+    // One round trip: a replay key already stored makes the insert (and with it the history row and the event) a
+    // no-op, and only then is the stored registration read: a retry's answer, a reused key's 422, or a key whose
+    // window has passed, released and registered again in one batch.
+    const [inserted] = await commit(writes);
+    if (inserted.length === 0 && replay) {
+      const prior = await priorRegistration(db, replay.key);
+      const v = prior ? replayVerdict(prior, replay, now, windowS) : "stale";
+      if (v !== "stale") return replayed(v.replay);
+      const [, again] = await commit([releaseRegisterKey(db, replay.key, windowCutoff(now, windowS)), ...writes]);
+      if (again.length === 0) {
+        // Another registration with this key committed in between: it is this one's answer too.
+        const latest = await priorRegistration(db, replay.key);
+        const w = latest ? replayVerdict(latest, replay, now, windowS) : "stale";
+        if (w === "stale")
+          throw new ApiError("unavailable", "this registration's key is being stored by another request; send it again", undefined, { "Retry-After": "1" });
+        return replayed(w.replay);
       }
-      throw e;
     }
     c.header("Cache-Control", "no-store");
     return c.json({ client_id: id }, 200);

@@ -2,8 +2,8 @@ import { and, eq, isNull, or, type SQL, sql } from "drizzle-orm";
 import { eventInsertSelect } from "../events/store";
 import { probes, probeUpdates } from "../../schema/probes";
 import type { Db } from "../lib/db";
-import type { ProbeMetadata } from "./metadata";
-import type { PriorRegistration } from "./replay";
+import { historySnapshot, type ProbeMetadata } from "./metadata";
+import type { PriorRegistration, ReplayKey } from "./replay";
 
 /** The stored registration a replay key belongs to (probes.register_key is unique), if any. */
 export async function priorRegistration(db: Db, key: string): Promise<PriorRegistration | undefined> {
@@ -25,6 +25,47 @@ export function releaseRegisterKey(db: Db, key: string, cutoff: string) {
     .update(probes)
     .set({ registerKey: null, registerFingerprint: null })
     .where(and(eq(probes.registerKey, key), sql`${probes.createdAt} < ${cutoff}`));
+}
+
+/**
+ * A registration as one batch: the probe row, its first history row and its `probe.registered` event. The insert
+ * yields to a stored replay key (ON CONFLICT DO NOTHING on probes.register_key) and returns no row then; the history
+ * row and the event are selected from the new row, so they are written exactly when it is.
+ */
+export function registerWrites(db: Db, r: { id: string; meta: ProbeMetadata; at: string; passwordHash: string | null; replay: ReplayKey | null }) {
+  const { id, meta, at, passwordHash, replay } = r;
+  const probe = db
+    .insert(probes)
+    .values({
+      id,
+      ...meta,
+      createdAt: at,
+      updatedAt: at,
+      lastSeenAt: at,
+      pushTokenState: meta.pushToken ? "valid" : "none",
+      pushTokenUpdatedAt: meta.pushToken ? at : null,
+      passwordHash,
+      registerKey: replay?.key ?? null,
+      registerFingerprint: replay?.fingerprint ?? null,
+    })
+    .onConflictDoNothing({ target: probes.registerKey })
+    .returning({ id: probes.id });
+  const created = sql`FROM ${probes} WHERE ${probes.id} = ${id}`;
+  // drizzle's INSERT … SELECT lists every column in table order (id, probe_id, at, update_type, snapshot, changed).
+  const history = db.insert(probeUpdates).select(sql`SELECT NULL, ${probes.id}, ${at}, 'register', ${JSON.stringify(historySnapshot(meta))}, '[]' ${created}`);
+  const event = eventInsertSelect(
+    db,
+    {
+      at,
+      type: "probe.registered",
+      actor: `probe:${id}`,
+      subject: { kind: "probe", id },
+      probeId: id,
+      data: { probe_cc: meta.probeCc, probe_asn: meta.probeAsn, platform: meta.platform, has_password: passwordHash !== null },
+    },
+    created,
+  );
+  return [probe, history, event] as const;
 }
 
 const WIRE: [keyof ProbeMetadata, string][] = [

@@ -157,7 +157,7 @@ describe("POST /api/v1/register when the database does not confirm", () => {
   it("answers 503 outcome_unknown when the batch committed but its answer was lost, and the keyed retry gets that client_id", async () => {
     const body = uniqueBody({ password: undefined, token: undefined });
     const headers = { "idempotency-key": crypto.randomUUID() };
-    const lost = faultyD1(env.DB, { failAt: 2, when: "after" }); // 1: the key's lookup, 2: the batch
+    const lost = faultyD1(env.DB, { failAt: 1, when: "after" }); // 1: the batch (a stored key is only read when the insert yields to it)
     const r = await viaApp({ DB: lost.db }, body, headers);
     expect(lost.fired()).toBe(true);
     expect(r.status).toBe(503);
