@@ -116,7 +116,7 @@ for (const action of ["accept", "reject", "done"] as const) {
       security: [{ bearer: [] }],
       middleware: [requireProbe] as const,
       request: { params: TaskIdParam, body: { required: false, content: { "application/json": { schema: TaskDoneBody } } } },
-      responses: { 200: jsonContent(JobStatus, "The task's new state"), ...errorResponses(400, 401, 403, 404, 409) },
+      responses: { 200: jsonContent(JobStatus, "The task's new state"), ...errorResponses(400, 401, 403, 404, 409, 503) },
     }),
     async (c) => {
       const task = await ownTask(c, c.req.valid("param").task_id, principal(c).sub);
@@ -143,7 +143,7 @@ taskRoutes.openapi(
     request: { params: PingbackParam },
     responses: {
       200: jsonContent(PingbackTask.or(PingbackAlert), "The task or alert"),
-      ...errorResponses(400, 401, 404, 410),
+      ...errorResponses(400, 401, 404, 410, 503),
     },
   }),
   async (c) => {
@@ -194,7 +194,7 @@ taskRoutes.openapi(
     tags: ["tasks"],
     summary: "Answer the task of a pingback link: accept, reject or done (done may carry a result reference)",
     request: { params: PingbackActionParam, body: { required: false, content: { "application/json": { schema: TaskDoneBody } } } },
-    responses: { 200: jsonContent(JobStatus, "The task's new state"), ...errorResponses(400, 401, 404, 409, 410) },
+    responses: { 200: jsonContent(JobStatus, "The task's new state"), ...errorResponses(400, 401, 404, 409, 410, 503) },
   }),
   async (c) => {
     const { token, action } = c.req.valid("param");

@@ -19,6 +19,8 @@ export function memberByKeyQuery(db: Db, group: string, spkiSha256: string) {
       member: meshMembers,
       notAfter: sql<string | null>`(SELECT max(${meshCertificates.notAfter}) FROM ${meshCertificates}
         WHERE ${meshCertificates.group} = ${meshMembers.group} AND ${meshCertificates.memberId} = ${meshMembers.id})`,
+      // An operator disabled the member (functions/mesh/admin-routes.ts): it may not renew until enabled.
+      disabledAt: sql<string | null>`(SELECT disabled_at FROM principal_versions WHERE kind = 'member' AND sub = ${meshMembers.id})`,
     })
     .from(meshMembers)
     .where(and(eq(meshMembers.group, group), eq(meshMembers.spkiSha256, spkiSha256)))

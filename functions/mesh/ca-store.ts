@@ -156,6 +156,7 @@ export async function enrol(db: Db, input: EnrolInput): Promise<{ answer: Certif
   let renewing = false;
   if (existing) {
     if (existing.member.revokedAt) throw new ApiError("forbidden", "this key's member was revoked; it cannot renew");
+    if (existing.disabledAt) throw new ApiError("forbidden", "this key's member is disabled by an operator; it cannot renew until enabled");
     if (!existing.notAfter || existing.notAfter <= now) {
       throw new ApiError("conflict", "this key's certificate has expired: enrol again with a new key");
     }

@@ -82,4 +82,20 @@ describe("disabling a mesh member", () => {
     expect((await call("POST", path("enable"), { token })).status).toBe(409);
     expect((await signedGet(m)).status).toBe(403);
   });
+  it("a disabled member cannot renew its certificate with the same key until it is enabled", async () => {
+    const { name } = await createGroup();
+    const csr = await makeCsr(["10.7.0.9:8300", "10.7.0.9:8301"]);
+    const first = await postCsr(name, csr.der);
+    expect(first.status, JSON.stringify(first.body)).toBe(200);
+    const id = memberIdOf(first.body.OwnCert);
+    const op = await createOperator("operator");
+    expect((await call("POST", `/api/v1/admin/mesh/groups/${name}/members/${id}/disable`, { token: op.token })).status).toBe(200);
+    const renewal = await postCsr(name, csr.der);
+    expect(renewal.status).toBe(403);
+    expect(JSON.stringify(renewal.body)).toMatch(/disabled/);
+    expect((await call("POST", `/api/v1/admin/mesh/groups/${name}/members/${id}/enable`, { token: op.token })).status).toBe(200);
+    const again = await postCsr(name, csr.der);
+    expect(again.status, JSON.stringify(again.body)).toBe(200);
+    expect(memberIdOf(again.body.OwnCert)).toBe(id);
+  });
 });
