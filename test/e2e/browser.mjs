@@ -27,6 +27,15 @@ export async function launchChromium() {
   return chromium.launch({ executablePath: CHROMIUM, args: ARGS });
 }
 
+/** Log in through the console's own form at `base` and wait until the overview is shown. */
+export async function logInThroughForm(page, base, username, password) {
+  await page.goto(`${base}/console/login`);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.waitForURL(/\/console$/);
+}
+
 /** Save a full-page screenshot to test-artifacts/console/<name>.png. */
 export const shot = (page, name) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
 

@@ -3,7 +3,7 @@
 // Screenshots go to test-artifacts/console/*.png.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { launchChromium, shot, submitForm } from "./browser.mjs";
+import { launchChromium, logInThroughForm, shot, submitForm } from "./browser.mjs";
 import { StormflashAgent } from "../../tools/agent-sim.mjs";
 import { client, eventually, SECRETS, startWorker } from "./harness.mjs";
 
@@ -20,13 +20,7 @@ describe("console campaigns and minions in Chromium (wrangler dev)", () => {
 
   const jobState = async (id) => (await call("GET", `/api/v1/admin/job/${id}`, { token: adminToken })).body.state;
 
-  async function logIn(p, username, password) {
-    await p.goto(`${w.url}/console/login`);
-    await p.getByLabel("Username").fill(username);
-    await p.getByLabel("Password").fill(password);
-    await p.getByRole("button", { name: "Log in" }).click();
-    await p.waitForURL(/\/console$/);
-  }
+  const logIn = (p, username, password) => logInThroughForm(p, w.url, username, password);
 
   before(async () => {
     w = await startWorker({ vars: { MONITOR_INTERVAL_MS: "60000" } });

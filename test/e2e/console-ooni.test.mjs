@@ -3,7 +3,7 @@
 // list's pages, check-in serving what was imported, and a viewer's forged import. Screenshots: test-artifacts/console/.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { launchChromium, shot, submitForm } from "./browser.mjs";
+import { launchChromium, logInThroughForm, shot, submitForm } from "./browser.mjs";
 import { client, SECRETS, startWorker } from "./harness.mjs";
 
 const HEADER = "url,category_code,category_description,date_added,source,notes";
@@ -17,13 +17,7 @@ describe("console test lists in Chromium (wrangler dev)", () => {
   let adminToken;
   const viewer = { username: "tess-viewer", password: "viewer password 123" };
 
-  async function logIn(p, username, password) {
-    await p.goto(`${w.url}/console/login`);
-    await p.getByLabel("Username").fill(username);
-    await p.getByLabel("Password").fill(password);
-    await p.getByRole("button", { name: "Log in" }).click();
-    await p.waitForURL(/\/console$/);
-  }
+  const logIn = (p, username, password) => logInThroughForm(p, w.url, username, password);
 
   before(async () => {
     w = await startWorker();

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { importJWK, jwtVerify } from "jose";
-import { launchChromium, shot, submitForm } from "./browser.mjs";
+import { launchChromium, logInThroughForm, shot, submitForm } from "./browser.mjs";
 import { client, ROOT, SECRETS, startWorker } from "./harness.mjs";
 
 /** The development lease keys, from the committed .dev.vars.example. */
@@ -33,13 +33,7 @@ describe("console school page in Chromium (wrangler dev)", () => {
   };
   const row = (p, serial) => p.locator("#machines tbody tr").filter({ has: p.getByRole("rowheader", { name: serial }) });
 
-  async function logIn(p, username, password) {
-    await p.goto(`${w.url}/console/login`);
-    await p.getByLabel("Username").fill(username);
-    await p.getByLabel("Password").fill(password);
-    await p.getByRole("button", { name: "Log in" }).click();
-    await p.waitForURL(/\/console$/);
-  }
+  const logIn = (p, username, password) => logInThroughForm(p, w.url, username, password);
 
   before(async () => {
     w = await startWorker({ vars: leaseKeys() });

@@ -7,41 +7,17 @@ import { after, before, describe, it } from "node:test";
 import { directProviderVars } from "../../tools/fake-common.mjs";
 import { startFakeFcm } from "../../tools/fake-fcm.mjs";
 import { startFakeGorush } from "../../tools/fake-gorush.mjs";
-import { client, eventually, SECRETS, startWorker } from "./harness.mjs";
+import { eventually } from "./harness.mjs";
+import { startPushService } from "./push-helpers.mjs";
 
-const password = "q".repeat(20) + "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN";
 const PUSH_TIMEOUT_MS = "1000";
 const RETRY_AFTER_S = 2;
 
-async function fleetOf(call, cc, n) {
+/** `n` Android probes of `cc`, each with its own push token (registered through startPushService). */
+async function fleetOf(svc, cc, n) {
   const probes = [];
-  for (let i = 0; i < n; i++) {
-    const pushToken = `fcm-token-${cc.toLowerCase()}-${i}-${"x".repeat(24)}`;
-    const r = await call("POST", "/api/v1/register", {
-      json: {
-        probe_cc: cc,
-        probe_asn: "AS1",
-        platform: "android",
-        software_name: "ooniprobe",
-        software_version: "3.8.0",
-        supported_tests: ["web_connectivity"],
-        token: pushToken,
-        password,
-      },
-    });
-    assert.equal(r.status, 200, JSON.stringify(r.body));
-    probes.push({ id: r.body.client_id, pushToken });
-  }
+  for (let i = 0; i < n; i++) probes.push(await svc.register(cc, "android", `fcm-token-${cc.toLowerCase()}-${i}-${"x".repeat(24)}`));
   return probes;
-}
-
-async function campaign(call, admin, cc) {
-  const r = await call("POST", "/api/v1/admin/job", {
-    json: { schedule: "R1//P", comment: `provider faults ${cc}`, task: { test_name: "web_connectivity", arguments: {} }, target: { countries: [cc] } },
-    token: admin,
-  });
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  return r.body.id;
 }
 
 const count = (xs) => xs.reduce((m, x) => m.set(x, (m.get(x) ?? 0) + 1), new Map());
@@ -72,24 +48,19 @@ async function assertSane({ call, admin, jobId, probes, pushedTokens, faultedAt4
 }
 
 describe("a gateway (gorush) that times out, drops connections, answers 5xx and 429", () => {
-  let w;
   let gw;
-  let call;
-  let admin;
+  let svc;
 
   before(async () => {
     gw = await startFakeGorush({ sync: true });
-    w = await startWorker({ vars: { GORUSH_URL: gw.url, GORUSH_SYNC: "on", PUSH_TIMEOUT_MS } });
-    call = client(w.url);
-    admin = (await call("POST", "/api/v1/login", { json: { username: "admin", password: SECRETS.ADMIN_PASSWORD } })).body.token;
+    svc = await startPushService({ vars: { GORUSH_URL: gw.url, GORUSH_SYNC: "on", PUSH_TIMEOUT_MS }, fakes: [gw] });
   });
   after(async () => {
-    await w?.stop();
-    await gw?.stop();
+    await svc?.stop();
   });
 
   it("pushes every target exactly once after its answer arrived, and a 429's retry waits for Retry-After", { timeout: 90_000 }, async () => {
-    const probes = await fleetOf(call, "PF", 5);
+    const probes = await fleetOf(svc, "PF", 5);
     // One fault per chosen token (the first request carrying it), whatever order the run sends them in.
     gw.injectFailures({
       tokens: {
@@ -99,11 +70,11 @@ describe("a gateway (gorush) that times out, drops connections, answers 5xx and 
         [probes[3].pushToken]: { status: 429, retryAfter: RETRY_AFTER_S },
       },
     });
-    const jobId = await campaign(call, admin, "PF");
-    assert.equal((await fetch(`${w.url}/cdn-cgi/handler/scheduled?cron=*+*+*+*+*`)).status, 200);
+    const jobId = await svc.campaign("PF", "provider faults PF");
+    await svc.fireCron();
     await assertSane({
-      call,
-      admin,
+      call: svc.call,
+      admin: svc.admin,
       jobId,
       probes,
       pushedTokens: () => gw.received.map((r) => r.token),
@@ -123,34 +94,29 @@ describe("a gateway (gorush) that times out, drops connections, answers 5xx and 
 });
 
 describe("FCM HTTP v1 directly, with the same faults", () => {
-  let w;
   let fcm;
-  let call;
-  let admin;
+  let svc;
 
   before(async () => {
     fcm = await startFakeFcm();
-    w = await startWorker({ vars: { ...directProviderVars(fcm), PUSH_TIMEOUT_MS } });
-    call = client(w.url);
-    admin = (await call("POST", "/api/v1/login", { json: { username: "admin", password: SECRETS.ADMIN_PASSWORD } })).body.token;
+    svc = await startPushService({ vars: { ...directProviderVars(fcm), PUSH_TIMEOUT_MS }, fakes: [fcm] });
   });
   after(async () => {
-    await w?.stop();
-    await fcm?.stop();
+    await svc?.stop();
   });
 
   it("pushes every target exactly once after its answer arrived, and a 429's retry waits for Retry-After", { timeout: 90_000 }, async () => {
-    const probes = await fleetOf(call, "PG", 5);
+    const probes = await fleetOf(svc, "PG", 5);
     // The first four sends fault, one each, in this order.
     fcm.inject({ mode: "hang", holdMs: 5000 });
     fcm.inject({ mode: "close" });
     fcm.inject({ status: 503 });
     fcm.inject({ status: 429, retryAfter: RETRY_AFTER_S });
-    const jobId = await campaign(call, admin, "PG");
-    assert.equal((await fetch(`${w.url}/cdn-cgi/handler/scheduled?cron=*+*+*+*+*`)).status, 200);
+    const jobId = await svc.campaign("PG", "provider faults PG");
+    await svc.fireCron();
     await assertSane({
-      call,
-      admin,
+      call: svc.call,
+      admin: svc.admin,
       jobId,
       probes,
       pushedTokens: () => fcm.received.map((r) => r.message.token),
