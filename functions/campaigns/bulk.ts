@@ -1,7 +1,7 @@
 import { getTableColumns, type SQL, sql } from "drizzle-orm";
 import { type TaskState, tasks } from "../../schema/campaigns";
 import { probes } from "../../schema/probes";
-import { eventInsertSelect, type NewEvent } from "../events/store";
+import { eventInsertSelect, type NewEvent, subjectOf } from "../events/store";
 import type { Db } from "../lib/db";
 import type { Occurrence, OccurrenceRow, ProbeInfo, Recorded } from "./delivery";
 import { chunks } from "./shards";
@@ -39,8 +39,7 @@ function columnsOf(table: typeof tasks, values: Partial<Record<string, SQL | str
 export function eventsInsert(db: Db, list: NewEvent[]): Stmt[] {
   return chunks(list, ROWS_PER_STATEMENT).map((part) => {
     const rows = part.map((e) => {
-      const subject =
-        e.subject ?? (e.taskId ? { kind: "task", id: e.taskId } : e.probeId ? { kind: "probe", id: e.probeId } : { kind: "job", id: e.jobId ?? "" });
+      const subject = subjectOf(e);
       return {
         at: e.at,
         type: e.type,

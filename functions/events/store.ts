@@ -32,7 +32,8 @@ export type NewEvent = {
   data?: Record<string, unknown>;
 };
 
-function subjectOf(e: Pick<NewEvent, "subject" | "taskId" | "probeId" | "jobId">): EventSubject {
+/** An event's subject: as given, else its task, probe or job, else the system. */
+export function subjectOf(e: Pick<NewEvent, "subject" | "taskId" | "probeId" | "jobId">): EventSubject {
   if (e.subject) return e.subject;
   if (e.taskId) return { kind: "task", id: e.taskId };
   if (e.probeId) return { kind: "probe", id: e.probeId };
