@@ -102,10 +102,9 @@ export async function runLoad({
   logFile = null,
   log = console.log,
 } = {}) {
-  // The campaign's pages are spread over the first half of the load, so pushes go out while the clients write.
+  // The campaign in a few pages, handed out back to back (there is no pacing: docs/decisions/0013-sharded-schedulers.md).
   const pageSize = Math.max(25, Math.ceil(campaignProbes / 4));
   const pages = Math.ceil(campaignProbes / pageSize);
-  const pageIntervalMs = pages > 1 ? Math.floor((seconds * 500) / (pages - 1)) : 0;
   const gw = await startFakeGorush({ maxNotification: 100, sync: true });
   const w = await startWorker({
     devtools,
@@ -115,7 +114,6 @@ export async function runLoad({
       GORUSH_URL: gw.url,
       GORUSH_SYNC: "on",
       FANOUT_PAGE_SIZE: String(pageSize),
-      FANOUT_PAGE_INTERVAL_MS: String(pageIntervalMs),
       MONITOR_INTERVAL_MS: String(monitorMs),
     },
   });
@@ -130,7 +128,7 @@ export async function runLoad({
     seconds,
     concurrency,
     monitor_interval_ms: monitorMs,
-    fanout: { page_size: pageSize, pages, page_interval_ms: pageIntervalMs },
+    fanout: { page_size: pageSize, pages },
   };
   /** A timed request of kind `kind`; returns the answer, or null when none came. */
   const req = async (kind, method, path, opts, ok = (r) => r.status === 200) => {
@@ -431,7 +429,7 @@ if (isMain) {
       "## Load: every surface at once",
       "",
       `${commandLine(cmd, `wrangler's Node process and workerd, and other engineers' runs (one-minute load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after)`)} ${wall.toFixed(0)} s in all. The short form runs in \`npm test\` (\`test/e2e/load.test.mjs\`).`,
-      `Against ${opts.devtools ? "the `wrangler dev` CLI (devtools inspector attached)" : "wrangler's dev server with the devtools inspector off"}, loopback only, from one Node process. Seed (timed as a whole): ${f.probes} probes register with a password and log in (${opts.concurrency} clients) while ${f.agents} stormflash agents (\`tools/agent-sim.mjs\`) register and connect their WebSockets, ${f.seed_s.toFixed(1)} s until every agent is listed. A campaign targeting ${f.campaign_probes === f.probes ? "those probes" : `${f.campaign_probes} of those probes (one country)`} is then fired through \`/cdn-cgi/handler/scheduled\`, ${f.fanout.pages} pages of ${f.fanout.page_size} every ${(f.fanout.page_interval_ms / 1000).toFixed(1)} s, pushed through \`tools/fake-gorush.mjs\` (core.sync on), while for ${opts.seconds} s ${opts.concurrency} clients loop over: a new probe registering and logging in (2 in 10), an update of one of its probes by its own token (4 in 10, new software_version and network_type), a check-in with probe-cli's body (4 in 10: the campaign's country, which joins its run, another country, a manual run). Meanwhile the registry polls every agent every ${opts.monitorMs / 1000} s (${f.minions.status_replies} status replies over the WebSockets) and ${f.minions.status_changes} package changes are made at random agents. GET /health alone, with the same ${opts.concurrency} clients, is measured for ${opts.healthSeconds} s before and after; the percentages are against their mean (${f.health.mean_rps.toFixed(0)} req/s).`,
+      `Against ${opts.devtools ? "the `wrangler dev` CLI (devtools inspector attached)" : "wrangler's dev server with the devtools inspector off"}, loopback only, from one Node process. Seed (timed as a whole): ${f.probes} probes register with a password and log in (${opts.concurrency} clients) while ${f.agents} stormflash agents (\`tools/agent-sim.mjs\`) register and connect their WebSockets, ${f.seed_s.toFixed(1)} s until every agent is listed. A campaign targeting ${f.campaign_probes === f.probes ? "those probes" : `${f.campaign_probes} of those probes (one country)`} is then fired through \`/cdn-cgi/handler/scheduled\`, ${f.fanout.pages} pages of ${f.fanout.page_size} handed out back to back, pushed through \`tools/fake-gorush.mjs\` (core.sync on), while for ${opts.seconds} s ${opts.concurrency} clients loop over: a new probe registering and logging in (2 in 10), an update of one of its probes by its own token (4 in 10, new software_version and network_type), a check-in with probe-cli's body (4 in 10: the campaign's country, which joins its run, another country, a manual run). Meanwhile the registry polls every agent every ${opts.monitorMs / 1000} s (${f.minions.status_replies} status replies over the WebSockets) and ${f.minions.status_changes} package changes are made at random agents. GET /health alone, with the same ${opts.concurrency} clients, is measured for ${opts.healthSeconds} s before and after; the percentages are against their mean (${f.health.mean_rps.toFixed(0)} req/s).`,
       "",
       loadTable(f),
       "",
